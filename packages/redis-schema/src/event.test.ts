@@ -1,0 +1,69 @@
+import { validateEvent } from './event';
+import { decodeEntry, encodeEvent } from './stream-entry';
+
+const receivedAt = Date.parse('2026-01-02T03:04:05.678Z');
+
+describe('validateEvent', () => {
+  it('fills occurredAt with the time of receipt', () => {
+    const result = validateEvent({ source: 'sensor-1', metric: 'temp', value: 21.5 }, receivedAt);
+    expect(result).toEqual({
+      ok: true,
+      timestampMs: receivedAt,
+      event: { source: 'sensor-1', metric: 'temp', value: 21.5, occurredAt: '2026-01-02T03:04:05.678Z' },
+    });
+  });
+
+  it('normalises occurredAt with an offset to UTC', () => {
+    const result = validateEvent({ source: 's', metric: 'm', value: 1, occurredAt: '2026-01-02T05:04:05+02:00' });
+    expect(result.ok && result.event.occurredAt).toBe('2026-01-02T03:04:05.000Z');
+  });
+
+  it.each([
+    ['a brace in source', { source: 'a{b', metric: 'm', value: 1 }, '/source'],
+    ['a colon in metric', { source: 's', metric: 'a:b', value: 1 }, '/metric'],
+    ['a space', { source: 'a b', metric: 'm', value: 1 }, '/source'],
+    ['a control character', { source: 'a\nb', metric: 'm', value: 1 }, '/source'],
+    ['non-ASCII', { source: 'säule', metric: 'm', value: 1 }, '/source'],
+    ['an empty metric', { source: 's', metric: '', value: 1 }, '/metric'],
+    ['a name over 128 characters', { source: 'x'.repeat(129), metric: 'm', value: 1 }, '/source'],
+    ['a string value', { source: 's', metric: 'm', value: '1' }, '/value'],
+    ['NaN', { source: 's', metric: 'm', value: Number.NaN }, '/value'],
+    ['Infinity', { source: 's', metric: 'm', value: Number.POSITIVE_INFINITY }, '/value'],
+    ['a date without offset', { source: 's', metric: 'm', value: 1, occurredAt: '2026-01-02T03:04:05' }, '/occurredAt'],
+    ['an impossible date', { source: 's', metric: 'm', value: 1, occurredAt: '2026-02-30T03:04:05Z' }, '/occurredAt'],
+    ['a date before 1970', { source: 's', metric: 'm', value: 1, occurredAt: '1969-12-31T23:59:59Z' }, '/occurredAt'],
+    ['an unknown field', { source: 's', metric: 'm', value: 1, unit: 'C' }, '/unit'],
+  ])('rejects %s', (_, input, path) => {
+    const result = validateEvent(input);
+    expect(result.ok).toBe(false);
+    expect(!result.ok && result.errors.map((error) => error.path)).toContain(path);
+  });
+
+  it('lists every field error', () => {
+    const result = validateEvent({ metric: 'a b', value: 'x' });
+    const paths = !result.ok ? result.errors.map((error) => error.path) : [];
+    expect(paths).toEqual(expect.arrayContaining(['/source', '/metric', '/value']));
+  });
+
+  it('rejects what is not an object', () => {
+    expect(validateEvent([1, 2]).ok).toBe(false);
+    expect(validateEvent(null).ok).toBe(false);
+  });
+});
+
+describe('stream entries', () => {
+  it('round-trips an event through its stream fields', () => {
+    const event = { source: 's', metric: 'm', value: -1.25e-7, occurredAt: '2026-01-02T03:04:05.678Z' };
+    expect(encodeEvent(event)).toEqual({ source: 's', metric: 'm', value: '-1.25e-7', occurredAt: event.occurredAt });
+    expect(decodeEntry(encodeEvent(event))).toEqual({ ok: true, event, timestampMs: receivedAt });
+  });
+
+  it.each(['', ' 5', '0x10', '12abc', 'NaN', 'Infinity', '1e400'])('rejects the value field %p', (value) => {
+    const result = decodeEntry({ source: 's', metric: 'm', value, occurredAt: '2026-01-02T03:04:05Z' });
+    expect(!result.ok && result.errors[0]?.path).toBe('/value');
+  });
+
+  it('requires occurredAt, so a redelivery lands on the same timestamp', () => {
+    expect(decodeEntry({ source: 's', metric: 'm', value: '1' }).ok).toBe(false);
+  });
+});

@@ -1,0 +1,82 @@
+import { FormatRegistry, Type, type Static } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { NAME_MAX_LENGTH, NAME_PATTERN } from './names';
+
+const ISO_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i;
+
+/**
+ * ISO-8601 date-time with an explicit offset: without one the instant would depend on the server's
+ * time zone. Dates before 1970 are refused because series timestamps are unsigned milliseconds.
+ */
+export function parseIsoTimestamp(text: string): number | undefined {
+  const match = ISO_TIMESTAMP.exec(text);
+  if (!match) return undefined;
+  const [, year, month, day, hour, minute, second] = match.map(Number);
+  const ms = Date.parse(text);
+  if (!Number.isFinite(ms) || ms < 0) return undefined;
+  // Date.parse rolls 2024-02-30 over to March; a calendar check catches it.
+  const calendar = new Date(Date.UTC(year!, month! - 1, day!, hour!, minute!, second!));
+  if (calendar.getUTCDate() !== day || hour! > 23 || minute! > 59 || second! > 59) return undefined;
+  return ms;
+}
+
+FormatRegistry.Set('date-time', (value) => parseIsoTimestamp(value) !== undefined);
+
+const Name = (description: string) =>
+  Type.String({ minLength: 1, maxLength: NAME_MAX_LENGTH, pattern: NAME_PATTERN, description });
+
+export const TelemetryEventSchema = Type.Object(
+  {
+    source: Name('The device or sender, e.g. "sensor-7". Letters, digits, "_", "." and "-", at most 128.'),
+    metric: Name('What was measured, e.g. "temperature". Letters, digits, "_", "." and "-", at most 128.'),
+    value: Type.Number({ description: 'A finite number.' }),
+    occurredAt: Type.Optional(
+      Type.String({ format: 'date-time', description: 'ISO-8601 with an offset; defaults to the time of receipt.' }),
+    ),
+  },
+  { additionalProperties: false, $id: 'TelemetryEvent' },
+);
+
+export type TelemetryEventInput = Static<typeof TelemetryEventSchema>;
+
+/** An event after validation: occurredAt is always present and normalised to UTC. */
+export interface TelemetryEvent {
+  readonly source: string;
+  readonly metric: string;
+  readonly value: number;
+  readonly occurredAt: string;
+}
+
+export interface FieldError {
+  readonly path: string;
+  readonly message: string;
+}
+
+export type Validation = { ok: true; event: TelemetryEvent; timestampMs: number } | { ok: false; errors: FieldError[] };
+
+const checker = TypeCompiler.Compile(TelemetryEventSchema);
+
+export function validateEvent(input: unknown, receivedAtMs: number = Date.now()): Validation {
+  if (!checker.Check(input)) {
+    return { ok: false, errors: [...checker.Errors(input)].map(({ path, message }) => ({ path, message })) };
+  }
+  // JSON cannot carry NaN or Infinity, but objects built in process (the stream decoder) can.
+  if (!Number.isFinite(input.value)) {
+    return { ok: false, errors: [{ path: '/value', message: 'Expected a finite number' }] };
+  }
+  const timestampMs = input.occurredAt === undefined ? receivedAtMs : parseIsoTimestamp(input.occurredAt)!;
+  return {
+    ok: true,
+    timestampMs,
+    event: {
+      source: input.source,
+      metric: input.metric,
+      value: input.value,
+      occurredAt: new Date(timestampMs).toISOString(),
+    },
+  };
+}
+
+export function describeErrors(errors: readonly FieldError[]): string {
+  return errors.map(({ path, message }) => `${path || '/'}: ${message}`).join('; ');
+}

@@ -1,0 +1,50 @@
+import type { RollupTier } from './rollup/tiers';
+
+export interface SeriesId {
+  readonly metric: string;
+  readonly source: string;
+}
+
+export interface KeyConfig {
+  readonly streamKey: string;
+  readonly deadLetterKey: string;
+  readonly metricsKey: string;
+  readonly seriesPrefix: string;
+}
+
+/**
+ * The one place that spells Redis keys. Every key of one series shares the hash tag
+ * `{metric:source}`, so a raw series, its rollups and their bookkeeping live in one Cluster slot
+ * (TS.CREATERULE and multi-key scripts require it).
+ */
+export function createKeys(config: KeyConfig) {
+  const seriesTag = ({ metric, source }: SeriesId) => `${config.seriesPrefix}:{${metric}:${source}}`;
+  return {
+    stream: config.streamKey,
+    deadLetter: config.deadLetterKey,
+    /** Sorted set (all scores 0) of `metric:source` members, ordered for lexicographic paging. */
+    seriesIndex: config.metricsKey,
+    /** The same series as `source:metric`, so listing by source is a range too. */
+    seriesIndexBySource: `${config.metricsKey}:by-source`,
+    raw: (series: SeriesId) => `${seriesTag(series)}:raw`,
+    rollup: (series: SeriesId, tier: RollupTier) => `${seriesTag(series)}:${tier.aggregation}:${tier.bucketMs}`,
+    /** Native backend only: the running aggregate of the open bucket of one bucket width. */
+    bucketState: (series: SeriesId, bucketMs: number) => `${seriesTag(series)}:bucket:${bucketMs}`,
+  };
+}
+
+export type Keys = ReturnType<typeof createKeys>;
+
+export function seriesMember({ metric, source }: SeriesId): string {
+  return `${metric}:${source}`;
+}
+
+export function seriesMemberBySource({ metric, source }: SeriesId): string {
+  return `${source}:${metric}`;
+}
+
+/** Names cannot contain `:`, so the first colon always separates the two parts. */
+export function parseSeriesMember(member: string): SeriesId {
+  const colon = member.indexOf(':');
+  return { metric: member.slice(0, colon), source: member.slice(colon + 1) };
+}

@@ -1,0 +1,76 @@
+import {
+  ClientClosedError,
+  ClientOfflineError,
+  ConnectionTimeoutError,
+  DisconnectsClientError,
+  ReconnectStrategyError,
+  SocketClosedUnexpectedlyError,
+  SocketTimeoutError,
+  createClient,
+  type RedisClientType,
+} from 'redis';
+
+export interface RedisLogger {
+  warn(object: object, message: string): void;
+}
+
+export interface RedisClientOptions {
+  /** Shown in CLIENT LIST, which helps tell the services' connections apart. */
+  readonly name: string;
+  readonly logger: RedisLogger;
+  /** How long a connection attempt may take before it counts as failed. */
+  readonly connectTimeoutMs?: number;
+}
+
+export type RedisClient = RedisClientType;
+
+const MAX_RECONNECT_DELAY_MS = 2_000;
+
+/**
+ * A client that fails commands at once while disconnected instead of queueing them in process memory
+ * (an ingest answer must never claim an event that is not in Redis), and keeps reconnecting in the
+ * background with a capped backoff.
+ */
+export function createRedisClient(
+  url: string,
+  { name, logger, connectTimeoutMs = 1_000 }: RedisClientOptions,
+): RedisClient {
+  const client = createClient({
+    url,
+    name,
+    RESP: 2,
+    disableOfflineQueue: true,
+    socket: {
+      connectTimeout: connectTimeoutMs,
+      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 6), MAX_RECONNECT_DELAY_MS),
+    },
+  });
+  let reported = false;
+  client.on('error', (error: Error) => {
+    // One line per outage, not one per reconnect attempt.
+    if (!reported) logger.warn({ err: error, connection: name }, 'redis connection error');
+    reported = true;
+  });
+  client.on('ready', () => {
+    reported = false;
+  });
+  return client;
+}
+
+
+const CONNECTION_ERRORS = [
+  ClientClosedError,
+  ClientOfflineError,
+  ConnectionTimeoutError,
+  DisconnectsClientError,
+  SocketClosedUnexpectedlyError,
+  SocketTimeoutError,
+  ReconnectStrategyError,
+];
+
+/** Errors that mean "Redis was not reachable", as opposed to a command Redis refused. */
+export function isConnectionError(error: unknown): boolean {
+  if (CONNECTION_ERRORS.some((type) => error instanceof type)) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code);
+}
