@@ -8,3 +8,4 @@ export * from './redis';
 export * from './series-index';
 export * from './rollup/tiers';
 export * from './rollup/store';
+export * from './rollup/factory';

@@ -6,6 +6,7 @@ import {
   ReconnectStrategyError,
   SocketClosedUnexpectedlyError,
   SocketTimeoutError,
+  TimeoutError,
   createClient,
   type RedisClientType,
 } from 'redis';
@@ -20,6 +21,11 @@ export interface RedisClientOptions {
   readonly logger: RedisLogger;
   /** How long a connection attempt may take before it counts as failed. */
   readonly connectTimeoutMs?: number;
+  /**
+   * How long a command may wait for its reply; unset for connections that issue blocking reads.
+   * A command that timed out may still have run, so callers must treat it as "unknown", not "failed".
+   */
+  readonly commandTimeoutMs?: number;
 }
 
 export type RedisClient = RedisClientType;
@@ -33,13 +39,14 @@ const MAX_RECONNECT_DELAY_MS = 2_000;
  */
 export function createRedisClient(
   url: string,
-  { name, logger, connectTimeoutMs = 1_000 }: RedisClientOptions,
+  { name, logger, connectTimeoutMs = 1_000, commandTimeoutMs }: RedisClientOptions,
 ): RedisClient {
   const client = createClient({
     url,
     name,
     RESP: 2,
     disableOfflineQueue: true,
+    ...(commandTimeoutMs === undefined ? {} : { commandOptions: { timeout: commandTimeoutMs } }),
     socket: {
       connectTimeout: connectTimeoutMs,
       reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 6), MAX_RECONNECT_DELAY_MS),
@@ -66,6 +73,7 @@ const CONNECTION_ERRORS = [
   SocketClosedUnexpectedlyError,
   SocketTimeoutError,
   ReconnectStrategyError,
+  TimeoutError,
 ];
 
 /** Errors that mean "Redis was not reachable", as opposed to a command Redis refused. */

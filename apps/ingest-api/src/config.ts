@@ -1,0 +1,19 @@
+import { loadPipelineConfig, readInteger, readString, type Env, type PipelineConfig } from '@redis-ingest/redis-schema';
+
+export interface IngestConfig extends PipelineConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly bodyLimitBytes: number;
+  /** How long one Redis command may take before the request answers 503. */
+  readonly redisTimeoutMs: number;
+}
+
+export function loadIngestConfig(env: Env): IngestConfig {
+  return {
+    ...loadPipelineConfig(env),
+    port: readInteger(env, 'INGEST_API_PORT', 8080, { max: 65_535 }),
+    host: readString(env, 'INGEST_API_HOST', '0.0.0.0'),
+    bodyLimitBytes: readInteger(env, 'INGEST_BODY_LIMIT_BYTES', 1_048_576, { min: 1_024, max: 64 * 1_048_576 }),
+    redisTimeoutMs: readInteger(env, 'INGEST_REDIS_TIMEOUT_MS', 1_000, { min: 10, max: 60_000 }),
+  };
+}

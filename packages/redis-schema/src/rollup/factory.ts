@@ -1,0 +1,31 @@
+import type { PipelineConfig } from '../config';
+import { createKeys } from '../keys';
+import type { RedisClient } from '../redis';
+import { NativeRollupStore } from './native/native-store';
+import type { RollupBackend, RollupStore } from './store';
+import { TimeSeriesRollupStore } from './timeseries/timeseries-store';
+
+/** True when the server has the RedisTimeSeries module (Redis 8 and Redis Stack have it built in). */
+export async function hasTimeSeriesModule(client: RedisClient): Promise<boolean> {
+  try {
+    await client.sendCommand(['TS.INFO', '__redis-ingest-probe__']);
+    return true;
+  } catch (error) {
+    // A module server answers "key does not exist"; a plain Redis answers "unknown command".
+    return !/unknown command/i.test((error as Error).message);
+  }
+}
+
+export async function chooseBackend(client: RedisClient, choice: PipelineConfig['rollupBackend']): Promise<RollupBackend> {
+  if (choice !== 'auto') return choice;
+  return (await hasTimeSeriesModule(client)) ? 'timeseries' : 'native';
+}
+
+/** Picks the backend (probing the server unless configured), builds it and bootstraps it. */
+export async function createRollupStore(client: RedisClient, config: PipelineConfig): Promise<RollupStore> {
+  const backend = await chooseBackend(client, config.rollupBackend);
+  const options = { keys: createKeys(config.keys), rawRetentionMs: config.rawRetentionMs, tiers: config.rollupTiers };
+  const store = backend === 'native' ? new NativeRollupStore(client, options) : new TimeSeriesRollupStore(client, options);
+  await store.bootstrap();
+  return store;
+}
