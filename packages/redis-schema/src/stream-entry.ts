@@ -13,6 +13,13 @@ export function encodeEvent(event: TelemetryEvent): Record<string, string> {
 // Number() is too lenient for stream fields: it reads '' and ' ' as 0 and '0x10' as 16.
 const DECIMAL = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
+/** The finite number a stream field spells by the rule the worker applies, else undefined. */
+export function parseStreamNumber(text: string): number | undefined {
+  if (!DECIMAL.test(text)) return undefined;
+  const value = Number(text);
+  return Number.isFinite(value) ? value : undefined;
+}
+
 /**
  * Anything can XADD to the stream, so a worker validates every entry again against the same schema.
  * occurredAt is required here: the ingest-api always writes it, and a receipt time taken now would
