@@ -6,6 +6,10 @@ export interface IngestConfig extends PipelineConfig {
   readonly bodyLimitBytes: number;
   /** How long one Redis command may take before the request answers 503. */
   readonly redisTimeoutMs: number;
+  readonly maxBatch: number;
+  /** Lag plus pending of the consumer group at which ingest answers 503; 0 disables the check. */
+  readonly maxBacklog: number;
+  readonly idempotencyWindowMs: number;
 }
 
 export function loadIngestConfig(env: Env): IngestConfig {
@@ -15,5 +19,8 @@ export function loadIngestConfig(env: Env): IngestConfig {
     host: readString(env, 'INGEST_API_HOST', '0.0.0.0'),
     bodyLimitBytes: readInteger(env, 'INGEST_BODY_LIMIT_BYTES', 1_048_576, { min: 1_024, max: 64 * 1_048_576 }),
     redisTimeoutMs: readInteger(env, 'INGEST_REDIS_TIMEOUT_MS', 1_000, { min: 10, max: 60_000 }),
+    maxBatch: readInteger(env, 'INGEST_MAX_BATCH', 1_000, { min: 1, max: 100_000 }),
+    maxBacklog: readInteger(env, 'INGEST_MAX_BACKLOG', 1_000_000),
+    idempotencyWindowMs: readInteger(env, 'INGEST_IDEMPOTENCY_WINDOW_MS', 600_000, { min: 1 }),
   };
 }

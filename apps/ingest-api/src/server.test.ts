@@ -1,14 +1,12 @@
 import { createClient } from 'redis';
-import { freePort, isolatedConfig, testRedisUrl } from '@redis-ingest/test-utils';
+import { freePort, isolatedEnv, testRedisUrl } from '@redis-ingest/test-utils';
 import { loadIngestConfig, type IngestConfig } from './config';
 import { start, type RunningIngestApi } from './server';
 
-function ingestConfig(redisUrl: string): IngestConfig {
-  const pipeline = isolatedConfig(redisUrl);
-  return {
-    ...loadIngestConfig({ INGEST_API_PORT: '0', INGEST_API_HOST: '127.0.0.1', INGEST_BODY_LIMIT_BYTES: '2048' }),
-    ...pipeline,
-  };
+function ingestConfig(redisUrl: string, env: Record<string, string> = {}): IngestConfig {
+  return loadIngestConfig(
+    isolatedEnv(redisUrl, { INGEST_API_PORT: '0', INGEST_API_HOST: '127.0.0.1', INGEST_BODY_LIMIT_BYTES: '4096', INGEST_MAX_BATCH: '5', ...env }),
+  );
 }
 
 describe('ingest-api against a live Redis', () => {
@@ -77,10 +75,122 @@ describe('ingest-api against a live Redis', () => {
     expect(await redis.exists(config.keys.streamKey)).toBe(0);
   });
 
+  it('appends the valid events of a JSON array and reports the invalid ones by index', async () => {
+    const events = [
+      { source: 'a', metric: 'm', value: 1, occurredAt: '2026-03-01T10:00:00Z' },
+      { source: 'a b', metric: 'm', value: 2 },
+      { source: 'b', metric: 'm', value: 3, occurredAt: '2026-03-01T10:00:01Z' },
+    ];
+    const response = await post(JSON.stringify(events));
+    expect(response.status).toBe(202);
+    const body = await response.json();
+    expect(body).toEqual({
+      accepted: 2,
+      ids: [expect.any(String), expect.any(String)],
+      duplicates: 0,
+      rejected: [{ index: 1, errors: [expect.objectContaining({ path: '/source' })] }],
+    });
+    const entries = await redis.xRange(config.keys.streamKey, '-', '+');
+    expect(entries.map((entry) => [entry.id, entry.message.source, entry.message.value])).toEqual([
+      [body.ids[0], 'a', '1'],
+      [body.ids[1], 'b', '3'],
+    ]);
+  });
+
+  it('takes NDJSON and rejects a malformed line by index', async () => {
+    const body = ['{"source":"a","metric":"m","value":1}', '{"source":', '', '{"source":"b","metric":"m","value":2}'].join('\n');
+    const response = await post(body, 'application/x-ndjson');
+    expect(response.status).toBe(202);
+    const answer = await response.json();
+    expect(answer.accepted).toBe(2);
+    expect(answer.rejected).toEqual([{ index: 1, errors: [{ path: '', message: 'Malformed JSON' }] }]);
+    expect(await redis.xLen(config.keys.streamKey)).toBe(2);
+  });
+
+  it('answers 400 when no event of a batch is valid, and 413 over the batch limit', async () => {
+    expect((await post(JSON.stringify([{ value: 1 }]))).status).toBe(400);
+    expect((await post('[]')).status).toBe(400);
+    const tooMany = Array.from({ length: 6 }, () => ({ source: 's', metric: 'm', value: 1 }));
+    const response = await post(JSON.stringify(tooMany));
+    expect(response.status).toBe(413);
+    expect(await response.json()).toMatchObject({ events: 6, maxBatch: 5 });
+    expect(await redis.exists(config.keys.streamKey)).toBe(0);
+  });
+
+  it('appends an event id once and answers a retry with the first stream id', async () => {
+    const event = { source: 's', metric: 'm', value: 1, eventId: 'evt-1' };
+    const first = await post(JSON.stringify(event));
+    const retry = await post(JSON.stringify({ ...event, value: 2 }));
+    expect(first.status).toBe(202);
+    expect(retry.status).toBe(200);
+    const firstId = (await first.json()).id;
+    expect((await retry.json()).id).toBe(firstId);
+    const entries = await redis.xRange(config.keys.streamKey, '-', '+');
+    expect(entries).toHaveLength(1);
+    expect(entries[0]!.message).toMatchObject({ value: '1', eventId: 'evt-1' });
+    const ttl = await redis.pTTL(`${config.keys.streamKey}:idempotency:evt-1`);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(config.idempotencyWindowMs);
+  });
+
+  it('takes the event id from the Idempotency-Key header, and refuses it on a batch', async () => {
+    const send = (body: unknown) =>
+      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'key-9' }, body: JSON.stringify(body) });
+    const first = await send({ source: 's', metric: 'm', value: 1 });
+    const second = await send({ source: 's', metric: 'm', value: 1 });
+    expect([first.status, second.status]).toEqual([202, 200]);
+    expect((await second.json()).id).toBe((await first.json()).id);
+    expect((await send({ source: 's', metric: 'm', value: 1, eventId: 'other' })).status).toBe(400);
+    expect((await send([{ source: 's', metric: 'm', value: 1 }])).status).toBe(400);
+    expect(await redis.xLen(config.keys.streamKey)).toBe(1);
+  });
+
+  it('drops duplicates inside one batch', async () => {
+    const event = { source: 's', metric: 'm', value: 1, eventId: 'dup' };
+    const response = await post(JSON.stringify([event, event]));
+    const body = await response.json();
+    expect(body).toMatchObject({ accepted: 2, duplicates: 1 });
+    expect(body.ids[0]).toBe(body.ids[1]);
+    expect(await redis.xLen(config.keys.streamKey)).toBe(1);
+  });
+
   it('answers 404 in JSON for an unknown route', async () => {
     const response = await fetch(`http://127.0.0.1:${api.port}/nope`);
     expect(response.status).toBe(404);
     expect((await response.json()).error).toMatch(/nope/);
+  });
+});
+
+describe('ingest-api backpressure', () => {
+  it('answers 503 with Retry-After once the backlog reaches the limit, and 2xx again once drained', async () => {
+    const redis = createClient({ url: testRedisUrl() });
+    await redis.connect();
+    const config = ingestConfig(testRedisUrl(), { INGEST_MAX_BACKLOG: '3' });
+    const api = await start(config);
+    const url = `http://127.0.0.1:${api.port}/api/ingest/events`;
+    const post = () =>
+      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ source: 's', metric: 'm', value: 1 }) });
+    try {
+      await waitForRedis(url);
+      const statuses = [];
+      for (let i = 0; i < 5; i++) statuses.push((await post()).status);
+      expect(statuses).toEqual([202, 202, 202, 503, 503]);
+      const refused = await post();
+      expect(refused.headers.get('retry-after')).toBe('1');
+      expect(await refused.json()).toMatchObject({ backlog: 3 });
+      expect(await redis.xLen(config.keys.streamKey)).toBe(3);
+
+      // A group that has read and acknowledged everything has no backlog left.
+      await redis.xGroupCreate(config.keys.streamKey, config.consumerGroup, '0');
+      const read = await redis.xReadGroup(config.consumerGroup, 'c', { key: config.keys.streamKey, id: '>' }, { COUNT: 2 });
+      const ids = read![0]!.messages.map((message) => message.id);
+      expect((await post()).status).toBe(503);
+      await redis.xAck(config.keys.streamKey, config.consumerGroup, ids);
+      expect((await post()).status).toBe(202);
+    } finally {
+      await api.stop();
+      redis.destroy();
+    }
   });
 });
 

@@ -1,15 +1,17 @@
 import { createServer as createHttpServer } from 'node:http';
-import express, { type Express } from 'express';
+import express, { type Express, type Response } from 'express';
 import {
+  BackpressureError,
+  appendEvents,
   createKeys,
   createRedisClient,
-  encodeEvent,
   isConnectionError,
   validateEvent,
   type RedisClient,
 } from '@redis-ingest/redis-schema';
 import { HttpError, closeServer, createLogger, errorHandler, jsonBody, listen, notFound, type Logger } from '@redis-ingest/service-kit';
 import type { IngestConfig } from './config';
+import { parseNdjson, validateBatch, type ParsedBatch } from './parse-body';
 
 export interface IngestDeps {
   readonly config: IngestConfig;
@@ -17,8 +19,31 @@ export interface IngestDeps {
   readonly logger: Logger;
 }
 
-const redisUnavailable = (error: unknown) =>
-  isConnectionError(error) ? new HttpError(503, 'Redis is unavailable; retry later', {}, { 'Retry-After': '1' }) : undefined;
+const NDJSON = 'application/x-ndjson';
+
+function classifyError(error: unknown): HttpError | undefined {
+  if (error instanceof BackpressureError) {
+    return new HttpError(503, 'The pipeline is behind; retry later', { backlog: error.backlog }, { 'Retry-After': '1' });
+  }
+  if (isConnectionError(error)) return new HttpError(503, 'Redis is unavailable; retry later', {}, { 'Retry-After': '1' });
+  return undefined;
+}
+
+function rejectIdempotencyKeyOnBatch(idempotencyKey: string | undefined): void {
+  if (idempotencyKey !== undefined) {
+    throw new HttpError(400, 'Idempotency-Key applies to single events; give each event of a batch its own eventId');
+  }
+}
+
+/** The Idempotency-Key header is another way to send the event id; the two must not disagree. */
+function withIdempotencyKey(body: unknown, idempotencyKey: string | undefined): unknown {
+  if (idempotencyKey === undefined || typeof body !== 'object' || body === null) return body;
+  const eventId = (body as { eventId?: unknown }).eventId;
+  if (eventId !== undefined && eventId !== idempotencyKey) {
+    throw new HttpError(400, 'Idempotency-Key and eventId differ', { errors: [{ path: '/eventId', message: 'Differs from Idempotency-Key' }] });
+  }
+  return { ...body, eventId: idempotencyKey };
+}
 
 export function createServer({ config, redis, logger }: IngestDeps): Express {
   const keys = createKeys(config.keys);
@@ -29,16 +54,42 @@ export function createServer({ config, redis, logger }: IngestDeps): Express {
     res.json({ status: 'ok' });
   });
 
-  app.post('/api/ingest/events', ...jsonBody(config.bodyLimitBytes), async (req, res) => {
-    if (req.body === undefined) throw new HttpError(400, 'Request body must be a JSON event');
-    const result = validateEvent(req.body);
+  const appendOptions = {
+    consumerGroup: config.consumerGroup,
+    maxBacklog: config.maxBacklog,
+    idempotencyWindowMs: config.idempotencyWindowMs,
+  };
+
+  app.post('/api/ingest/events', ...jsonBody(config.bodyLimitBytes, [NDJSON]), async (req, res) => {
+    const receivedAtMs = Date.now();
+    const idempotencyKey = req.get('idempotency-key');
+    if (typeof req.body === 'string') {
+      rejectIdempotencyKeyOnBatch(idempotencyKey);
+      return sendBatch(res, parseNdjson(req.body, config.maxBatch, receivedAtMs));
+    }
+    if (Array.isArray(req.body)) {
+      rejectIdempotencyKeyOnBatch(idempotencyKey);
+      return sendBatch(res, validateBatch(req.body, config.maxBatch, receivedAtMs));
+    }
+    if (req.body === undefined) throw new HttpError(400, 'Request body must be a JSON event, a JSON array or NDJSON');
+    const result = validateEvent(withIdempotencyKey(req.body, idempotencyKey), receivedAtMs);
     if (!result.ok) throw new HttpError(400, 'Invalid event', { errors: result.errors });
-    const id = await redis.xAdd(keys.stream, '*', encodeEvent(result.event));
-    res.status(202).json({ id, value: result.event });
+    const [appended] = await appendEvents(redis, keys, [result.event], appendOptions);
+    res.status(appended!.duplicate ? 200 : 202).json({ id: appended!.id, value: result.event });
   });
 
+  async function sendBatch(res: Response, batch: ParsedBatch): Promise<void> {
+    const appended = await appendEvents(redis, keys, batch.events, appendOptions);
+    res.status(appended.length > 0 ? 202 : 400).json({
+      accepted: appended.length,
+      ids: appended.map((event) => event.id),
+      duplicates: appended.filter((event) => event.duplicate).length,
+      rejected: batch.rejected,
+    });
+  }
+
   app.use(notFound());
-  app.use(errorHandler(logger, redisUnavailable));
+  app.use(errorHandler(logger, classifyError));
   return app;
 }
 

@@ -33,6 +33,9 @@ export const TelemetryEventSchema = Type.Object(
     occurredAt: Type.Optional(
       Type.String({ format: 'date-time', description: 'ISO-8601 with an offset; defaults to the time of receipt.' }),
     ),
+    eventId: Type.Optional(
+      Name('Makes a retried POST safe: a second event with this id inside the idempotency window is not appended again.'),
+    ),
   },
   { additionalProperties: false, $id: 'TelemetryEvent' },
 );
@@ -45,6 +48,7 @@ export interface TelemetryEvent {
   readonly metric: string;
   readonly value: number;
   readonly occurredAt: string;
+  readonly eventId?: string;
 }
 
 export interface FieldError {
@@ -73,6 +77,7 @@ export function validateEvent(input: unknown, receivedAtMs: number = Date.now())
       metric: input.metric,
       value: input.value,
       occurredAt: new Date(timestampMs).toISOString(),
+      ...(input.eventId === undefined ? {} : { eventId: input.eventId }),
     },
   };
 }

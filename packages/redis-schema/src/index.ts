@@ -9,3 +9,5 @@ export * from './series-index';
 export * from './rollup/tiers';
 export * from './rollup/store';
 export * from './rollup/factory';
+export * from './lua-script';
+export * from './ingest/append';

@@ -26,6 +26,8 @@ export function createKeys(config: KeyConfig) {
     seriesIndex: config.metricsKey,
     /** The same series as `source:metric`, so listing by source is a range too. */
     seriesIndexBySource: `${config.metricsKey}:by-source`,
+    /** Remembers the stream id written for a client's event id; shares the stream's slot. */
+    idempotency: (eventId: string) => `${config.streamKey}:idempotency:${eventId}`,
     raw: (series: SeriesId) => `${seriesTag(series)}:raw`,
     rollup: (series: SeriesId, tier: RollupTier) => `${seriesTag(series)}:${tier.aggregation}:${tier.bucketMs}`,
     /** Native backend only: the running aggregate of the open bucket of one bucket width. */

@@ -1,13 +1,15 @@
 import { validateEvent, type TelemetryEvent, type Validation } from './event';
 
-/** Field order matches the tutorial: source metric value occurredAt. */
+/** Field order matches the tutorial: source metric value occurredAt, then eventId when the client sent one. */
 export function encodeEvent(event: TelemetryEvent): Record<string, string> {
-  return {
+  const fields: Record<string, string> = {
     source: event.source,
     metric: event.metric,
     value: String(event.value),
     occurredAt: event.occurredAt,
   };
+  if (event.eventId !== undefined) fields.eventId = event.eventId;
+  return fields;
 }
 
 // Number() is too lenient for stream fields: it reads '' and ' ' as 0 and '0x10' as 16.

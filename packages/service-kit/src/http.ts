@@ -16,17 +16,22 @@ export class HttpError extends Error {
   }
 }
 
-/** Parses JSON bodies up to `limitBytes`; any other declared content type is refused with 415. */
-export function jsonBody(limitBytes: number, extraTypes: readonly string[] = []): RequestHandler[] {
-  const types = ['application/json', ...extraTypes];
+/**
+ * Parses JSON bodies up to `limitBytes` into `req.body`, and bodies of `textTypes` (e.g. NDJSON) into a
+ * string; any other declared content type is refused with 415.
+ */
+export function jsonBody(limitBytes: number, textTypes: readonly string[] = []): RequestHandler[] {
+  const types = ['application/json', ...textTypes];
+  const parsers = [express.json({ limit: limitBytes, type: 'application/json' })];
+  if (textTypes.length > 0) parsers.push(express.text({ limit: limitBytes, type: [...textTypes] }));
   return [
     (req, _res, next) => {
-      const hasBody = req.headers['content-length'] !== '0' && (req.headers['content-length'] || req.headers['transfer-encoding']);
+      const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
       if (hasBody && !req.is(types)) {
         next(new HttpError(415, `Content-Type must be ${types.join(' or ')}`, { contentType: req.headers['content-type'] ?? null }));
       } else next();
     },
-    express.json({ limit: limitBytes, type: 'application/json' }),
+    ...parsers,
   ];
 }
 
