@@ -12,6 +12,7 @@ describe('loadIngestConfig', () => {
       maxBatch: 1_000,
       maxBacklog: 1_000_000,
       idempotencyWindowMs: 600_000,
+      processes: 1,
       redisUrl: 'redis://localhost:6379',
       keys: {
         streamKey: 'telemetry:events',
@@ -40,6 +41,7 @@ describe('loadIngestConfig', () => {
     ['INGEST_MAX_BATCH', '0'],
     ['INGEST_MAX_BACKLOG', 'lots'],
     ['INGEST_IDEMPOTENCY_WINDOW_MS', '0'],
+    ['INGEST_API_PROCESSES', '0'],
     ['INGEST_ROLLUP_BUCKET_MS', '0'],
     ['INGEST_ROLLUP_BACKEND', 'postgres'],
     ['INGEST_ROLLUPS', '1m:median'],

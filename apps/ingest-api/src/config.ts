@@ -10,6 +10,8 @@ export interface IngestConfig extends PipelineConfig {
   /** Lag plus pending of the consumer group at which ingest answers 503; 0 disables the check. */
   readonly maxBacklog: number;
   readonly idempotencyWindowMs: number;
+  /** Processes sharing the port (node:cluster); 1 runs in this process alone. */
+  readonly processes: number;
 }
 
 export function loadIngestConfig(env: Env): IngestConfig {
@@ -22,5 +24,6 @@ export function loadIngestConfig(env: Env): IngestConfig {
     maxBatch: readInteger(env, 'INGEST_MAX_BATCH', 1_000, { min: 1, max: 100_000 }),
     maxBacklog: readInteger(env, 'INGEST_MAX_BACKLOG', 1_000_000),
     idempotencyWindowMs: readInteger(env, 'INGEST_IDEMPOTENCY_WINDOW_MS', 600_000, { min: 1 }),
+    processes: readInteger(env, 'INGEST_API_PROCESSES', 1, { min: 1, max: 64 }),
   };
 }
