@@ -1,0 +1,26 @@
+import { loadPipelineConfig, readInteger, readString, type Env, type PipelineConfig } from '@redis-ingest/redis-schema';
+
+export interface QueryConfig extends PipelineConfig {
+  readonly port: number;
+  readonly host: string;
+  /** The most series one summary page may list. */
+  readonly maxSeriesPage: number;
+  /** The most stream entries one recent-events request may return. */
+  readonly maxRecent: number;
+  /** How long one Redis command may take before the request answers 503. */
+  readonly redisTimeoutMs: number;
+}
+
+/** Responses are built in memory, so both limits are capped well below what would hurt. */
+const LIMIT_CEILING = 1_000;
+
+export function loadQueryConfig(env: Env): QueryConfig {
+  return {
+    ...loadPipelineConfig(env),
+    port: readInteger(env, 'QUERY_API_PORT', 8081, { max: 65_535 }),
+    host: readString(env, 'QUERY_API_HOST', '0.0.0.0'),
+    maxSeriesPage: readInteger(env, 'QUERY_MAX_SERIES_PAGE', 100, { min: 1, max: LIMIT_CEILING }),
+    maxRecent: readInteger(env, 'QUERY_MAX_RECENT', 100, { min: 1, max: LIMIT_CEILING }),
+    redisTimeoutMs: readInteger(env, 'QUERY_REDIS_TIMEOUT_MS', 1_000, { min: 10, max: 60_000 }),
+  };
+}

@@ -1,0 +1,137 @@
+import { createServer as createHttpServer } from 'node:http';
+import express, { type Express } from 'express';
+import {
+  createKeys,
+  createRedisClient,
+  createRollupStore,
+  isConnectionError,
+  listSeries,
+  type RedisClient,
+  type RollupStore,
+} from '@redis-ingest/redis-schema';
+import { HttpError, closeServer, createLogger, errorHandler, listen, notFound, type Logger } from '@redis-ingest/service-kit';
+import type { QueryConfig } from './config';
+import { compileQuery, recentQuerySchema, summaryQuerySchema } from './query-params';
+import { readQueueStats } from './queue-stats';
+import { readRecentEvents } from './recent-events';
+
+export interface QueryDeps {
+  readonly config: QueryConfig;
+  readonly redis: RedisClient;
+  /**
+   * Resolves the rollup store. Building one needs Redis (backend probe, script loading), so a
+   * service started while Redis was down gets its store on the first request after Redis returns.
+   */
+  readonly store: () => Promise<RollupStore>;
+  readonly logger: Logger;
+}
+
+const DEFAULT_SERIES_PAGE = 100;
+const DEFAULT_RECENT = 10;
+
+const redisUnavailable = (error: unknown) =>
+  isConnectionError(error) ? new HttpError(503, 'Redis is unavailable; retry later', {}, { 'Retry-After': '1' }) : undefined;
+
+export function createServer({ config, redis, store, logger }: QueryDeps): Express {
+  const keys = createKeys(config.keys);
+  const parseSummaryQuery = compileQuery(summaryQuerySchema(config.maxSeriesPage));
+  const parseRecentQuery = compileQuery(recentQuerySchema(config.maxRecent));
+  const app = express();
+  app.disable('x-powered-by');
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  app.get('/api/ingest/summary', async (req, res) => {
+    const query = parseSummaryQuery(req.query);
+    const [queue, page] = await Promise.all([
+      readQueueStats(redis, keys, config.consumerGroup),
+      listSeries(redis, keys, {
+        metric: query.metric,
+        source: query.source,
+        after: query.cursor,
+        limit: query.limit ?? Math.min(DEFAULT_SERIES_PAGE, config.maxSeriesPage),
+      }),
+    ]);
+    const latest = page.series.length === 0 ? [] : await (await store()).latest(page.series);
+    const metrics = page.series.map((series, i) => ({
+      metric: series.metric,
+      source: series.source,
+      raw: latest[i]?.raw ?? null,
+      rollup: latest[i]?.rollups[0] ?? null,
+    }));
+    res.json({ queue, metrics, next: page.next });
+  });
+
+  app.get('/api/ingest/events/recent', async (req, res) => {
+    const { count = Math.min(DEFAULT_RECENT, config.maxRecent) } = parseRecentQuery(req.query);
+    res.json({ events: await readRecentEvents(redis, keys.stream, count) });
+  });
+
+  app.use(notFound());
+  app.use(errorHandler(logger, redisUnavailable));
+  return app;
+}
+
+/** Memoises a successful build; a failed one is forgotten so the next call tries again. */
+function retryUntilBuilt<T>(build: () => Promise<T>): () => Promise<T> {
+  let built: Promise<T> | undefined;
+  return () => {
+    built ??= build().catch((error: unknown) => {
+      built = undefined;
+      throw error;
+    });
+    return built;
+  };
+}
+
+/** How long start-up waits for Redis before listening anyway; requests answer 503 until it is back. */
+const CONNECT_WAIT_MS = 2_000;
+
+function connectWithin(redis: RedisClient, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    // The reconnect strategy never gives up, so connect() settles only once Redis answers.
+    redis.connect().then(
+      () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+      () => undefined,
+    );
+  });
+}
+
+export interface RunningQueryApi {
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+export async function start(config: QueryConfig, logger: Logger = createLogger('query-api', config.logLevel)): Promise<RunningQueryApi> {
+  const redis = createRedisClient(config.redisUrl, { name: 'query-api', logger, commandTimeoutMs: config.redisTimeoutMs });
+  const store = retryUntilBuilt(() => createRollupStore(redis, config));
+  try {
+    if (await connectWithin(redis, CONNECT_WAIT_MS)) {
+      // Built now so that a misconfigured backend stops start-up instead of failing every request.
+      await store().catch((error: unknown) => {
+        if (!isConnectionError(error)) throw error;
+      });
+    } else {
+      logger.warn('redis not reachable yet; answering 503 until it is');
+    }
+    const server = createHttpServer(createServer({ config, redis, store, logger }));
+    const port = await listen(server, config.port, config.host);
+    logger.info({ port }, 'query-api listening');
+    return {
+      port,
+      stop: async () => {
+        await closeServer(server);
+        redis.destroy();
+      },
+    };
+  } catch (error) {
+    redis.destroy();
+    throw error;
+  }
+}
