@@ -3,18 +3,10 @@ import { createKeys } from '../keys';
 import type { RedisClient } from '../redis';
 import { NativeRollupStore } from './native/native-store';
 import type { RollupBackend, RollupStore } from './store';
+import { hasTimeSeriesModule } from './timeseries/module-probe';
 import { TimeSeriesRollupStore } from './timeseries/timeseries-store';
 
-/** True when the server has the RedisTimeSeries module (Redis 8 and Redis Stack have it built in). */
-export async function hasTimeSeriesModule(client: RedisClient): Promise<boolean> {
-  try {
-    await client.sendCommand(['TS.INFO', '__redis-ingest-probe__']);
-    return true;
-  } catch (error) {
-    // A module server answers "key does not exist"; a plain Redis answers "unknown command".
-    return !/unknown command/i.test((error as Error).message);
-  }
-}
+export { hasTimeSeriesModule };
 
 export async function chooseBackend(client: RedisClient, choice: PipelineConfig['rollupBackend']): Promise<RollupBackend> {
   if (choice !== 'auto') return choice;
