@@ -11,3 +11,4 @@ export * from './rollup/store';
 export * from './rollup/factory';
 export * from './lua-script';
 export * from './ingest/append';
+export * from './dead-letter';
