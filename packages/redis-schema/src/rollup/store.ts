@@ -29,6 +29,36 @@ export interface RangeQuery {
   readonly aggregation?: { readonly type: Aggregation; readonly bucketMs: number };
 }
 
+/** How the sources' values at one bucket combine into one value of a metric. */
+export const SOURCE_REDUCERS = ['avg', 'min', 'max', 'sum'] as const;
+export type SourceReducer = (typeof SOURCE_REDUCERS)[number];
+
+/** Reading every source of a metric is bounded; past this many series a query is refused. */
+export const MAX_REDUCED_SOURCES = 10_000;
+
+export interface AcrossSourcesQuery extends RangeQuery {
+  readonly aggregation: { readonly type: Aggregation; readonly bucketMs: number };
+  readonly reduce: SourceReducer;
+  /** Defaults to MAX_REDUCED_SOURCES. */
+  readonly maxSources?: number;
+}
+
+export interface AcrossSourcesRange {
+  /** How many series of the metric were reduced. */
+  readonly sources: number;
+  readonly points: Point[];
+}
+
+export class TooManySourcesError extends Error {
+  constructor(
+    readonly metric: string,
+    readonly maxSources: number,
+  ) {
+    super(`Metric "${metric}" has more than ${maxSources} sources to reduce`);
+    this.name = 'TooManySourcesError';
+  }
+}
+
 export type RollupBackend = 'native' | 'timeseries';
 
 /**

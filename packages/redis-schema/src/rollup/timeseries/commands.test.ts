@@ -80,9 +80,10 @@ describe('TS.MRANGE', () => {
         aggregation: { type: 'sum', bucketMs: 1_000 },
         filter: ['metric=cpu', 'kind=raw'],
         groupBy: { label: 'metric', reducer: 'avg' },
+        withLabels: true,
       }),
     ).toEqual([
-      'TS.MRANGE', '0', '60000', 'LATEST', 'COUNT', '3', 'AGGREGATION', 'sum', '1000',
+      'TS.MRANGE', '0', '60000', 'LATEST', 'WITHLABELS', 'COUNT', '3', 'AGGREGATION', 'sum', '1000',
       'FILTER', 'metric=cpu', 'kind=raw', 'GROUPBY', 'metric', 'REDUCE', 'avg',
     ]);
   });

@@ -72,10 +72,14 @@ export interface RangeOptions {
   readonly aggregation?: BucketAggregation;
 }
 
-/** `[LATEST] [COUNT count] [AGGREGATION aggregator bucketDuration]`, shared by the range commands. */
-function rangeOptions({ latest, count, aggregation }: RangeOptions): string[] {
+/**
+ * `[LATEST] [labelOptions] [COUNT count] [AGGREGATION aggregator bucketDuration]`, shared by the range
+ * commands; the multi-series ones put their label options (WITHLABELS) after LATEST.
+ */
+function rangeOptions({ latest, count, aggregation }: RangeOptions, labelOptions: readonly string[] = []): string[] {
   const args: string[] = [];
   if (latest) args.push('LATEST');
+  args.push(...labelOptions);
   if (count !== undefined) args.push('COUNT', String(count));
   if (aggregation !== undefined) args.push('AGGREGATION', aggregation.type, String(aggregation.bucketMs));
   return args;
@@ -90,14 +94,17 @@ export interface MRangeOptions extends RangeOptions {
   /** `label=value` expressions; the module needs at least one. */
   readonly filter: readonly string[];
   readonly groupBy?: { readonly label: string; readonly reducer: Reducer };
+  /** Report each series' labels; with GROUPBY, the group label, `__reducer__` and `__source__` (the keys reduced). */
+  readonly withLabels?: boolean;
 }
 
 /**
- * `TS.MRANGE fromTimestamp toTimestamp [LATEST] [COUNT count] [AGGREGATION aggregator bucketDuration]
+ * `TS.MRANGE fromTimestamp toTimestamp [LATEST] [WITHLABELS] [COUNT count] [AGGREGATION aggregator bucketDuration]
  * FILTER filterExpr... [GROUPBY label REDUCE reducer]`: FILTER follows every option, GROUPBY follows FILTER.
  */
-export function tsMRange(fromMs: number, toMs: number, { filter, groupBy, ...options }: MRangeOptions): string[] {
-  const args = ['TS.MRANGE', String(fromMs), String(toMs), ...rangeOptions(options), 'FILTER', ...filter];
+export function tsMRange(fromMs: number, toMs: number, { filter, groupBy, withLabels, ...options }: MRangeOptions): string[] {
+  const labelOptions = withLabels ? ['WITHLABELS'] : [];
+  const args = ['TS.MRANGE', String(fromMs), String(toMs), ...rangeOptions(options, labelOptions), 'FILTER', ...filter];
   if (groupBy !== undefined) args.push('GROUPBY', groupBy.label, 'REDUCE', groupBy.reducer);
   return args;
 }

@@ -95,9 +95,18 @@ describe('TS.MRANGE GROUPBY replies', () => {
       ],
     ];
     expect(parseGroupedRange(withLabels)).toEqual([
-      { group: 'metric=cpu', points: [{ timestampMs: 1_000, value: 120 }, { timestampMs: 1_010, value: 15 }] },
+      {
+        group: 'metric=cpu',
+        labels: { metric: 'cpu', __reducer__: 'max', __source__: 'a,b' },
+        points: [{ timestampMs: 1_000, value: 120 }, { timestampMs: 1_010, value: 15 }],
+      },
     ]);
-    expect(parseGroupedRange([['metric=mem', [], []]])).toEqual([{ group: 'metric=mem', points: [] }]);
+    expect(parseGroupedRange([['metric=mem', [], []]])).toEqual([{ group: 'metric=mem', labels: {}, points: [] }]);
+  });
+
+  it('refuses a group that is not name, labels and samples', () => {
+    expect(() => parseGroupedRange([['metric=cpu', []]])).toThrow('Unexpected TS.MRANGE reply');
+    expect(() => parseGroupedRange([['metric=cpu', [['metric']], []]])).toThrow('Unexpected TS.MRANGE reply');
   });
 });
 

@@ -73,18 +73,25 @@ export function parseMAddReply(reply: unknown, sampleCount: number): unknown[] {
 export interface GroupedRange {
   /** `label=value` of the GROUPBY label, e.g. `metric=temperature`. */
   readonly group: string;
+  /** Empty without WITHLABELS; with it the group label, `__reducer__` and `__source__` (the keys reduced, comma-separated). */
+  readonly labels: Readonly<Record<string, string>>;
   readonly points: Point[];
 }
 
-/**
- * TS.MRANGE ... GROUPBY: per group `[name, labels, samples]`. The labels hold `__reducer__` and
- * `__source__` only with WITHLABELS, so only the first and last elements are read.
- */
+/** TS.MRANGE ... GROUPBY: per group `[name, [[label, value], ...], samples]`. */
 export function parseGroupedRange(reply: unknown): GroupedRange[] {
   if (!Array.isArray(reply)) throw unexpected('TS.MRANGE', reply);
   return reply.map((group: unknown) => {
-    if (!Array.isArray(group) || group.length < 2 || typeof group[0] !== 'string') throw unexpected('TS.MRANGE', group);
-    return { group: group[0], points: parseSamples(group[group.length - 1]) };
+    if (!Array.isArray(group) || group.length !== 3 || typeof group[0] !== 'string' || !Array.isArray(group[1])) {
+      throw unexpected('TS.MRANGE', group);
+    }
+    const labels = Object.fromEntries(
+      (group[1] as unknown[]).map((pair) => {
+        if (!Array.isArray(pair) || pair.length !== 2) throw unexpected('TS.MRANGE', pair);
+        return [String(pair[0]), String(pair[1])];
+      }),
+    );
+    return { group: group[0], labels, points: parseSamples(group[2]) };
   });
 }
 

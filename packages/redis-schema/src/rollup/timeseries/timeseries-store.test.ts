@@ -4,7 +4,14 @@ import type { RedisClient } from '../../redis';
 import type { RollupStoreOptions } from '../store';
 import { TIME_SERIES_ERRORS } from './replies';
 import { latestPerSource, metricRangeAcrossSources } from './series-labels';
-import { rangeCommand, seriesCreationCommands, TimeSeriesRollupStore } from './timeseries-store';
+import { TooManySourcesError } from '../store';
+import {
+  acrossSourcesCommand,
+  acrossSourcesResult,
+  rangeCommand,
+  seriesCreationCommands,
+  TimeSeriesRollupStore,
+} from './timeseries-store';
 
 const keyConfig: KeyConfig = {
   streamKey: 'telemetry:events',
@@ -113,9 +120,56 @@ describe('queries across sources', () => {
         reducer: 'max',
       }),
     ).toEqual([
-      'TS.MRANGE', '0', '3600000', 'COUNT', '60', 'AGGREGATION', 'avg', '60000',
+      'TS.MRANGE', '0', '3600000', 'WITHLABELS', 'COUNT', '60', 'AGGREGATION', 'avg', '60000',
       'FILTER', 'metric=cpu', 'kind=raw', 'deployment=telemetry:metrics', 'GROUPBY', 'metric', 'REDUCE', 'max',
     ]);
+  });
+
+  const acrossQuery = {
+    fromMs: 60_000,
+    toMs: 240_000,
+    limit: 2,
+    aggregation: { type: 'max', bucketMs: 60_000 },
+    reduce: 'sum',
+  } as const;
+
+  it('asks the store query with its limit as COUNT and its reducer', () => {
+    expect(acrossSourcesCommand(options, 'cpu', acrossQuery)).toEqual([
+      'TS.MRANGE', '60000', '240000', 'WITHLABELS', 'COUNT', '2', 'AGGREGATION', 'max', '60000',
+      'FILTER', 'metric=cpu', 'kind=raw', 'deployment=telemetry:metrics', 'GROUPBY', 'metric', 'REDUCE', 'sum',
+    ]);
+  });
+
+  it('asks nothing for an empty limit or an inverted range', () => {
+    expect(acrossSourcesCommand(options, 'cpu', { ...acrossQuery, limit: 0 })).toBeNull();
+    expect(acrossSourcesCommand(options, 'cpu', { ...acrossQuery, fromMs: 240_001 })).toBeNull();
+  });
+
+  const groupReply = (sourceKeys: string, samples: [number, string][]) => [
+    ['metric=cpu', [['metric', 'cpu'], ['__reducer__', 'sum'], ['__source__', sourceKeys]], samples],
+  ];
+
+  it('counts the keys the group reduced and keeps the first `limit` points', () => {
+    const keys = ['a', 'b', 'c'].map((source) => options.keys.raw({ metric: 'cpu', source })).join(',');
+    const reply = groupReply(keys, [[60_000, '3'], [120_000, '4.5E0'], [180_000, '1']]);
+    expect(acrossSourcesResult(options, 'cpu', acrossQuery, reply)).toEqual({
+      sources: 3,
+      points: [{ timestampMs: 60_000, value: 3 }, { timestampMs: 120_000, value: 4.5 }],
+    });
+  });
+
+  it('counts keys whose configured prefix holds a comma', () => {
+    const withComma = { ...options, keys: createKeys({ ...keyConfig, seriesPrefix: 'a,b' }) };
+    const keys = ['x', 'y'].map((source) => withComma.keys.raw({ metric: 'cpu', source })).join(',');
+    expect(acrossSourcesResult(withComma, 'cpu', acrossQuery, groupReply(keys, [])).sources).toBe(2);
+  });
+
+  it('answers no sources for a metric without series, and refuses more than allowed', () => {
+    expect(acrossSourcesResult(options, 'cpu', acrossQuery, [])).toEqual({ sources: 0, points: [] });
+    const keys = ['a', 'b', 'c'].map((source) => options.keys.raw({ metric: 'cpu', source })).join(',');
+    expect(() => acrossSourcesResult(options, 'cpu', { ...acrossQuery, maxSources: 2 }, groupReply(keys, []))).toThrow(
+      TooManySourcesError,
+    );
   });
 
   it('reads the last sample of each source with its source label', () => {

@@ -1,12 +1,25 @@
 import type { Keys, SeriesId } from '../../keys';
 import type { RedisClient } from '../../redis';
 import { indexSeriesCommands } from '../../series-index';
-import type { Point, RangeQuery, RollupStore, RollupStoreOptions, Sample, SeriesLatest, WriteResult } from '../store';
+import {
+  MAX_REDUCED_SOURCES,
+  TooManySourcesError,
+  type AcrossSourcesQuery,
+  type AcrossSourcesRange,
+  type Point,
+  type RangeQuery,
+  type RollupStore,
+  type RollupStoreOptions,
+  type Sample,
+  type SeriesLatest,
+  type WriteResult,
+} from '../store';
 import type { RollupTier } from '../tiers';
 import { tsCreate, tsCreateRule, tsGet, tsMAdd, tsRange } from './commands';
 import { hasTimeSeriesModule } from './module-probe';
 import {
   isTimeSeriesError,
+  parseGroupedRange,
   parseLastSample,
   parseMAddReply,
   parseSamples,
@@ -15,7 +28,7 @@ import {
   tolerating,
   type TimeSeriesError,
 } from './replies';
-import { deploymentLabel, rawSeriesLabels, rollupSeriesLabels } from './series-labels';
+import { deploymentLabel, metricRangeAcrossSources, rawSeriesLabels, rollupSeriesLabels } from './series-labels';
 
 /** The TS.RANGE answering a query, or null when the answer is empty without asking. */
 export function rangeCommand({ keys, tiers }: RollupStoreOptions, series: SeriesId, query: RangeQuery): string[] | null {
@@ -27,6 +40,30 @@ export function rangeCommand({ keys, tiers }: RollupStoreOptions, series: Series
   // LATEST adds the bucket still open, which aggregating raw samples includes as well.
   if (tier !== undefined) return tsRange(keys.rollup(series, tier), fromMs, toMs, { latest: true, count: limit });
   return tsRange(keys.raw(series), fromMs, toMs, { count: limit, aggregation });
+}
+
+/** The TS.MRANGE reducing one metric across its sources, or null when the answer is empty without asking. */
+export function acrossSourcesCommand({ keys }: RollupStoreOptions, metric: string, query: AcrossSourcesQuery): string[] | null {
+  const { fromMs, toMs, limit, aggregation, reduce } = query;
+  if (limit <= 0 || fromMs > toMs) return null;
+  return metricRangeAcrossSources(deploymentLabel(keys), { metric, fromMs, toMs, count: limit, aggregation, reducer: reduce });
+}
+
+/**
+ * Reads the one group of that TS.MRANGE. COUNT limits each series before the reduction, so the
+ * group may hold more than `limit` points; the first `limit` are complete, since each series had
+ * every one of them among its own first `limit` buckets. The sources are the keys listed in
+ * `__source__`: names hold no comma, so every key has as many as the configured key prefix.
+ */
+export function acrossSourcesResult({ keys }: RollupStoreOptions, metric: string, query: AcrossSourcesQuery, reply: unknown): AcrossSourcesRange {
+  const [group] = parseGroupedRange(reply);
+  if (group === undefined) return { sources: 0, points: [] };
+  const listed = group.labels.__source__;
+  const commasPerKey = keys.raw({ metric, source: metric }).split(',').length - 1;
+  const sources = listed === undefined || listed === '' ? 0 : listed.split(',').length / (commasPerKey + 1);
+  const maxSources = query.maxSources ?? MAX_REDUCED_SOURCES;
+  if (sources > maxSources) throw new TooManySourcesError(metric, maxSources);
+  return { sources, points: group.points.slice(0, query.limit) };
 }
 
 export interface CreationCommand {
@@ -113,6 +150,12 @@ export class TimeSeriesRollupStore implements RollupStore {
     if (args === null) return [];
     const reply = await tolerating(this.client.sendCommand(args), TIME_SERIES_ERRORS.keyMissing);
     return reply === null ? [] : parseSamples(reply);
+  }
+
+  async rangeAcrossSources(metric: string, query: AcrossSourcesQuery): Promise<AcrossSourcesRange> {
+    const args = acrossSourcesCommand(this.options, metric, query);
+    if (args === null) return { sources: 0, points: [] };
+    return acrossSourcesResult(this.options, metric, query, await this.client.sendCommand(args));
   }
 
   /**
