@@ -2,3 +2,4 @@ export * from './logger';
 export * from './http';
 export * from './process';
 export * from './cluster';
+export * from './openapi';
