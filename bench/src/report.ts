@@ -1,0 +1,143 @@
+import type { LatencySummary } from './stats';
+
+export interface RateFigures {
+  readonly requestsPerSecond: number;
+  readonly eventsPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+export interface Figures {
+  readonly ceiling: { readonly xaddPerSecond: number; readonly nativeRawSamplesPerSecond: number };
+  /** Keyed by the ingest-api's process count. */
+  readonly ingest: Record<string, { readonly singleEvents: RateFigures; readonly batches: RateFigures }>;
+  readonly drain: { readonly oneWorkerEventsPerSecond: number; readonly twoWorkersEventsPerSecond: number };
+  readonly endToEnd: {
+    readonly targetEventsPerSecond: number;
+    readonly eventsPerSecond: number;
+    readonly p50Ms: number;
+    readonly p99Ms: number;
+  };
+  readonly memory: {
+    readonly redisBytesPerMillionEvents: number;
+    readonly peakRssMb: { readonly ingestApiProcess: number; readonly worker: number; readonly redis: number };
+  };
+}
+
+export interface RequestCounts {
+  readonly requests: number;
+  readonly refusedRequests: number;
+  readonly failedRequests: number;
+}
+
+/** What the figures rest on; the cautions below say when they rest on too little. */
+export interface Counts {
+  readonly ingest: Record<string, { readonly singleEvents: RequestCounts; readonly batches: RequestCounts }>;
+  readonly drainedEvents: { readonly oneWorker: number; readonly twoWorkers: number };
+  readonly endToEnd: {
+    readonly tracers: number;
+    readonly lostTracers: number;
+    readonly failedRequests: number;
+    readonly backlogWhenSendingStopped: number;
+  };
+}
+
+export interface TargetResult {
+  readonly target: string;
+  readonly actual: number;
+  readonly pass: boolean;
+}
+
+export function rateFigures(requestsPerSecond: number, eventsPerSecond: number, latency: LatencySummary): RateFigures {
+  return { requestsPerSecond, eventsPerSecond, p50Ms: latency.p50Ms, p99Ms: latency.p99Ms };
+}
+
+/** Every figure next to the ceiling it is bounded by, measured in the same run on the same server. */
+export function ratiosToCeilings(figures: Figures, processes: number) {
+  const ingest = figures.ingest[String(processes)]!;
+  const { xaddPerSecond, nativeRawSamplesPerSecond } = figures.ceiling;
+  return {
+    batchIngestToXaddCeiling: ingest.batches.eventsPerSecond / xaddPerSecond,
+    singleEventIngestToXaddCeiling: ingest.singleEvents.eventsPerSecond / xaddPerSecond,
+    nativeRawWriteToXaddCeiling: nativeRawSamplesPerSecond / xaddPerSecond,
+    oneWorkerDrainToNativeRawWrite: figures.drain.oneWorkerEventsPerSecond / nativeRawSamplesPerSecond,
+    twoWorkersDrainToNativeRawWrite: figures.drain.twoWorkersEventsPerSecond / nativeRawSamplesPerSecond,
+    endToEndRateToPeakBatchIngest: figures.endToEnd.eventsPerSecond / ingest.batches.eventsPerSecond,
+  };
+}
+
+export type Ratios = ReturnType<typeof ratiosToCeilings>;
+
+export function evaluateTargets(figures: Figures, ratios: Ratios, processes: number): TargetResult[] {
+  const ingest = figures.ingest[String(processes)]!;
+  const atLeast = (target: string, actual: number, threshold: number) => ({ target, actual, pass: actual >= threshold });
+  const below = (target: string, actual: number, threshold: number) => ({ target, actual, pass: actual < threshold });
+  return [
+    atLeast('batch ingest >= 100,000 events/s', ingest.batches.eventsPerSecond, 100_000),
+    atLeast('batch ingest >= 0.35 of the XADD ceiling', ratios.batchIngestToXaddCeiling, 0.35),
+    atLeast('single-event POSTs >= 8,000 req/s', ingest.singleEvents.requestsPerSecond, 8_000),
+    below('single-event POST p99 < 20 ms', ingest.singleEvents.p99Ms, 20),
+    atLeast('one worker >= 100,000 events/s into native', figures.drain.oneWorkerEventsPerSecond, 100_000),
+    below('end-to-end p99 < 250 ms at half peak ingest', figures.endToEnd.p99Ms, 250),
+  ];
+}
+
+const whole = (value: number) => value.toLocaleString('en-US', { maximumFractionDigits: 0 });
+const fixed = (digits: number) => (value: number) => value.toFixed(digits);
+
+function table(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  return rows.map((row) => row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ')).join('\n');
+}
+
+export function formatReport(figures: Figures, ratios: Ratios, targets: readonly TargetResult[], processes: number): string {
+  const rows: string[][] = [['figure', 'value', 'unit']];
+  const add = (label: string, value: string, unit: string) => rows.push([label, value, unit]);
+  const pair = (first: number, second: number, format: (value: number) => string) => `${format(first)} / ${format(second)}`;
+  const { ceiling, drain, endToEnd, memory } = figures;
+  add('Redis XADD ceiling (redis-benchmark -P 64)', whole(ceiling.xaddPerSecond), 'XADD/s');
+  add('native store raw write (addSamples x1000)', whole(ceiling.nativeRawSamplesPerSecond), 'samples/s');
+  for (const [count, { singleEvents, batches }] of Object.entries(figures.ingest)) {
+    const label = `ingest, ${count} process${count === '1' ? '' : 'es'}`;
+    add(`${label}: single events`, whole(singleEvents.requestsPerSecond), 'req/s');
+    add(`${label}: single events p50 / p99`, pair(singleEvents.p50Ms, singleEvents.p99Ms, fixed(2)), 'ms');
+    add(`${label}: batches`, whole(batches.eventsPerSecond), 'events/s');
+    add(`${label}: batches`, fixed(1)(batches.requestsPerSecond), 'req/s');
+    add(`${label}: batch p50 / p99`, pair(batches.p50Ms, batches.p99Ms, fixed(1)), 'ms');
+  }
+  add('worker drain, one worker', whole(drain.oneWorkerEventsPerSecond), 'events/s');
+  add('worker drain, two workers', whole(drain.twoWorkersEventsPerSecond), 'events/s');
+  add('end-to-end rate, target / achieved', pair(endToEnd.targetEventsPerSecond, endToEnd.eventsPerSecond, whole), 'events/s');
+  add('end-to-end latency p50 / p99', pair(endToEnd.p50Ms, endToEnd.p99Ms, fixed(1)), 'ms');
+  add('Redis memory per million stream entries', fixed(1)(memory.redisBytesPerMillionEvents / 1_048_576), 'MiB');
+  add('peak RSS: one ingest-api process', fixed(1)(memory.peakRssMb.ingestApiProcess), 'MiB');
+  add('peak RSS: one worker', fixed(1)(memory.peakRssMb.worker), 'MiB');
+  add('peak RSS: redis-server', fixed(1)(memory.peakRssMb.redis), 'MiB');
+  for (const [name, ratio] of Object.entries(ratios)) add(`ratio ${name}`, fixed(3)(ratio), '');
+
+  const targetRows = [
+    ['target', 'actual', 'result'],
+    ...targets.map(({ target, actual, pass }) => [target, actual < 10 ? fixed(3)(actual) : whole(actual), pass ? 'pass' : 'FAIL']),
+  ];
+  return `${table(rows)}\n\ntargets (ingest-api with ${processes} process${processes === 1 ? '' : 'es'}):\n${table(targetRows)}`;
+}
+
+/** Reasons not to take a figure at face value. */
+export function cautions(counts: Counts, filledEvents: number, batchSize: number): string[] {
+  const found: string[] = [];
+  for (const [processes, phases] of Object.entries(counts.ingest)) {
+    for (const [phase, { requests, failedRequests }] of Object.entries(phases)) {
+      if (failedRequests > 0) found.push(`ingest x${processes} ${phase}: ${failedRequests} of ${requests} requests failed (not 2xx, not 400)`);
+    }
+  }
+  for (const [workers, events] of Object.entries(counts.drainedEvents)) {
+    if (events < filledEvents / 2) found.push(`drain ${workers}: only ${events} of ${filledEvents} events were left when every worker was up`);
+  }
+  const { tracers, lostTracers, failedRequests, backlogWhenSendingStopped } = counts.endToEnd;
+  if (lostTracers > 0) found.push(`end to end: ${lostTracers} of ${tracers} tracers were never seen, so its latencies are lower bounds`);
+  if (failedRequests > 0) found.push(`end to end: ${failedRequests} requests failed`);
+  if (backlogWhenSendingStopped > 2 * batchSize) {
+    found.push(`end to end: the workers were ${backlogWhenSendingStopped} entries behind when sending stopped; they cannot sustain this rate`);
+  }
+  return found;
+}

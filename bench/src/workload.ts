@@ -1,0 +1,57 @@
+import type { Sample, TelemetryEvent } from '@redis-ingest/redis-schema';
+
+export const SIMULATED_METRIC = 'temperature';
+
+/**
+ * The i-th reading of a fleet: devices take turns, so consecutive readings hit different series,
+ * and each device's readings are one second apart, so no two readings of a series share a timestamp.
+ */
+export function deviceReading(index: number, devices: number, baseMs: number): Sample {
+  return {
+    source: `device-${index % devices}`,
+    metric: SIMULATED_METRIC,
+    value: (index % 1_000) / 10,
+    timestampMs: baseMs + Math.floor(index / devices) * 1_000,
+  };
+}
+
+export function toEvent({ source, metric, value, timestampMs }: Sample): TelemetryEvent {
+  return { source, metric, value, occurredAt: new Date(timestampMs).toISOString() };
+}
+
+/** Exactly `share` of all indexes, spread evenly rather than clumped. */
+export function isInvalidIndex(index: number, share: number): boolean {
+  return Math.floor((index + 1) * share) > Math.floor(index * share);
+}
+
+/** A reading the ingest must refuse: its value is not a number. */
+function invalidEventJson(reading: Sample): string {
+  return JSON.stringify({ ...toEvent(reading), value: 'unreadable' });
+}
+
+export interface Fleet {
+  readonly devices: number;
+  readonly invalidShare: number;
+  readonly baseMs: number;
+}
+
+function eventJson(index: number, fleet: Fleet): string {
+  const reading = deviceReading(index, fleet.devices, fleet.baseMs);
+  return isInvalidIndex(index, fleet.invalidShare) ? invalidEventJson(reading) : JSON.stringify(toEvent(reading));
+}
+
+/**
+ * Request bodies are made before a run and reused round-robin, so building JSON does not slow the
+ * simulator down on a box whose cores the services need too.
+ */
+export function singleEventBodies(fleet: Fleet, count: number): string[] {
+  return Array.from({ length: count }, (_, index) => eventJson(index, fleet));
+}
+
+/** JSON arrays of `batchSize` events each; `open` leaves off the closing bracket so a tracer can follow. */
+export function batchBodies(fleet: Fleet, batchSize: number, count: number, { open = false } = {}): string[] {
+  return Array.from({ length: count }, (_, body) => {
+    const events = Array.from({ length: batchSize }, (_, i) => eventJson(body * batchSize + i, fleet));
+    return `[${events.join(',')}${open ? '' : ']'}`;
+  });
+}
