@@ -1,0 +1,66 @@
+import { createServer } from 'node:http';
+import { createKeys, createRedisClient, createRollupStore, type RedisClient } from '@redis-ingest/redis-schema';
+import { closeServer, listen, type Logger } from '@redis-ingest/service-kit';
+import { createAdminApp } from './admin-server';
+import type { WorkerConfig } from './config';
+import { createConsumerName } from './consumer-name';
+import type { ProcessingContext } from './process-entries';
+import { ensureConsumerGroup } from './stream-reads';
+import { Worker } from './worker';
+
+export interface RunningWorker {
+  readonly consumer: string;
+  readonly adminPort: number;
+  readonly context: ProcessingContext;
+  /** Stops reading, finishes the batch in hand, then closes the admin server and the connections. */
+  close(): Promise<void>;
+}
+
+/** Creates the consumer group and the rollup store: what must exist before the first entry is processed. */
+export async function prepareProcessing(client: RedisClient, config: WorkerConfig, logger: Logger): Promise<ProcessingContext> {
+  const keys = createKeys(config.keys);
+  await ensureConsumerGroup(client, keys.stream, config.consumerGroup);
+  const store = await createRollupStore(client, config);
+  return { client, store, keys, group: config.consumerGroup, logger };
+}
+
+/**
+ * Waits for Redis (the client keeps retrying), prepares the group and the store, then starts the
+ * read loop and the admin server.
+ */
+export async function start(config: WorkerConfig, logger: Logger): Promise<RunningWorker> {
+  const consumer = config.consumerName ?? createConsumerName();
+  const client = createRedisClient(config.redisUrl, { name: `worker:${consumer}`, logger });
+  await client.connect();
+  try {
+    const context = await prepareProcessing(client, config, logger);
+    const server = createServer(createAdminApp({ context, consumer, logger }));
+    const adminPort = await listen(server, config.adminPort);
+    const worker = new Worker({ context, redisUrl: config.redisUrl, consumer, readCount: config.readCount, blockMs: config.blockMs });
+    worker.run().catch((error: unknown) => logger.error({ err: error }, 'worker stopped unexpectedly'));
+    logger.info({ consumer, adminPort, backend: context.store.backend }, 'worker service started');
+
+    const shutdown = async () => {
+      try {
+        await worker.close();
+      } catch (error) {
+        logger.error({ err: error }, 'closing the worker failed');
+      }
+      try {
+        await closeServer(server);
+      } catch (error) {
+        logger.error({ err: error }, 'closing the admin server failed');
+      }
+      try {
+        await client.close();
+      } catch (error) {
+        logger.error({ err: error }, 'closing the redis connection failed');
+      }
+    };
+    let closing: Promise<void> | undefined;
+    return { consumer, adminPort, context, close: () => (closing ??= shutdown()) };
+  } catch (error) {
+    client.destroy();
+    throw error;
+  }
+}
