@@ -1,6 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import { createClient } from 'redis';
-import { createRedisClient, encodeEvent, type RedisClient, type SeriesId } from '@redis-ingest/redis-schema';
+import {
+  createRedisClient,
+  encodeEvent,
+  type RedisClient,
+  type RollupStore,
+  type Sample,
+  type SeriesId,
+} from '@redis-ingest/redis-schema';
 import { closeServer, createLogger, listen } from '@redis-ingest/service-kit';
 import { isolatedEnv, startRedisServer, testRedisUrl, type RedisServer } from '@redis-ingest/test-utils';
 import { createAdminApp } from './admin-server';
@@ -182,6 +189,20 @@ describe('worker against a live Redis', () => {
       expect(await pendingCount()).toBe(2);
       expect(await redis.xLen(config.keys.deadLetterKey)).toBe(0);
     });
+
+    it('leaves an entry pending when Redis refuses its dead letter, and acks the others', async () => {
+      const context = await processingContext();
+      await redis.set(config.keys.deadLetterKey, 'not a stream');
+      await xadd(eventFields({ source: 's', metric: 'm' }, 1, T0));
+      const badId = await xadd({ source: 's' });
+      const reply = await redis.sendCommand(['XREADGROUP', 'GROUP', group(), 'c', 'COUNT', '10', 'STREAMS', stream(), '>']);
+
+      const outcome = await processEntries(context, 'c', parseGroupReadReply(reply));
+
+      expect(outcome).toEqual({ read: 2, processed: 1, deadLettered: 0, acked: 1 });
+      const pending = (await redis.sendCommand(['XPENDING', stream(), group(), '-', '+', '10'])) as [string, ...unknown[]][];
+      expect(pending.map(([id]) => id)).toEqual([badId]);
+    });
   });
 
   describe('Worker', () => {
@@ -214,6 +235,41 @@ describe('worker against a live Redis', () => {
       expect(Date.now() - started).toBeLessThan(1_000);
       await eventually(async () => (await blockedReader()).length === 0, 2_000);
       await expect(worker.run()).rejects.toThrow(/closed/);
+    });
+
+    it('finishes and acks the batch in hand when closed mid-batch', async () => {
+      const context = await processingContext();
+      let batchInHand!: () => void;
+      const writing = new Promise<void>((resolve) => (batchInHand = resolve));
+      let releaseWrite!: () => void;
+      const released = new Promise<void>((resolve) => (releaseWrite = resolve));
+      // The real store, held at its first write until the test has called close().
+      const heldStore: RollupStore = Object.assign(Object.create(context.store) as RollupStore, {
+        addSamples: async (samples: readonly Sample[]) => {
+          batchInHand();
+          await released;
+          return context.store.addSamples(samples);
+        },
+      });
+      const worker = newWorker({ ...context, store: heldStore }, 'closer');
+      const running = worker.run();
+      const series = { source: 's', metric: 'm' };
+      await Promise.all([1, 2, 3].map((k) => xadd(eventFields(series, k, T0 + k))));
+      await writing;
+
+      let closed = false;
+      const closing = worker.close().then(() => (closed = true));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(closed).toBe(false);
+      releaseWrite();
+      await closing;
+      await running;
+
+      const { read, acked } = worker.totals;
+      expect(read).toBeGreaterThan(0);
+      expect(acked).toBe(read);
+      expect(await pendingCount()).toBe(0);
+      expect(await context.store.range(series, { fromMs: T0, toMs: T0 + 3, limit: 10 })).toHaveLength(read);
     });
 
     it('shares a group with another worker: each of 3,000 events processed exactly once', async () => {
