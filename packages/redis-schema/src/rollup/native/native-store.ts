@@ -1,0 +1,226 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Keys, SeriesId } from '../../keys';
+import type { RedisClient } from '../../redis';
+import { indexSeriesCommands } from '../../series-index';
+import { aggregatePoints } from '../aggregate';
+import type {
+  Point,
+  RangeQuery,
+  RollupStore,
+  RollupStoreOptions,
+  Sample,
+  SeriesLatest,
+  WriteResult,
+} from '../store';
+import { bucketStart, type RollupTier } from '../tiers';
+
+const addSamplesBody = readFileSync(join(__dirname, 'lua', 'add-samples.lua'), 'utf8');
+
+/**
+ * The script with this store's configuration prepended as a Lua table, which keeps it out of every
+ * call's arguments: encoding and parsing arguments is a large share of a call's cost on both ends.
+ */
+function addSamplesSource({ rawRetentionMs, tiers }: RollupStoreOptions, bucketWidths: readonly number[]): string {
+  const tierTables = tiers.map(
+    (tier) =>
+      `{ aggregation = '${tier.aggregation}', width = ${bucketWidths.indexOf(tier.bucketMs) + 1}, retentionMs = ${tier.retentionMs} }`,
+  );
+  const config =
+    `local CONFIG = { rawRetentionMs = ${rawRetentionMs}, widths = { ${bucketWidths.join(', ')} }, ` +
+    `tiers = { ${tierTables.join(', ')} } }\n`;
+  return config + addSamplesBody;
+}
+
+const WRITTEN: WriteResult = { ok: true };
+/** The words TS.ADD answers with, so callers see the same reason from either backend. */
+const TOO_OLD: WriteResult = { ok: false, reason: 'TSDB: Timestamp is older than retention' };
+
+/** On-the-fly aggregation reads raw samples in pages of this many. */
+const RAW_PAGE_SIZE = 10_000;
+
+/** Both sorted sets store `<timestamp>:<value>`, so a member alone is a point. */
+function parseMember(member: string): Point {
+  const colon = member.indexOf(':');
+  return { timestampMs: Number(member.slice(0, colon)), value: Number(member.slice(colon + 1)) };
+}
+
+function isNoScriptError(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOSCRIPT');
+}
+
+interface SeriesWrite {
+  readonly series: SeriesId;
+  /** The whole EVALSHA command, samples appended as they are grouped. */
+  readonly args: string[];
+  /** Where each of the series' samples sits in the caller's array. */
+  readonly positions: number[];
+}
+
+/**
+ * Rollups on plain Redis 7+, behaving like a raw RedisTimeSeries series (DUPLICATE_POLICY LAST,
+ * RETENTION) with one compaction rule per tier. A series keeps its raw samples and each rollup in
+ * sorted sets of the same hash tag; one script call per series writes a batch of its samples
+ * atomically, and the calls of a batch are pipelined.
+ */
+export class NativeRollupStore implements RollupStore {
+  readonly backend = 'native';
+  readonly tiers: readonly RollupTier[];
+  private readonly keys: Keys;
+  private readonly rawRetentionMs: number;
+  private readonly script: { readonly source: string; readonly sha: string };
+  /** Raw keys of the series this process has indexed. */
+  private readonly indexed = new Set<string>();
+  private reloading: Promise<void> | undefined;
+
+  constructor(
+    private readonly client: RedisClient,
+    options: RollupStoreOptions,
+  ) {
+    this.keys = options.keys;
+    this.tiers = options.tiers;
+    this.rawRetentionMs = options.rawRetentionMs;
+    const source = addSamplesSource(options, [...new Set(options.tiers.map((tier) => tier.bucketMs))]);
+    this.script = { source, sha: createHash('sha1').update(source).digest('hex') };
+  }
+
+  async bootstrap(): Promise<void> {
+    await this.client.sendCommand(['SCRIPT', 'LOAD', this.script.source]);
+  }
+
+  async addSamples(samples: readonly Sample[]): Promise<WriteResult[]> {
+    const writes = new Map<string, SeriesWrite>();
+    samples.forEach((sample, position) => {
+      const rawKey = this.keys.raw(sample);
+      let write = writes.get(rawKey);
+      if (write === undefined) {
+        const args = ['EVALSHA', this.script.sha, String(1 + this.tiers.length), rawKey];
+        for (const tier of this.tiers) args.push(this.keys.rollup(sample, tier));
+        write = { series: sample, args, positions: [] };
+        writes.set(rawKey, write);
+      }
+      write.args.push(`${sample.timestampMs}:${sample.value}`);
+      write.positions.push(position);
+    });
+    const unindexed = [...writes.keys()].filter((rawKey) => !this.indexed.has(rawKey));
+    const results = new Array<WriteResult>(samples.length);
+    // Issued together, so node-redis pipelines every series' call and the index writes in one go.
+    await Promise.all([
+      ...[...writes.values()].map((write) =>
+        this.evalScript(write.args).then((outcomes) => {
+          write.positions.forEach((position, index) => {
+            results[position] = (outcomes as number[])[index] === 1 ? WRITTEN : TOO_OLD;
+          });
+        }),
+      ),
+      ...unindexed
+        .flatMap((rawKey) => indexSeriesCommands(this.keys, writes.get(rawKey)!.series))
+        .map((args) => this.client.sendCommand(args)),
+    ]);
+    for (const rawKey of unindexed) this.indexed.add(rawKey);
+    return results;
+  }
+
+  async latest(series: readonly SeriesId[]): Promise<SeriesLatest[]> {
+    return Promise.all(
+      series.map(async (one) => {
+        const [raw, ...rollups] = await Promise.all([
+          this.newestPoint(this.keys.raw(one)),
+          ...this.tiers.map((tier) => this.newestPoint(this.keys.rollup(one, tier))),
+        ]);
+        return { raw: raw ?? null, rollups: rollups.map((point) => point ?? null) };
+      }),
+    );
+  }
+
+  async range(series: SeriesId, query: RangeQuery): Promise<Point[]> {
+    const { aggregation } = query;
+    const tier = this.tiers.find(
+      (candidate) => candidate.aggregation === aggregation?.type && candidate.bucketMs === aggregation.bucketMs,
+    );
+    if (tier) return this.tierRange(series, tier, query);
+    const newest = await this.newestPoint(this.keys.raw(series));
+    if (newest === undefined) return [];
+    // Samples past the retention may linger until the next trim; RedisTimeSeries hides them too.
+    const fromMs = this.rawRetentionMs > 0 ? Math.max(query.fromMs, newest.timestampMs - this.rawRetentionMs) : query.fromMs;
+    if (aggregation === undefined) return this.rawRange(series, fromMs, query.toMs, query.limit);
+    const points = await this.rawForBuckets(series, { ...query, fromMs }, aggregation.bucketMs);
+    return aggregatePoints(points, aggregation.type, aggregation.bucketMs);
+  }
+
+  /**
+   * The raw points of the first `limit` non-empty buckets in the range, read in pages so that a
+   * long range with a small limit does not fetch every sample.
+   */
+  private async rawForBuckets(series: SeriesId, query: RangeQuery, bucketMs: number): Promise<Point[]> {
+    const points: Point[] = [];
+    let buckets = 0;
+    let lastBucket: number | undefined;
+    let fromMs = query.fromMs;
+    for (;;) {
+      const page = await this.rawRange(series, fromMs, query.toMs, RAW_PAGE_SIZE);
+      for (const point of page) {
+        const pointBucket = bucketStart(point.timestampMs, bucketMs);
+        if (pointBucket !== lastBucket) {
+          // A point of bucket limit + 1 means the first `limit` buckets are complete.
+          if (buckets === query.limit) return points;
+          buckets += 1;
+          lastBucket = pointBucket;
+        }
+        points.push(point);
+      }
+      if (page.length < RAW_PAGE_SIZE) return points;
+      fromMs = page[page.length - 1]!.timestampMs + 1;
+    }
+  }
+
+  /**
+   * Closed buckets from the rollup, then the open one (the newest sample's) aggregated from raw,
+   * which is what `TS.RANGE ... LATEST` answers. Should the open bucket close between the reads, it
+   * is still aggregated from the same raw samples, so it is neither lost nor counted twice.
+   */
+  private async tierRange(series: SeriesId, tier: RollupTier, query: RangeQuery): Promise<Point[]> {
+    const [members, newest] = await Promise.all([
+      this.client.sendCommand([
+        'ZRANGE', this.keys.rollup(series, tier), String(query.fromMs), String(query.toMs),
+        'BYSCORE', 'LIMIT', '0', String(query.limit),
+      ]) as unknown as Promise<string[]>,
+      this.newestPoint(this.keys.raw(series)),
+    ]);
+    const points = members.map(parseMember);
+    if (newest === undefined || points.length >= query.limit) return points;
+    const openStart = bucketStart(newest.timestampMs, tier.bucketMs);
+    const lastClosed = points[points.length - 1];
+    if (openStart < query.fromMs || openStart > query.toMs || (lastClosed && lastClosed.timestampMs >= openStart)) {
+      return points;
+    }
+    const open = await this.rawRange(series, openStart, openStart + tier.bucketMs - 1);
+    return [...points, ...aggregatePoints(open, tier.aggregation, tier.bucketMs)];
+  }
+
+  /** Raw points in [fromMs, toMs], oldest first; all of them without a limit. */
+  private async rawRange(series: SeriesId, fromMs: number, toMs: number, limit?: number): Promise<Point[]> {
+    const args = ['ZRANGE', this.keys.raw(series), String(fromMs), String(toMs), 'BYSCORE'];
+    if (limit !== undefined) args.push('LIMIT', '0', String(limit));
+    return ((await this.client.sendCommand(args)) as unknown as string[]).map(parseMember);
+  }
+
+  private async newestPoint(key: string): Promise<Point | undefined> {
+    const [member] = (await this.client.sendCommand(['ZRANGE', key, '-1', '-1'])) as unknown as string[];
+    return member === undefined ? undefined : parseMember(member);
+  }
+
+  /** Runs `EVALSHA sha ...`, reloading the script once if the server lost it (a restart or a failover). */
+  private evalScript(args: string[]): Promise<unknown> {
+    return this.client.sendCommand(args).catch(async (error: unknown) => {
+      if (!isNoScriptError(error)) throw error;
+      // Every call of a pipelined batch fails alike; one SCRIPT LOAD serves them all.
+      this.reloading ??= this.bootstrap().finally(() => {
+        this.reloading = undefined;
+      });
+      await this.reloading;
+      return this.client.sendCommand(args);
+    });
+  }
+}
