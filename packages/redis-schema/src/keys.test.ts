@@ -24,14 +24,12 @@ describe('keys', () => {
     expect(keys.rollup(series, { aggregation: 'avg', bucketMs: 60_000, retentionMs: 0 })).toBe(
       'telemetry:series:{temperature:sensor-1}:avg:60000',
     );
-    expect(keys.bucketState(series, 60_000)).toBe('telemetry:series:{temperature:sensor-1}:bucket:60000');
   });
 
-  it('gives a raw series, its rollups and their state one hash slot', () => {
+  it('gives a raw series and its rollups one hash slot', () => {
     const tags = new Set([
       hashTag(keys.raw(series)),
       hashTag(keys.rollup(series, { aggregation: 'max', bucketMs: 3_600_000, retentionMs: 0 })),
-      hashTag(keys.bucketState(series, 3_600_000)),
     ]);
     expect([...tags]).toEqual(['temperature:sensor-1']);
   });

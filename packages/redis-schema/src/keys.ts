@@ -14,7 +14,7 @@ export interface KeyConfig {
 
 /**
  * The one place that spells Redis keys. Every key of one series shares the hash tag
- * `{metric:source}`, so a raw series, its rollups and their bookkeeping live in one Cluster slot
+ * `{metric:source}`, so a raw series and its rollups live in one Cluster slot
  * (TS.CREATERULE and multi-key scripts require it).
  */
 export function createKeys(config: KeyConfig) {
@@ -30,8 +30,6 @@ export function createKeys(config: KeyConfig) {
     idempotency: (eventId: string) => `${config.streamKey}:idempotency:${eventId}`,
     raw: (series: SeriesId) => `${seriesTag(series)}:raw`,
     rollup: (series: SeriesId, tier: RollupTier) => `${seriesTag(series)}:${tier.aggregation}:${tier.bucketMs}`,
-    /** Native backend only: the running aggregate of the open bucket of one bucket width. */
-    bucketState: (series: SeriesId, bucketMs: number) => `${seriesTag(series)}:bucket:${bucketMs}`,
   };
 }
 
