@@ -78,6 +78,13 @@ export interface RollupStore {
   addSamples(samples: readonly Sample[]): Promise<WriteResult[]>;
   latest(series: readonly SeriesId[]): Promise<SeriesLatest[]>;
   range(series: SeriesId, query: RangeQuery): Promise<Point[]>;
+  /**
+   * One metric across all its sources: each series aggregated into the query's buckets, then the
+   * sources' values at each bucket reduced to one, oldest first, at most `limit`. An empty limit or
+   * an inverted range answers nothing without asking; a metric with more series than
+   * `maxSources` is refused with TooManySourcesError.
+   */
+  rangeAcrossSources(metric: string, query: AcrossSourcesQuery): Promise<AcrossSourcesRange>;
 }
 
 export interface RollupStoreOptions {

@@ -5,7 +5,10 @@ import type { Keys, SeriesId } from '../../keys';
 import type { RedisClient } from '../../redis';
 import { indexSeriesCommands } from '../../series-index';
 import { aggregatePoints } from '../aggregate';
+import { rangeAcrossSources } from '../across-sources';
 import type {
+  AcrossSourcesQuery,
+  AcrossSourcesRange,
   Point,
   RangeQuery,
   RollupStore,
@@ -132,6 +135,10 @@ export class NativeRollupStore implements RollupStore {
         return { raw: raw ?? null, rollups: rollups.map((point) => point ?? null) };
       }),
     );
+  }
+
+  rangeAcrossSources(metric: string, query: AcrossSourcesQuery): Promise<AcrossSourcesRange> {
+    return rangeAcrossSources(this.client, this.keys, this, metric, query);
   }
 
   async range(series: SeriesId, query: RangeQuery): Promise<Point[]> {
