@@ -5,7 +5,7 @@ import { createKeys, type SeriesId } from '../keys';
 import type { RedisClient } from '../redis';
 import { listSeries } from '../series-index';
 import { createRollupStore, hasTimeSeriesModule } from './factory';
-import type { Point, RollupBackend, RollupStore, Sample } from './store';
+import { SOURCE_REDUCERS, TooManySourcesError, type Point, type RollupBackend, type RollupStore, type Sample, type SourceReducer } from './store';
 import { AGGREGATIONS, type Aggregation } from './tiers';
 
 /**
@@ -259,6 +259,63 @@ describe('RollupStore contract', () => {
       expect(await store.range(series, { fromMs: 20_000, toMs: 44_000, limit: 10, aggregation: onTheFly })).toEqual(
         points([[20_000, mean(20, 40)], [40_000, mean(40, 45)]]),
       );
+    });
+  });
+
+  describe('one metric across its sources', () => {
+    const bucketMs = 60_000;
+    // Each source's samples; c has a bucket no other source has, d belongs to another metric.
+    const bySource: Record<string, [number, number][]> = {
+      a: [[1_000, 4], [2_000, 8], [61_000, 1]],
+      b: [[30_000, -2], [119_999, 3.5], [150_000, 6]],
+      c: [[59_999, 10], [200_000, 0.5]],
+    };
+    const max = (values: number[]) => Math.max(...values);
+    /** Per source: its samples grouped into buckets and aggregated with max. */
+    const perSourceMax = Object.values(bySource).map((pairs) => {
+      const buckets = new Map<number, number[]>();
+      for (const [timestampMs, value] of pairs) {
+        const start = timestampMs - (timestampMs % bucketMs);
+        buckets.set(start, [...(buckets.get(start) ?? []), value]);
+      }
+      return new Map([...buckets].map(([start, values]) => [start, max(values)]));
+    });
+    const combine: Record<SourceReducer, (values: number[]) => number> = {
+      avg: (values) => values.reduce((sum, value) => sum + value, 0) / values.length,
+      sum: (values) => values.reduce((sum, value) => sum + value, 0),
+      min: (values) => Math.min(...values),
+      max,
+    };
+    const expectedFor = (reduce: SourceReducer): Point[] => {
+      const starts = [...new Set(perSourceMax.flatMap((buckets) => [...buckets.keys()]))].sort((x, y) => x - y);
+      return starts.map((start) => ({
+        timestampMs: start,
+        value: combine[reduce](perSourceMax.flatMap((buckets) => (buckets.has(start) ? [buckets.get(start)!] : []))),
+      }));
+    };
+
+    it.each(SOURCE_REDUCERS)('reduces each bucket with %s, oldest first, up to the limit', async (reduce) => {
+      await onEveryBackend({ INGEST_ROLLUPS: '1m:avg' }, async (store) => {
+        await store.addSamples(Object.entries(bySource).flatMap(([source, pairs]) => samplesOf({ metric: 'load', source }, pairs)));
+        await store.addSamples(samplesOf({ metric: 'load-other', source: 'd' }, [[1_000, 1_000]]));
+        const query = { ...everything, aggregation: { type: 'max', bucketMs }, reduce } as const;
+        expect(await store.rangeAcrossSources('load', query)).toEqual({ sources: 3, points: expectedFor(reduce) });
+        expect(await store.rangeAcrossSources('load', { ...query, limit: 2 })).toEqual({ sources: 3, points: expectedFor(reduce).slice(0, 2) });
+        expect(await store.rangeAcrossSources('load', { ...query, fromMs: 60_000, toMs: 119_999 })).toEqual({
+          sources: 3,
+          points: expectedFor(reduce).filter(({ timestampMs }) => timestampMs === 60_000),
+        });
+      });
+    });
+
+    it('answers no sources for an unknown metric and refuses more sources than allowed', async () => {
+      await onEveryBackend({}, async (store) => {
+        await store.addSamples(Object.entries(bySource).flatMap(([source, pairs]) => samplesOf({ metric: 'load', source }, pairs)));
+        const query = { ...everything, aggregation: { type: 'avg', bucketMs }, reduce: 'sum' } as const;
+        expect(await store.rangeAcrossSources('unknown', query)).toEqual({ sources: 0, points: [] });
+        await expect(store.rangeAcrossSources('load', { ...query, maxSources: 2 })).rejects.toThrow(TooManySourcesError);
+        expect((await store.rangeAcrossSources('load', { ...query, maxSources: 3 })).sources).toBe(3);
+      });
     });
   });
 });
