@@ -37,6 +37,8 @@ export interface LoadResult {
   readonly refusedRequests: number;
   /** Any other non-2xx answer, e.g. 503 from backpressure: a broken run. */
   readonly failedRequests: number;
+  /** Cores the simulator itself kept busy: on a small box it competes with the services it drives. */
+  readonly clientCpuCores: number;
 }
 
 export interface ClosedLoopOptions {
@@ -56,6 +58,7 @@ export interface ClosedLoopOptions {
  */
 export async function runClosedLoop({ origin, connections, durationMs, warmupMs, bodies }: ClosedLoopOptions): Promise<LoadResult> {
   const pool = ingestPool(origin, connections);
+  const cpuBefore = process.cpuUsage();
   const startedAt = performance.now();
   const measureFrom = startedAt + warmupMs;
   const measureUntil = startedAt + durationMs;
@@ -82,6 +85,8 @@ export async function runClosedLoop({ origin, connections, durationMs, warmupMs,
   } finally {
     await pool.close();
   }
+  const cpu = process.cpuUsage(cpuBefore);
+  const clientCpuCores = (cpu.user + cpu.system) / 1_000 / (performance.now() - startedAt);
   if (latencies.length === 0) throw new Error(`no request to ${origin} finished inside the measured window`);
   const seconds = (measureUntil - measureFrom) / 1_000;
   return {
@@ -91,5 +96,6 @@ export async function runClosedLoop({ origin, connections, durationMs, warmupMs,
     requests: latencies.length,
     refusedRequests: refused,
     failedRequests: failed,
+    clientCpuCores,
   };
 }

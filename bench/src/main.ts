@@ -1,5 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
@@ -28,8 +28,8 @@ const MIB = 1_048_576;
 const BATCH_BODIES = 32;
 const DRAIN_TIMEOUT_MS = 120_000;
 
-function countsOf({ requests, refusedRequests, failedRequests }: LoadResult) {
-  return { requests, refusedRequests, failedRequests };
+function countsOf({ requests, refusedRequests, failedRequests, clientCpuCores }: LoadResult) {
+  return { requests, refusedRequests, failedRequests, clientCpuCores };
 }
 
 class Bench {
@@ -208,7 +208,7 @@ class Bench {
   }
 }
 
-async function machine(client: RedisClient) {
+async function machine(client: RedisClient, loadAverageAtStart: number) {
   const cores = cpus();
   return {
     cores: cores.length,
@@ -216,6 +216,8 @@ async function machine(client: RedisClient) {
     node: process.version,
     redis: await redisInfoField(client, 'server', 'redis_version'),
     date: new Date().toISOString(),
+    /** Other work on the box takes cores from the services: figures from a busy box are low. */
+    loadAverageAtStart,
   };
 }
 
@@ -248,6 +250,7 @@ async function main(): Promise<void> {
     });
   }
 
+  const [loadAverageAtStart] = loadavg();
   try {
     redis = await startRedisServer();
     client = createRedisClient(redis.url, {
@@ -260,9 +263,9 @@ async function main(): Promise<void> {
     const ratios = ratiosToCeilings(figures, options.processes);
     const targets = evaluateTargets(figures, ratios, options.processes);
     const { output, ...settings } = options;
-    const warnings = cautions(counts, options.drainEvents, options.batchSize);
+    const warnings = cautions(counts, options.drainEvents, options.batchSize, cpus().length);
     const results = {
-      machine: await machine(client),
+      machine: await machine(client, loadAverageAtStart!),
       settings: { ...settings, phases: phaseDurations(options) },
       figures,
       ratios,
@@ -274,7 +277,8 @@ async function main(): Promise<void> {
     writeFileSync(output, `${JSON.stringify(results, null, 2)}\n`);
     const { machine: box } = results;
     process.stdout.write(
-      `${box.cores} x ${box.cpuModel}, Node ${box.node}, Redis ${box.redis}, ${box.date}\n\n` +
+      `${box.cores} x ${box.cpuModel}, Node ${box.node}, Redis ${box.redis}, ${box.date}, ` +
+        `load average ${box.loadAverageAtStart.toFixed(2)} at start\n\n` +
         `${formatReport(figures, ratios, targets, options.processes)}\n\n` +
         warnings.map((warning) => `caution: ${warning}\n`).join('') +
         `written to ${output}\n`,

@@ -28,6 +28,7 @@ export interface RequestCounts {
   readonly requests: number;
   readonly refusedRequests: number;
   readonly failedRequests: number;
+  readonly clientCpuCores: number;
 }
 
 /** What the figures rest on; the cautions below say when they rest on too little. */
@@ -123,11 +124,14 @@ export function formatReport(figures: Figures, ratios: Ratios, targets: readonly
 }
 
 /** Reasons not to take a figure at face value. */
-export function cautions(counts: Counts, filledEvents: number, batchSize: number): string[] {
+export function cautions(counts: Counts, filledEvents: number, batchSize: number, cores: number): string[] {
   const found: string[] = [];
   for (const [processes, phases] of Object.entries(counts.ingest)) {
-    for (const [phase, { requests, failedRequests }] of Object.entries(phases)) {
+    for (const [phase, { requests, failedRequests, clientCpuCores }] of Object.entries(phases)) {
       if (failedRequests > 0) found.push(`ingest x${processes} ${phase}: ${failedRequests} of ${requests} requests failed (not 2xx, not 400)`);
+      if (clientCpuCores > cores / 4) {
+        found.push(`ingest x${processes} ${phase}: the simulator itself kept ${clientCpuCores.toFixed(2)} of ${cores} cores busy`);
+      }
     }
   }
   for (const [workers, events] of Object.entries(counts.drainedEvents)) {
