@@ -1,12 +1,23 @@
-import { loadPipelineConfig, readInteger, readString, type Env, type PipelineConfig } from '@redis-ingest/redis-schema';
+import {
+  MAX_REDUCED_SOURCES,
+  loadPipelineConfig,
+  readInteger,
+  readString,
+  type Env,
+  type PipelineConfig,
+} from '@redis-ingest/redis-schema';
 
 export interface QueryConfig extends PipelineConfig {
   readonly port: number;
   readonly host: string;
   /** The most series one summary page may list. */
   readonly maxSeriesPage: number;
-  /** The most stream entries one recent-events request may return. */
+  /** The most stream entries one listing (recent events, dead letters) may return. */
   readonly maxRecent: number;
+  /** The most points one range may return, and the most buckets its width may span. */
+  readonly maxPoints: number;
+  /** The most series a metric may have for a range reduced across its sources. */
+  readonly maxSources: number;
   /** How long one Redis command may take before the request answers 503. */
   readonly redisTimeoutMs: number;
 }
@@ -21,6 +32,9 @@ export function loadQueryConfig(env: Env): QueryConfig {
     host: readString(env, 'QUERY_API_HOST', '0.0.0.0'),
     maxSeriesPage: readInteger(env, 'QUERY_MAX_SERIES_PAGE', 100, { min: 1, max: LIMIT_CEILING }),
     maxRecent: readInteger(env, 'QUERY_MAX_RECENT', 100, { min: 1, max: LIMIT_CEILING }),
+    maxPoints: readInteger(env, 'QUERY_MAX_POINTS', 10_000, { min: 1, max: 100_000 }),
+    // Every source is read in turn on a backend without a server-side reduction.
+    maxSources: readInteger(env, 'QUERY_MAX_SOURCES', MAX_REDUCED_SOURCES, { min: 1, max: 100_000 }),
     redisTimeoutMs: readInteger(env, 'QUERY_REDIS_TIMEOUT_MS', 1_000, { min: 10, max: 60_000 }),
   };
 }

@@ -1,7 +1,7 @@
 import { HttpError } from '@redis-ingest/service-kit';
-import { compileQuery, recentQuerySchema, summaryQuerySchema } from './query-params';
+import { compileQuery, recentQuerySchema, seriesPageQuerySchema } from './query-params';
 
-const parseSummary = compileQuery(summaryQuerySchema(50));
+const parseSummary = compileQuery(seriesPageQuerySchema(50));
 const parseRecent = compileQuery(recentQuerySchema(20));
 
 function rejectionPaths(parse: (query: unknown) => unknown, query: Record<string, unknown>): string[] {

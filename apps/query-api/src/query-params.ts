@@ -1,14 +1,39 @@
-import { KindGuard, Type, type Static, type TObject } from '@sinclair/typebox';
+import { KindGuard, Type, type Static, type TObject, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { NAME_MAX_LENGTH, NAME_PATTERN, describeErrors } from '@redis-ingest/redis-schema';
+import {
+  AGGREGATIONS,
+  NAME_MAX_LENGTH,
+  NAME_PATTERN,
+  SOURCE_REDUCERS,
+  describeErrors,
+  type FieldError,
+} from '@redis-ingest/redis-schema';
 import { HttpError } from '@redis-ingest/service-kit';
 
-const nameFilter = (description: string) =>
-  Type.Optional(Type.String({ minLength: 1, maxLength: NAME_MAX_LENGTH, pattern: NAME_PATTERN, description }));
+const name = (description: string) =>
+  Type.String({ minLength: 1, maxLength: NAME_MAX_LENGTH, pattern: NAME_PATTERN, description });
+const nameFilter = (description: string) => Type.Optional(name(description));
 
 const NAME_BODY = NAME_PATTERN.replace(/^\^|\$$/g, '');
 
-export function summaryQuerySchema(maxLimit: number) {
+/** `<milliseconds>-<sequence>`, as Redis numbers stream entries. */
+export const STREAM_ID_PATTERN = '^\\d{1,20}-\\d{1,20}$';
+const streamId = (description: string) => Type.String({ maxLength: 41, pattern: STREAM_ID_PATTERN, description });
+
+// Read by parseTime, which names the parameter when the text is no time.
+const time = (description: string) => Type.Optional(Type.String({ minLength: 1, maxLength: 40, description }));
+
+/** What parseDuration reads: a whole number of ms, s, m, h or d, or plain milliseconds. */
+const DURATION_PATTERN = '^\\d{1,15}(ms|s|m|h|d)?$';
+
+const aggregation = Type.Optional(
+  Type.Union(AGGREGATIONS.map((type) => Type.Literal(type)), { description: 'Bucket aggregation; needs `bucket`.' }),
+);
+const bucket = Type.Optional(
+  Type.String({ maxLength: 17, pattern: DURATION_PATTERN, description: 'Bucket width such as `1m`, `1h` or milliseconds; needs `agg`.' }),
+);
+
+export function seriesPageQuerySchema(maxLimit: number) {
   return Type.Object(
     {
       metric: nameFilter('Only series of this metric.'),
@@ -30,24 +55,113 @@ export function recentQuerySchema(maxCount: number) {
   );
 }
 
+export function deadLetterQuerySchema(maxCount: number) {
+  return Type.Object(
+    {
+      count: Type.Optional(Type.Integer({ minimum: 1, maximum: maxCount, description: 'Dead letters per page, newest first.' })),
+      cursor: Type.Optional(streamId('The `next` of the previous page.')),
+    },
+    { additionalProperties: false },
+  );
+}
+
+export const seriesParamsSchema = Type.Object(
+  { metric: name('The metric of the series.'), source: name('The source of the series.') },
+  { additionalProperties: false },
+);
+
+export const metricParamsSchema = Type.Object({ metric: name('The metric to reduce.') }, { additionalProperties: false });
+
+const timeBounds = {
+  from: time('Start, inclusive: epoch milliseconds or an ISO-8601 date-time with an offset. Defaults to an hour before `to`.'),
+  to: time('End, inclusive: epoch milliseconds or an ISO-8601 date-time with an offset. Defaults to now.'),
+};
+
+export function rangeQuerySchema(maxPoints: number) {
+  return Type.Object(
+    {
+      ...timeBounds,
+      agg: aggregation,
+      bucket,
+      limit: Type.Optional(Type.Integer({ minimum: 1, maximum: maxPoints, description: 'At most this many points, oldest first.' })),
+    },
+    { additionalProperties: false },
+  );
+}
+
+export const metricRangeQuerySchema = Type.Object(
+  {
+    ...timeBounds,
+    agg: Type.Optional(
+      Type.Union(AGGREGATIONS.map((type) => Type.Literal(type)), {
+        description: "Each source's bucket aggregation; needs `bucket`. Without both, the first configured rollup's.",
+      }),
+    ),
+    bucket,
+    reduce: Type.Optional(
+      Type.Union(SOURCE_REDUCERS.map((reducer) => Type.Literal(reducer)), { description: "How the sources' buckets combine; avg by default." }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** The most ids one dead-letter request may name. */
+export const MAX_SELECTED_IDS = 1_000;
+
+// One object with exactly one property rather than a union, so a bad body gets errors naming the field.
+export const deadLetterSelectionSchema = Type.Object(
+  {
+    ids: Type.Optional(
+      Type.Array(streamId('A dead-letter entry id.'), {
+        minItems: 1,
+        maxItems: MAX_SELECTED_IDS,
+        uniqueItems: true,
+        description: 'Dead-letter entry ids.',
+      }),
+    ),
+    all: Type.Optional(Type.Literal(true, { description: 'Every dead letter present when the request starts.' })),
+  },
+  { additionalProperties: false, minProperties: 1, maxProperties: 1, description: 'Either `ids` or `all`.' },
+);
+
+/** The 400 every validation failure answers with, naming each bad field. */
+export function invalid(what: string, errors: readonly FieldError[]): HttpError {
+  return new HttpError(400, `Invalid ${what}: ${describeErrors(errors)}`, { errors });
+}
+
+function compile<T extends TSchema>(schema: T, what: string, prepare: (value: unknown) => unknown): (value: unknown) => Static<T> {
+  const checker = TypeCompiler.Compile(schema);
+  return (value) => {
+    const candidate = prepare(value);
+    if (checker.Check(candidate)) return candidate;
+    throw invalid(what, [...checker.Errors(candidate)].map(({ path, message }) => ({ path, message })));
+  };
+}
+
 /**
  * Compiles a query-string schema once and returns a parser that throws a 400 naming every bad
  * parameter. Query values arrive as strings, so plain digit strings become numbers for the integer
  * parameters first; anything else ("1e2", " 5", "0x10") stays a string and fails the integer check.
  */
 export function compileQuery<T extends TObject>(schema: T): (query: unknown) => Static<T> {
-  const checker = TypeCompiler.Compile(schema);
   const integerParams = Object.entries(schema.properties)
     .filter(([, property]) => KindGuard.IsInteger(property))
-    .map(([name]) => name);
-  return (query) => {
+    .map(([param]) => param);
+  return compile(schema, 'query parameters', (query) => {
     const candidate: Record<string, unknown> = { ...(query as Record<string, unknown>) };
-    for (const name of integerParams) {
-      const value = candidate[name];
-      if (typeof value === 'string' && /^\d+$/.test(value)) candidate[name] = Number(value);
+    for (const param of integerParams) {
+      const value = candidate[param];
+      if (typeof value === 'string' && /^\d+$/.test(value)) candidate[param] = Number(value);
     }
-    if (checker.Check(candidate)) return candidate;
-    const errors = [...checker.Errors(candidate)].map(({ path, message }) => ({ path, message }));
-    throw new HttpError(400, `Invalid query parameters: ${describeErrors(errors)}`, { errors });
-  };
+    return candidate;
+  });
+}
+
+export function compileParams<T extends TObject>(schema: T): (params: unknown) => Static<T> {
+  return compile(schema, 'path parameters', (params) => ({ ...(params as Record<string, unknown>) }));
+}
+
+export function compileBody<T extends TSchema>(schema: T): (body: unknown) => Static<T> {
+  // express.json leaves req.body undefined without a body; that is a body of the wrong type.
+  return compile(schema, 'request body', (body) => body ?? null);
 }

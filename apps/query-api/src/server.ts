@@ -1,6 +1,7 @@
 import { createServer as createHttpServer } from 'node:http';
 import express, { type Express } from 'express';
 import {
+  TooManySourcesError,
   createKeys,
   createRedisClient,
   createRollupStore,
@@ -10,10 +11,23 @@ import {
   type RollupStore,
 } from '@redis-ingest/redis-schema';
 import { HttpError, closeServer, createLogger, errorHandler, listen, notFound, type Logger } from '@redis-ingest/service-kit';
+import { queryApiDocument } from './api-document';
 import type { QueryConfig } from './config';
-import { compileQuery, recentQuerySchema, summaryQuerySchema } from './query-params';
+import { DEAD_LETTERS_PATH, deadLetterRouter } from './dead-letters';
+import {
+  compileParams,
+  compileQuery,
+  invalid,
+  metricParamsSchema,
+  metricRangeQuerySchema,
+  rangeQuerySchema,
+  recentQuerySchema,
+  seriesPageQuerySchema,
+  seriesParamsSchema,
+} from './query-params';
 import { readQueueStats } from './queue-stats';
 import { readRecentEvents } from './recent-events';
+import { resolveRange } from './time-range';
 
 export interface QueryDeps {
   readonly config: QueryConfig;
@@ -34,8 +48,16 @@ const redisUnavailable = (error: unknown) =>
 
 export function createServer({ config, redis, store, logger }: QueryDeps): Express {
   const keys = createKeys(config.keys);
-  const parseSummaryQuery = compileQuery(summaryQuerySchema(config.maxSeriesPage));
+  const parseSeriesPageQuery = compileQuery(seriesPageQuerySchema(config.maxSeriesPage));
   const parseRecentQuery = compileQuery(recentQuerySchema(config.maxRecent));
+  const parseSeriesParams = compileParams(seriesParamsSchema);
+  const parseRangeQuery = compileQuery(rangeQuerySchema(config.maxPoints));
+  const parseMetricParams = compileParams(metricParamsSchema);
+  const parseMetricRangeQuery = compileQuery(metricRangeQuerySchema);
+  const document = queryApiDocument(config);
+  // Loading the configuration refuses an empty tier list, so there is always a first tier.
+  const [defaultTier] = config.rollupTiers;
+  const defaultAggregation = { type: defaultTier!.aggregation, bucketMs: defaultTier!.bucketMs };
   const app = express();
   app.disable('x-powered-by');
 
@@ -43,17 +65,21 @@ export function createServer({ config, redis, store, logger }: QueryDeps): Expre
     res.json({ status: 'ok' });
   });
 
+  app.get('/openapi.json', (_req, res) => {
+    res.json(document);
+  });
+
+  const seriesPage = (query: ReturnType<typeof parseSeriesPageQuery>) =>
+    listSeries(redis, keys, {
+      metric: query.metric,
+      source: query.source,
+      after: query.cursor,
+      limit: query.limit ?? Math.min(DEFAULT_SERIES_PAGE, config.maxSeriesPage),
+    });
+
   app.get('/api/ingest/summary', async (req, res) => {
-    const query = parseSummaryQuery(req.query);
-    const [queue, page] = await Promise.all([
-      readQueueStats(redis, keys, config.consumerGroup),
-      listSeries(redis, keys, {
-        metric: query.metric,
-        source: query.source,
-        after: query.cursor,
-        limit: query.limit ?? Math.min(DEFAULT_SERIES_PAGE, config.maxSeriesPage),
-      }),
-    ]);
+    const query = parseSeriesPageQuery(req.query);
+    const [queue, page] = await Promise.all([readQueueStats(redis, keys, config.consumerGroup), seriesPage(query)]);
     const latest = page.series.length === 0 ? [] : await (await store()).latest(page.series);
     const metrics = page.series.map((series, i) => ({
       metric: series.metric,
@@ -68,6 +94,60 @@ export function createServer({ config, redis, store, logger }: QueryDeps): Expre
     const { count = Math.min(DEFAULT_RECENT, config.maxRecent) } = parseRecentQuery(req.query);
     res.json({ events: await readRecentEvents(redis, keys.stream, count) });
   });
+
+  app.get('/api/ingest/series', async (req, res) => {
+    const page = await seriesPage(parseSeriesPageQuery(req.query));
+    const series = page.series.map(({ metric, source }) => ({ metric, source, labels: { metric, source } }));
+    res.json({ series, next: page.next });
+  });
+
+  app.get('/api/ingest/series/:metric/:source/range', async (req, res) => {
+    const series = parseSeriesParams(req.params);
+    const query = parseRangeQuery(req.query);
+    const { fromMs, toMs, aggregation } = resolveRange(query, { nowMs: Date.now(), maxPoints: config.maxPoints });
+    const rollups = await store();
+    const limit = query.limit ?? config.maxPoints;
+    const points = await rollups.range(series, { fromMs, toMs, limit, ...(aggregation === null ? {} : { aggregation }) });
+    // The stores read a tier exactly when one matches both the aggregation and the bucket.
+    const tier = aggregation !== null && rollups.tiers.some((t) => t.aggregation === aggregation.type && t.bucketMs === aggregation.bucketMs);
+    res.json({
+      ...series,
+      from: fromMs,
+      to: toMs,
+      aggregation: aggregation === null ? null : { ...aggregation, tier },
+      points,
+    });
+  });
+
+  app.get('/api/ingest/metrics/:metric/range', async (req, res) => {
+    const { metric } = parseMetricParams(req.params);
+    const query = parseMetricRangeQuery(req.query);
+    const { fromMs, toMs, aggregation } = resolveRange(query, {
+      nowMs: Date.now(),
+      maxPoints: config.maxPoints,
+      fallback: defaultAggregation,
+    });
+    const reduce = query.reduce ?? 'avg';
+    const rollups = await store();
+    try {
+      const { sources, points } = await rollups.rangeAcrossSources(metric, {
+        fromMs,
+        toMs,
+        limit: config.maxPoints,
+        aggregation,
+        reduce,
+        maxSources: config.maxSources,
+      });
+      res.json({ metric, reduce, aggregation, sources, points });
+    } catch (error) {
+      if (error instanceof TooManySourcesError) {
+        throw invalid('path parameters', [{ path: '/metric', message: `Has more than ${config.maxSources} sources to reduce` }]);
+      }
+      throw error;
+    }
+  });
+
+  app.use(DEAD_LETTERS_PATH, deadLetterRouter({ redis, keys, maxPage: config.maxRecent }));
 
   app.use(notFound());
   app.use(errorHandler(logger, redisUnavailable));

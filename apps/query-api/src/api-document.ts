@@ -1,0 +1,225 @@
+import { Type, type TSchema } from '@sinclair/typebox';
+import { AGGREGATIONS, SOURCE_REDUCERS } from '@redis-ingest/redis-schema';
+import { buildOpenApiDocument, type OpenApiDocument, type RouteDescription } from '@redis-ingest/service-kit';
+import type { QueryConfig } from './config';
+import { DEAD_LETTERS_PATH } from './dead-letters';
+import {
+  deadLetterQuerySchema,
+  deadLetterSelectionSchema,
+  metricParamsSchema,
+  metricRangeQuerySchema,
+  rangeQuerySchema,
+  recentQuerySchema,
+  seriesPageQuerySchema,
+  seriesParamsSchema,
+} from './query-params';
+
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+const Point = Type.Object({ timestampMs: Type.Integer(), value: Type.Number() });
+const Cursor = Nullable(Type.String({ description: 'Pass as `cursor` for the next page; null on the last page.' }));
+const ErrorBody = Type.Object({
+  error: Type.String(),
+  errors: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))),
+});
+const Aggregation = Type.Union(AGGREGATIONS.map((type) => Type.Literal(type)));
+
+const Failure = { messageId: Type.String(), reason: Type.String(), failedAt: Type.String(), consumer: Type.String() };
+const DeadLetter = Type.Object({
+  id: Type.String(),
+  ...Failure,
+  payload: Type.Record(Type.String(), Type.String(), { description: 'The original stream fields.' }),
+  history: Type.Array(Type.Object(Failure), { description: 'Earlier failures of the same event, oldest first.' }),
+});
+const Missing = Type.Array(Type.String(), { description: 'Requested ids that are not in the dead-letter stream.' });
+
+const ok = (description: string, schema: TSchema) => ({ 200: { description, schema } });
+const badRequest = { 400: { description: 'A parameter is invalid; `errors` names each one.', schema: ErrorBody } };
+const redisDown = { 503: { description: 'Redis is unreachable; retry later.', schema: ErrorBody } };
+
+/** Every route the query-api serves, described with the schemas that validate its input. */
+export function queryApiRoutes(config: QueryConfig): RouteDescription[] {
+  return [
+    {
+      method: 'get',
+      path: '/healthz',
+      summary: 'Liveness; answers without Redis',
+      responses: ok('The process is up', Type.Object({ status: Type.Literal('ok') })),
+    },
+    {
+      method: 'get',
+      path: '/openapi.json',
+      summary: 'This document',
+      responses: ok('OpenAPI 3.1', Type.Object({}, { additionalProperties: true })),
+    },
+    {
+      method: 'get',
+      path: '/api/ingest/summary',
+      summary: 'Queue health and one page of series with their latest raw and rollup points',
+      query: seriesPageQuerySchema(config.maxSeriesPage),
+      responses: {
+        ...ok(
+          'Queue figures and series',
+          Type.Object({
+            queue: Type.Object({
+              total: Type.Integer(),
+              pending: Type.Integer(),
+              dead_lettered: Type.Integer(),
+              lag: Nullable(Type.Integer()),
+              consumers: Type.Integer(),
+            }),
+            metrics: Type.Array(
+              Type.Object({ metric: Type.String(), source: Type.String(), raw: Nullable(Point), rollup: Nullable(Point) }),
+            ),
+            next: Cursor,
+          }),
+        ),
+        ...badRequest,
+        ...redisDown,
+      },
+    },
+    {
+      method: 'get',
+      path: '/api/ingest/events/recent',
+      summary: 'The newest stream entries, newest first',
+      query: recentQuerySchema(config.maxRecent),
+      responses: {
+        ...ok(
+          'Entries',
+          Type.Object({
+            events: Type.Array(
+              Type.Object({
+                id: Type.String(),
+                source: Nullable(Type.String()),
+                metric: Nullable(Type.String()),
+                value: Type.Union([Type.Number(), Type.String(), Type.Null()]),
+                occurredAt: Nullable(Type.String()),
+              }),
+            ),
+          }),
+        ),
+        ...badRequest,
+        ...redisDown,
+      },
+    },
+    {
+      method: 'get',
+      path: '/api/ingest/series',
+      summary: 'One page of known series, in name order',
+      query: seriesPageQuerySchema(config.maxSeriesPage),
+      responses: {
+        ...ok(
+          'Series',
+          Type.Object({
+            series: Type.Array(
+              Type.Object({
+                metric: Type.String(),
+                source: Type.String(),
+                labels: Type.Object({ metric: Type.String(), source: Type.String() }),
+              }),
+            ),
+            next: Cursor,
+          }),
+        ),
+        ...badRequest,
+        ...redisDown,
+      },
+    },
+    {
+      method: 'get',
+      path: '/api/ingest/series/:metric/:source/range',
+      summary: 'Raw points of one series, or its buckets from a configured rollup or aggregated on the fly',
+      params: seriesParamsSchema,
+      query: rangeQuerySchema(config.maxPoints),
+      responses: {
+        ...ok(
+          'Points, oldest first',
+          Type.Object({
+            metric: Type.String(),
+            source: Type.String(),
+            from: Type.Integer({ description: 'The start used, epoch milliseconds.' }),
+            to: Type.Integer({ description: 'The end used, epoch milliseconds.' }),
+            aggregation: Nullable(
+              Type.Object({
+                type: Aggregation,
+                bucketMs: Type.Integer(),
+                tier: Type.Boolean({ description: 'True when a configured rollup answered.' }),
+              }),
+            ),
+            points: Type.Array(Point),
+          }),
+        ),
+        ...badRequest,
+        ...redisDown,
+      },
+    },
+    {
+      method: 'get',
+      path: '/api/ingest/metrics/:metric/range',
+      summary: "One metric across all its sources: each source's buckets reduced per bucket",
+      params: metricParamsSchema,
+      query: metricRangeQuerySchema,
+      responses: {
+        ...ok(
+          'Reduced points, oldest first',
+          Type.Object({
+            metric: Type.String(),
+            reduce: Type.Union(SOURCE_REDUCERS.map((reducer) => Type.Literal(reducer))),
+            aggregation: Type.Object({ type: Aggregation, bucketMs: Type.Integer() }),
+            sources: Type.Integer({ description: 'How many series were reduced.' }),
+            points: Type.Array(Point),
+          }),
+        ),
+        ...badRequest,
+        ...redisDown,
+      },
+    },
+    {
+      method: 'get',
+      path: DEAD_LETTERS_PATH,
+      summary: 'One page of dead letters, newest first',
+      query: deadLetterQuerySchema(config.maxRecent),
+      responses: {
+        ...ok('Dead letters', Type.Object({ deadLetters: Type.Array(DeadLetter), next: Cursor })),
+        ...badRequest,
+        ...redisDown,
+      },
+    },
+    {
+      method: 'post',
+      path: `${DEAD_LETTERS_PATH}/replay`,
+      summary: 'Put dead letters back on the main stream, with their failure added to `deadLetterHistory`',
+      body: deadLetterSelectionSchema,
+      responses: {
+        ...ok(
+          'Replayed',
+          Type.Object({
+            replayed: Type.Integer(),
+            ids: Type.Array(Type.String(), { description: 'The new main-stream ids, in replay order.' }),
+            missing: Missing,
+          }),
+        ),
+        ...badRequest,
+        ...redisDown,
+      },
+    },
+    {
+      method: 'post',
+      path: `${DEAD_LETTERS_PATH}/delete`,
+      summary: 'Delete dead letters',
+      body: deadLetterSelectionSchema,
+      responses: {
+        ...ok('Deleted', Type.Object({ deleted: Type.Integer(), missing: Missing })),
+        ...badRequest,
+        ...redisDown,
+      },
+    },
+  ];
+}
+
+export function queryApiDocument(config: QueryConfig): OpenApiDocument {
+  return buildOpenApiDocument(
+    { title: 'redis-ingest query API', version: '0.1.0', description: 'Reads what the ingest pipeline stored in Redis.' },
+    queryApiRoutes(config),
+  );
+}
