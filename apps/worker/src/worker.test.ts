@@ -285,6 +285,9 @@ describe('worker against a live Redis', () => {
       await Promise.all(writes);
 
       await eventually(allAcked, 30_000);
+      // The last batch's ack can reach Redis before its worker has counted it; closing waits for that.
+      await Promise.all(pair.map((worker) => worker.close()));
+      await Promise.all(running);
 
       const totals = pair.map((worker) => worker.totals);
       expect(totals.every(({ read }) => read > 0)).toBe(true);
@@ -295,8 +298,6 @@ describe('worker against a live Redis', () => {
         const points = await context.store.range(one, { fromMs: T0, toMs: T0 + perSeries * 1_000, limit: 1_000 });
         expect(points).toEqual(Array.from({ length: perSeries }, (_, k) => ({ timestampMs: T0 + k * 1_000, value: i * 1_000 + k })));
       }
-      await Promise.all(pair.map((worker) => worker.close()));
-      await Promise.all(running);
     });
   });
 
