@@ -5,7 +5,7 @@ import { start, type RunningIngestApi } from './server';
 
 function ingestConfig(redisUrl: string, env: Record<string, string> = {}): IngestConfig {
   return loadIngestConfig(
-    isolatedEnv(redisUrl, { INGEST_API_PORT: '0', INGEST_API_HOST: '127.0.0.1', INGEST_BODY_LIMIT_BYTES: '4096', INGEST_MAX_BATCH: '5', ...env }),
+    isolatedEnv(redisUrl, { INGEST_API_PORT: '0', INGEST_API_HOST: '127.0.0.1', INGEST_BODY_LIMIT_BYTES: '4096', INGEST_MAX_BATCH: '5', INGEST_REDIS_TIMEOUT_MS: '5000', ...env }),
   );
 }
 
@@ -152,6 +152,17 @@ describe('ingest-api against a live Redis', () => {
     expect(body).toMatchObject({ accepted: 2, duplicates: 1 });
     expect(body.ids[0]).toBe(body.ids[1]);
     expect(await redis.xLen(config.keys.streamKey)).toBe(1);
+  });
+
+  it('describes its routes in /openapi.json with the event schema', async () => {
+    const document = await (await fetch(`http://127.0.0.1:${api.port}/openapi.json`)).json();
+    expect(document.openapi).toBe('3.1.0');
+    expect(Object.keys(document.paths).sort()).toEqual(['/api/ingest/events', '/healthz', '/openapi.json']);
+    const post = document.paths['/api/ingest/events'].post;
+    expect(Object.keys(post.responses).sort()).toEqual(['200', '202', '400', '413', '415', '503']);
+    const single = post.requestBody.content['application/json'].schema.anyOf[0];
+    expect(single.required).toEqual(['source', 'metric', 'value']);
+    expect(single.additionalProperties).toBe(false);
   });
 
   it('answers 404 in JSON for an unknown route', async () => {

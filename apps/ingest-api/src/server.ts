@@ -10,6 +10,7 @@ import {
   type RedisClient,
 } from '@redis-ingest/redis-schema';
 import { HttpError, closeServer, createLogger, errorHandler, jsonBody, listen, notFound, type Logger } from '@redis-ingest/service-kit';
+import { ingestApiDocument } from './api-document';
 import type { IngestConfig } from './config';
 import { parseNdjson, validateBatch, type ParsedBatch } from './parse-body';
 
@@ -50,8 +51,14 @@ export function createServer({ config, redis, logger }: IngestDeps): Express {
   const app = express();
   app.disable('x-powered-by');
 
+  const apiDocument = ingestApiDocument(config);
+
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
+  });
+
+  app.get('/openapi.json', (_req, res) => {
+    res.json(apiDocument);
   });
 
   const appendOptions = {

@@ -1,6 +1,16 @@
-import { Type, type TSchema } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import { AGGREGATIONS, SOURCE_REDUCERS } from '@redis-ingest/redis-schema';
-import { buildOpenApiDocument, type OpenApiDocument, type RouteDescription } from '@redis-ingest/service-kit';
+import {
+  Nullable,
+  badRequest,
+  buildOpenApiDocument,
+  healthRoute,
+  ok,
+  openApiRoute,
+  redisDown,
+  type OpenApiDocument,
+  type RouteDescription,
+} from '@redis-ingest/service-kit';
 import type { QueryConfig } from './config';
 import { DEAD_LETTERS_PATH } from './dead-letters';
 import {
@@ -14,14 +24,8 @@ import {
   seriesParamsSchema,
 } from './query-params';
 
-const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
-
 const Point = Type.Object({ timestampMs: Type.Integer(), value: Type.Number() });
 const Cursor = Nullable(Type.String({ description: 'Pass as `cursor` for the next page; null on the last page.' }));
-const ErrorBody = Type.Object({
-  error: Type.String(),
-  errors: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))),
-});
 const Aggregation = Type.Union(AGGREGATIONS.map((type) => Type.Literal(type)));
 
 const Failure = { messageId: Type.String(), reason: Type.String(), failedAt: Type.String(), consumer: Type.String() };
@@ -33,25 +37,12 @@ const DeadLetter = Type.Object({
 });
 const Missing = Type.Array(Type.String(), { description: 'Requested ids that are not in the dead-letter stream.' });
 
-const ok = (description: string, schema: TSchema) => ({ 200: { description, schema } });
-const badRequest = { 400: { description: 'A parameter is invalid; `errors` names each one.', schema: ErrorBody } };
-const redisDown = { 503: { description: 'Redis is unreachable; retry later.', schema: ErrorBody } };
 
 /** Every route the query-api serves, described with the schemas that validate its input. */
 export function queryApiRoutes(config: QueryConfig): RouteDescription[] {
   return [
-    {
-      method: 'get',
-      path: '/healthz',
-      summary: 'Liveness; answers without Redis',
-      responses: ok('The process is up', Type.Object({ status: Type.Literal('ok') })),
-    },
-    {
-      method: 'get',
-      path: '/openapi.json',
-      summary: 'This document',
-      responses: ok('OpenAPI 3.1', Type.Object({}, { additionalProperties: true })),
-    },
+    healthRoute,
+    openApiRoute,
     {
       method: 'get',
       path: '/api/ingest/summary',

@@ -3,3 +3,4 @@ export * from './http';
 export * from './process';
 export * from './cluster';
 export * from './openapi';
+export * from './openapi-schemas';

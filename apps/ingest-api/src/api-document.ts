@@ -1,0 +1,62 @@
+import { Type } from '@sinclair/typebox';
+import { TelemetryEventSchema } from '@redis-ingest/redis-schema';
+import {
+  ErrorBody,
+  buildOpenApiDocument,
+  healthRoute,
+  openApiRoute,
+  type OpenApiDocument,
+  type RouteDescription,
+} from '@redis-ingest/service-kit';
+import type { IngestConfig } from './config';
+
+const StreamId = Type.String({ pattern: '^\\d+-\\d+$', description: 'The stream entry id.' });
+const FieldErrors = Type.Array(Type.Object({ path: Type.String(), message: Type.String() }));
+
+/** The ingest-api's one write route and its probes, described with the schema that validates events. */
+export function ingestApiRoutes(config: IngestConfig): RouteDescription[] {
+  return [
+    healthRoute,
+    openApiRoute,
+    {
+      method: 'post',
+      path: '/api/ingest/events',
+      summary:
+        'Append one event, a JSON array of events, or application/x-ndjson (one event per line). Each event of a ' +
+        'batch is validated on its own; valid ones are appended atomically in request order.',
+      body: Type.Union([TelemetryEventSchema, Type.Array(TelemetryEventSchema, { minItems: 1, maxItems: config.maxBatch })]),
+      responses: {
+        200: {
+          description: 'A single event whose eventId was seen inside the idempotency window: the first entry\'s id.',
+          schema: Type.Object({ id: StreamId, value: TelemetryEventSchema }),
+        },
+        202: {
+          description: 'In the stream. One event: its id and the stored event. A batch: counts, ids in order, rejected events by index.',
+          schema: Type.Union([
+            Type.Object({ id: StreamId, value: TelemetryEventSchema }),
+            Type.Object({
+              accepted: Type.Integer(),
+              ids: Type.Array(StreamId),
+              duplicates: Type.Integer(),
+              rejected: Type.Array(Type.Object({ index: Type.Integer(), errors: FieldErrors })),
+            }),
+          ]),
+        },
+        400: { description: 'Invalid event (every field error listed), malformed JSON, or an empty batch.', schema: ErrorBody },
+        413: { description: `Body over ${config.bodyLimitBytes} bytes, or more than ${config.maxBatch} events.`, schema: ErrorBody },
+        415: { description: 'A content type other than application/json or application/x-ndjson.', schema: ErrorBody },
+        503: {
+          description: 'Redis is unreachable, or the consumer group is behind by INGEST_MAX_BACKLOG entries; see Retry-After.',
+          schema: ErrorBody,
+        },
+      },
+    },
+  ];
+}
+
+export function ingestApiDocument(config: IngestConfig): OpenApiDocument {
+  return buildOpenApiDocument(
+    { title: 'redis-ingest ingest API', version: '0.1.0', description: 'Accepts telemetry events into a Redis Stream.' },
+    ingestApiRoutes(config),
+  );
+}
