@@ -3,6 +3,7 @@ import express, { type Express, type Response } from 'express';
 import {
   BackpressureError,
   appendEvents,
+  connectWithin,
   createKeys,
   createRedisClient,
   isConnectionError,
@@ -105,10 +106,13 @@ export interface RunningIngestApi {
   stop(): Promise<void>;
 }
 
-/** Connects to Redis in the background (requests answer 503 until it is reachable) and listens. */
+/** How long start-up waits for Redis before listening anyway. */
+const CONNECT_WAIT_MS = 2_000;
+
+/** Connects to Redis (waiting briefly; requests answer 503 until it is reachable) and listens. */
 export async function start(config: IngestConfig, logger: Logger = createLogger('ingest-api', config.logLevel)): Promise<RunningIngestApi> {
   const redis = createRedisClient(config.redisUrl, { name: 'ingest-api', logger, commandTimeoutMs: config.redisTimeoutMs });
-  redis.connect().catch((error: unknown) => logger.warn({ err: error }, 'redis connection failed'));
+  if (!(await connectWithin(redis, CONNECT_WAIT_MS))) logger.warn('redis not reachable yet; answering 503 until it is');
   const server = createHttpServer(createServer({ config, redis, logger }));
   const port = await listen(server, config.port, config.host);
   logger.info({ port }, 'ingest-api listening');

@@ -82,3 +82,21 @@ export function isConnectionError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code);
 }
+
+/**
+ * Starts connecting and waits up to `ms` for the first connection. The reconnect strategy never
+ * gives up, so connect() settles only once Redis answers; a service starts serving either way and
+ * answers 503 until then.
+ */
+export function connectWithin(client: RedisClient, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    client.connect().then(
+      () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+      () => undefined,
+    );
+  });
+}
