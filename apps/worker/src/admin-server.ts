@@ -1,4 +1,4 @@
-import { Type, type Static } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import express, { type Express } from 'express';
 import { NAME_MAX_LENGTH, NAME_PATTERN, isConnectionError } from '@redis-ingest/redis-schema';
@@ -14,8 +14,6 @@ export const DrainRequestSchema = Type.Object(
   },
   { additionalProperties: false },
 );
-
-export type DrainRequestBody = Static<typeof DrainRequestSchema>;
 
 const drainRequestChecker = TypeCompiler.Compile(DrainRequestSchema);
 const DEFAULT_DRAIN_COUNT = 100;

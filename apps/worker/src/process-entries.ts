@@ -91,7 +91,7 @@ export async function processEntries(
 }
 
 /** The dead-letter record: enough to see what arrived, why it was refused, and who refused it when. */
-export function deadLetterFields(entry: StreamEntry, reason: string, failedAt: string, consumer: string): Record<string, string> {
+function deadLetterFields(entry: StreamEntry, reason: string, failedAt: string, consumer: string): Record<string, string> {
   return {
     messageId: entry.id,
     reason,

@@ -18,7 +18,7 @@ const RETRY_MAX_MS = 5_000;
 const READ_GRACE_MS = 5_000;
 
 /** Capped exponential backoff after `failures` consecutive failed steps. */
-export function retryDelayMs(failures: number): number {
+function retryDelayMs(failures: number): number {
   return Math.min(RETRY_BASE_MS * 2 ** Math.min(failures, 16), RETRY_MAX_MS);
 }
 
@@ -36,10 +36,6 @@ export class Worker {
 
   constructor(private readonly options: WorkerOptions) {
     this.logger = options.context.logger.child({ consumer: options.consumer });
-  }
-
-  get consumer(): string {
-    return this.options.consumer;
   }
 
   /** What this worker has done since it started. */
