@@ -13,6 +13,8 @@ describe('loadIngestConfig', () => {
       maxBacklog: 1_000_000,
       idempotencyWindowMs: 600_000,
       processes: 1,
+      waitReplicas: 0,
+      waitTimeoutMs: 500,
       redisUrl: 'redis://localhost:6379',
       keys: {
         streamKey: 'telemetry:events',
@@ -33,7 +35,13 @@ describe('loadIngestConfig', () => {
     expect(config.port).toBe(9_000);
   });
 
+  it('refuses a replica wait that the command timeout would always cut short', () => {
+    expect(() => loadIngestConfig({ INGEST_WAIT_REPLICAS: '1', INGEST_WAIT_TIMEOUT_MS: '1000' })).toThrow(/^INGEST_WAIT_TIMEOUT_MS: /);
+    expect(loadIngestConfig({ INGEST_WAIT_REPLICAS: '1', INGEST_WAIT_TIMEOUT_MS: '999' }).waitReplicas).toBe(1);
+  });
+
   it.each([
+    ['INGEST_WAIT_REPLICAS', 'two'],
     ['INGEST_API_PORT', '80a'],
     ['INGEST_API_PORT', '70000'],
     ['INGEST_BODY_LIMIT_BYTES', '10'],

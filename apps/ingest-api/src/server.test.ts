@@ -1,5 +1,5 @@
 import { createClient } from 'redis';
-import { freePort, isolatedEnv, testRedisUrl } from '@redis-ingest/test-utils';
+import { freePort, isolatedEnv, startRedisServer, testRedisUrl } from '@redis-ingest/test-utils';
 import { loadIngestConfig, type IngestConfig } from './config';
 import { start, type RunningIngestApi } from './server';
 
@@ -199,6 +199,42 @@ describe('ingest-api backpressure', () => {
     } finally {
       await api.stop();
       redis.destroy();
+    }
+  });
+});
+
+describe('ingest-api waiting for replicas', () => {
+  const event = JSON.stringify({ source: 's', metric: 'm', value: 1 });
+  const post = (port: number) =>
+    fetch(`http://127.0.0.1:${port}/api/ingest/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: event });
+
+  it('answers 2xx once a replica has the entry, and 503 when none acknowledges in time', async () => {
+    const primary = await startRedisServer();
+    const replica = await startRedisServer({ args: ['--replicaof', '127.0.0.1', String(primary.port)] });
+    const config = ingestConfig(primary.url, { INGEST_WAIT_REPLICAS: '1', INGEST_WAIT_TIMEOUT_MS: '300' });
+    const api = await start(config);
+    const replicaClient = createClient({ url: replica.url });
+    try {
+      await replicaClient.connect();
+      let status = 0;
+      // The replica's first sync takes a moment; until then WAIT counts no replica.
+      for (let attempt = 0; attempt < 50 && status !== 202; attempt++) status = (await post(api.port)).status;
+      expect(status).toBe(202);
+      const before = await replicaClient.xLen(config.keys.streamKey);
+      expect((await post(api.port)).status).toBe(202);
+      // A 2xx promised the entry is on the replica already: read it there without waiting.
+      expect(await replicaClient.xLen(config.keys.streamKey)).toBe(before + 1);
+
+      replicaClient.destroy();
+      await replica.kill();
+      const refused = await post(api.port);
+      expect(refused.status).toBe(503);
+      expect(await refused.json()).toMatchObject({ replicas: 0 });
+    } finally {
+      await api.stop();
+      if (replicaClient.isOpen) replicaClient.destroy();
+      await replica.stop();
+      await primary.stop();
     }
   });
 });

@@ -8,7 +8,9 @@ import {
   createRedisClient,
   isConnectionError,
   validateEvent,
+  type AppendedEvent,
   type RedisClient,
+  type TelemetryEvent,
 } from '@redis-ingest/redis-schema';
 import { HttpError, closeServer, createLogger, errorHandler, jsonBody, listen, notFound, type Logger } from '@redis-ingest/service-kit';
 import { ingestApiDocument } from './api-document';
@@ -24,11 +26,26 @@ export interface IngestDeps {
 const NDJSON = 'application/x-ndjson';
 
 function classifyError(error: unknown): HttpError | undefined {
+  if (error instanceof NotReplicatedError) {
+    return new HttpError(
+      503,
+      'The events are not yet on enough replicas; retry with the same eventId',
+      { replicas: error.replicas },
+      { 'Retry-After': '1' },
+    );
+  }
   if (error instanceof BackpressureError) {
     return new HttpError(503, 'The pipeline is behind; retry later', { backlog: error.backlog }, { 'Retry-After': '1' });
   }
   if (isConnectionError(error)) return new HttpError(503, 'Redis is unavailable; retry later', {}, { 'Retry-After': '1' });
   return undefined;
+}
+
+/** The entries are on the primary but not yet on enough replicas: a failover now could lose them. */
+class NotReplicatedError extends Error {
+  constructor(readonly replicas: number) {
+    super(`only ${replicas} replicas acknowledged the write in time`);
+  }
 }
 
 function rejectIdempotencyKeyOnBatch(idempotencyKey: string | undefined): void {
@@ -68,6 +85,16 @@ export function createServer({ config, redis, logger }: IngestDeps): Express {
     idempotencyWindowMs: config.idempotencyWindowMs,
   };
 
+  async function append(events: readonly TelemetryEvent[]): Promise<AppendedEvent[]> {
+    const appended = await appendEvents(redis, keys, events, appendOptions);
+    if (config.waitReplicas > 0 && appended.length > 0) {
+      // WAIT covers every write this connection sent before it, so concurrent requests share one wait.
+      const replicas = Number(await redis.sendCommand(['WAIT', String(config.waitReplicas), String(config.waitTimeoutMs)]));
+      if (replicas < config.waitReplicas) throw new NotReplicatedError(replicas);
+    }
+    return appended;
+  }
+
   app.post('/api/ingest/events', ...jsonBody(config.bodyLimitBytes, [NDJSON]), async (req, res) => {
     const receivedAtMs = Date.now();
     const idempotencyKey = req.get('idempotency-key');
@@ -82,12 +109,12 @@ export function createServer({ config, redis, logger }: IngestDeps): Express {
     if (req.body === undefined) throw new HttpError(400, 'Request body must be a JSON event, a JSON array or NDJSON');
     const result = validateEvent(withIdempotencyKey(req.body, idempotencyKey), receivedAtMs);
     if (!result.ok) throw new HttpError(400, 'Invalid event', { errors: result.errors });
-    const [appended] = await appendEvents(redis, keys, [result.event], appendOptions);
+    const [appended] = await append([result.event]);
     res.status(appended!.duplicate ? 200 : 202).json({ id: appended!.id, value: result.event });
   });
 
   async function sendBatch(res: Response, batch: ParsedBatch): Promise<void> {
-    const appended = await appendEvents(redis, keys, batch.events, appendOptions);
+    const appended = await append(batch.events);
     res.status(appended.length > 0 ? 202 : 400).json({
       accepted: appended.length,
       ids: appended.map((event) => event.id),
