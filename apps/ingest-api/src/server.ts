@@ -68,6 +68,8 @@ export function createServer({ config, redis, logger }: IngestDeps): Express {
   const keys = createKeys(config.keys);
   const app = express();
   app.disable('x-powered-by');
+  // Answers are small and never cached; hashing each one for an ETag is wasted work on the hot path.
+  app.set('etag', false);
 
   const apiDocument = ingestApiDocument(config);
 
