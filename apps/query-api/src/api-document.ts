@@ -12,6 +12,7 @@ import {
   type RouteDescription,
 } from '@redis-ingest/service-kit';
 import type { QueryConfig } from './config';
+import { dashboardApiRoutes } from './dashboard';
 import { DEAD_LETTERS_PATH } from './dead-letters';
 import {
   deadLetterQuerySchema,
@@ -205,6 +206,7 @@ export function queryApiRoutes(config: QueryConfig): RouteDescription[] {
         ...redisDown,
       },
     },
+    ...dashboardApiRoutes,
   ];
 }
 

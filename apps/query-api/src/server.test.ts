@@ -516,6 +516,8 @@ describe('query-api ranges', () => {
         'GET /api/ingest/dead-letters',
         'POST /api/ingest/dead-letters/replay',
         'POST /api/ingest/dead-letters/delete',
+        'GET /api/ingest/rollups',
+        'GET /api/ingest/stream',
       ].sort(),
     );
     const range = body.paths['/api/ingest/series/{metric}/{source}/range'].get;

@@ -13,6 +13,7 @@ import {
 import { HttpError, closeServer, createLogger, errorHandler, listen, notFound, type Logger } from '@redis-ingest/service-kit';
 import { queryApiDocument } from './api-document';
 import type { QueryConfig } from './config';
+import { dashboardRouter } from './dashboard';
 import { DEAD_LETTERS_PATH, deadLetterRouter } from './dead-letters';
 import {
   compileParams,
@@ -148,6 +149,7 @@ export function createServer({ config, redis, store, logger }: QueryDeps): Expre
   });
 
   app.use(DEAD_LETTERS_PATH, deadLetterRouter({ redis, keys, maxPage: config.maxRecent }));
+  app.use(dashboardRouter({ redis, keys, store, rawRetentionMs: config.rawRetentionMs }));
 
   app.use(notFound());
   app.use(errorHandler(logger, redisUnavailable));

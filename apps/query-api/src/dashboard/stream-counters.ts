@@ -1,0 +1,38 @@
+import type { RedisClient } from '@redis-ingest/redis-schema';
+
+export interface StreamCounters {
+  /** Entries in the stream now; trimming and deletion lower it. */
+  readonly length: number;
+  /** Entries ever added; only grows, so successive readings give the ingest rate even when the stream is trimmed. */
+  readonly entriesAdded: number;
+  readonly lastId: string | null;
+  /** When Redis was asked, epoch milliseconds of this server's clock. */
+  readonly readAtMs: number;
+}
+
+type Reply = string | number | null | Reply[];
+
+/** The counters of one XINFO STREAM reply (RESP2: a flat field/value array). */
+export function parseStreamInfo(reply: Reply[], readAtMs: number): StreamCounters {
+  const fields = new Map<string, Reply>();
+  for (let i = 0; i + 1 < reply.length; i += 2) fields.set(String(reply[i]), reply[i + 1]!);
+  const lastId = fields.get('last-generated-id');
+  return {
+    length: Number(fields.get('length') ?? 0),
+    entriesAdded: Number(fields.get('entries-added') ?? 0),
+    // An empty stream that never had an entry reports 0-0.
+    lastId: lastId === undefined || lastId === null || lastId === '0-0' ? null : String(lastId),
+    readAtMs,
+  };
+}
+
+export async function readStreamCounters(client: RedisClient, stream: string, now: () => number = Date.now): Promise<StreamCounters> {
+  const readAtMs = now();
+  try {
+    return parseStreamInfo((await client.sendCommand(['XINFO', 'STREAM', stream])) as unknown as Reply[], readAtMs);
+  } catch (error) {
+    // XINFO STREAM refuses a missing stream instead of answering with zeros.
+    if (/no such key/i.test((error as Error).message)) return { length: 0, entriesAdded: 0, lastId: null, readAtMs };
+    throw error;
+  }
+}
