@@ -13,7 +13,7 @@ export interface StreamCounters {
 type Reply = string | number | null | Reply[];
 
 /** The counters of one XINFO STREAM reply (RESP2: a flat field/value array). */
-export function parseStreamInfo(reply: Reply[], readAtMs: number): StreamCounters {
+function parseStreamInfo(reply: Reply[], readAtMs: number): StreamCounters {
   const fields = new Map<string, Reply>();
   for (let i = 0; i + 1 < reply.length; i += 2) fields.set(String(reply[i]), reply[i + 1]!);
   const lastId = fields.get('last-generated-id');
@@ -26,8 +26,8 @@ export function parseStreamInfo(reply: Reply[], readAtMs: number): StreamCounter
   };
 }
 
-export async function readStreamCounters(client: RedisClient, stream: string, now: () => number = Date.now): Promise<StreamCounters> {
-  const readAtMs = now();
+export async function readStreamCounters(client: RedisClient, stream: string): Promise<StreamCounters> {
+  const readAtMs = Date.now();
   try {
     return parseStreamInfo((await client.sendCommand(['XINFO', 'STREAM', stream])) as unknown as Reply[], readAtMs);
   } catch (error) {

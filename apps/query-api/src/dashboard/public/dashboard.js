@@ -206,7 +206,7 @@
     return {
       label: line.label,
       stroke: line.color,
-      width: line.raw ? 1 : 2,
+      width: line.raw ? 1 : 1.75,
       spanGaps: true,
       points: line.raw ? { show: false } : { size: 5, fill: line.color },
       value: (_plot, value) => (value === null || value === undefined ? '–' : decimal.format(value)),
