@@ -9,6 +9,14 @@ describe('loadWorkerConfig', () => {
       blockMs: 2_000,
       consumerName: undefined,
       adminPort: 8082,
+      reclaimIntervalMs: 5_000,
+      reclaimIdleMs: 30_000,
+      maxDeliveries: 5,
+      maintenanceIntervalMs: 10_000,
+      consumerIdleMs: 3_600_000,
+      retainProcessedCount: 10_000,
+      retainProcessedMs: 3_600_000,
+      deadLetterMaxLen: 100_000,
       redisUrl: 'redis://localhost:6379',
       consumerGroup: 'telemetry-workers',
       keys: { streamKey: 'telemetry:events', deadLetterKey: 'telemetry:events:dead-letter' },
@@ -22,8 +30,30 @@ describe('loadWorkerConfig', () => {
       WORKER_CONSUMER_NAME: 'worker-a.1',
       WORKER_ADMIN_PORT: '0',
       INGEST_CONSUMER_GROUP: 'group-b',
+      WORKER_RECLAIM_INTERVAL_MS: '250',
+      WORKER_RECLAIM_IDLE_MS: '1000',
+      INGEST_MAX_DELIVERIES: '3',
+      WORKER_MAINTENANCE_INTERVAL_MS: '2000',
+      WORKER_CONSUMER_IDLE_MS: '60000',
+      INGEST_RETAIN_PROCESSED_COUNT: '0',
+      INGEST_RETAIN_PROCESSED_MS: '0',
+      INGEST_DEAD_LETTER_MAXLEN: '500',
     });
-    expect(config).toMatchObject({ readCount: 250, blockMs: 500, consumerName: 'worker-a.1', adminPort: 0, consumerGroup: 'group-b' });
+    expect(config).toMatchObject({
+      readCount: 250,
+      blockMs: 500,
+      consumerName: 'worker-a.1',
+      adminPort: 0,
+      consumerGroup: 'group-b',
+      reclaimIntervalMs: 250,
+      reclaimIdleMs: 1_000,
+      maxDeliveries: 3,
+      maintenanceIntervalMs: 2_000,
+      consumerIdleMs: 60_000,
+      retainProcessedCount: 0,
+      retainProcessedMs: 0,
+      deadLetterMaxLen: 500,
+    });
   });
 
   it('accepts the bounds themselves', () => {
@@ -43,6 +73,14 @@ describe('loadWorkerConfig', () => {
     ['WORKER_CONSUMER_NAME', 'x'.repeat(129)],
     ['WORKER_ADMIN_PORT', '65536'],
     ['WORKER_ADMIN_PORT', '-1'],
+    ['WORKER_RECLAIM_INTERVAL_MS', '9'],
+    ['WORKER_RECLAIM_IDLE_MS', '0'],
+    ['INGEST_MAX_DELIVERIES', '0'],
+    ['WORKER_MAINTENANCE_INTERVAL_MS', 'soon'],
+    ['WORKER_CONSUMER_IDLE_MS', '0'],
+    ['INGEST_RETAIN_PROCESSED_COUNT', '-1'],
+    ['INGEST_RETAIN_PROCESSED_MS', '1.5'],
+    ['INGEST_DEAD_LETTER_MAXLEN', '0'],
     ['REDIS_URL', 'http://localhost'],
   ])('stops on %s=%s and names it', (variable, value) => {
     expect(() => loadWorkerConfig({ [variable]: value })).toThrow(ConfigError);
