@@ -12,3 +12,6 @@ export * from './rollup/factory';
 export * from './lua-script';
 export * from './ingest/append';
 export * from './dead-letter';
+export * from './queue-stats';
+export * from './auth/device-keys';
+export * from './auth/rate-limit';

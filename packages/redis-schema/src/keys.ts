@@ -48,3 +48,25 @@ export function parseSeriesMember(member: string): SeriesId {
   const colon = member.indexOf(':');
   return { metric: member.slice(0, colon), source: member.slice(colon + 1) };
 }
+
+export interface AccessKeyConfig {
+  readonly deviceKeysKey: string;
+  readonly rateLimitPrefix: string;
+}
+
+/**
+ * Keys of ingest access control: device keys and rate-limit buckets. Only the ingest-api and its
+ * key tool use them, so they live beside, not inside, the pipeline's keys.
+ */
+export function createAccessKeys(config: AccessKeyConfig) {
+  return {
+    /** Hash of device key id -> JSON record (secret hash, sources, createdAt). */
+    deviceKeys: config.deviceKeysKey,
+    /** GCRA state (theoretical arrival time) of one device key's budget. */
+    rateLimitByKey: (keyId: string) => `${config.rateLimitPrefix}:key:${keyId}`,
+    /** The budget of one source while ingest runs without device keys. */
+    rateLimitBySource: (source: string) => `${config.rateLimitPrefix}:source:${source}`,
+  };
+}
+
+export type AccessKeys = ReturnType<typeof createAccessKeys>;

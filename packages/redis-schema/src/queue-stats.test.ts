@@ -1,0 +1,23 @@
+import { createClient } from 'redis';
+import { isolatedConfig, testRedisUrl } from '@redis-ingest/test-utils';
+import { createKeys } from './keys';
+import { readQueueStats } from './queue-stats';
+import type { RedisClient } from './redis';
+
+describe('readQueueStats against a live Redis', () => {
+  const client = createClient({ url: testRedisUrl(), RESP: 2 }) as unknown as RedisClient;
+  beforeAll(() => client.connect());
+  afterAll(() => client.destroy());
+
+  it('reports zeros before the stream or group exist, then length, lag and pending', async () => {
+    const config = isolatedConfig(testRedisUrl());
+    const keys = createKeys(config.keys);
+    expect(await readQueueStats(client, keys, config.consumerGroup)).toEqual({ total: 0, pending: 0, dead_lettered: 0, lag: 0, consumers: 0 });
+
+    for (let i = 0; i < 5; i++) await client.xAdd(keys.stream, '*', { n: String(i) });
+    await client.xGroupCreate(keys.stream, config.consumerGroup, '0');
+    await client.xReadGroup(config.consumerGroup, 'c1', { key: keys.stream, id: '>' }, { COUNT: 2 });
+    await client.xAdd(keys.deadLetter, '*', { n: 'x' });
+    expect(await readQueueStats(client, keys, config.consumerGroup)).toEqual({ total: 5, pending: 2, dead_lettered: 1, lag: 3, consumers: 1 });
+  });
+});

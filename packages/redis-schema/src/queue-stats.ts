@@ -1,0 +1,79 @@
+import type { Keys } from './keys';
+import type { RedisClient } from './redis';
+
+export interface QueueStats {
+  readonly total: number;
+  readonly pending: number;
+  readonly dead_lettered: number;
+  /** Entries not yet delivered to the group; null when neither Redis nor a bounded count can tell. */
+  readonly lag: number | null;
+  readonly consumers: number;
+}
+
+export interface GroupInfo {
+  readonly name: string;
+  readonly consumers: number;
+  readonly pending: number;
+  readonly lastDeliveredId: string;
+  readonly lag: number | null;
+}
+
+type Reply = string | number | null | Reply[];
+
+/** One XINFO GROUPS reply (RESP2: a flat field/value array per group) as objects. */
+export function parseGroupsReply(reply: Reply[]): GroupInfo[] {
+  return reply.map((group) => {
+    const fields = new Map<string, Reply>();
+    const flat = group as Reply[];
+    for (let i = 0; i + 1 < flat.length; i += 2) fields.set(String(flat[i]), flat[i + 1]!);
+    const lag = fields.get('lag');
+    return {
+      name: String(fields.get('name')),
+      consumers: Number(fields.get('consumers') ?? 0),
+      pending: Number(fields.get('pending') ?? 0),
+      lastDeliveredId: String(fields.get('last-delivered-id') ?? '0-0'),
+      lag: lag === null || lag === undefined ? null : Number(lag),
+    };
+  });
+}
+
+async function readGroups(client: RedisClient, stream: string): Promise<GroupInfo[]> {
+  try {
+    return parseGroupsReply((await client.sendCommand(['XINFO', 'GROUPS', stream])) as unknown as Reply[]);
+  } catch (error) {
+    // XINFO GROUPS refuses a missing stream instead of answering with no groups.
+    if (/no such key/i.test((error as Error).message)) return [];
+    throw error;
+  }
+}
+
+/**
+ * Counting entries is O(lag), so past this many the fallback gives up and reports null: a capped
+ * number would look exact while the real backlog could be any size.
+ */
+export const LAG_COUNT_LIMIT = 1_000;
+
+/**
+ * Redis 7 reports a group's lag as nil when its entries-read counter cannot be trusted (the group
+ * was created at an arbitrary ID, or entries after its position were deleted). The backlog is then
+ * counted directly: the entries after last-delivered-id, up to LAG_COUNT_LIMIT.
+ */
+async function countUndelivered(client: RedisClient, stream: string, lastDeliveredId: string): Promise<number | null> {
+  const entries = (await client.sendCommand([
+    'XRANGE', stream, `(${lastDeliveredId}`, '+', 'COUNT', String(LAG_COUNT_LIMIT + 1),
+  ])) as unknown as unknown[];
+  return entries.length > LAG_COUNT_LIMIT ? null : entries.length;
+}
+
+/** Queue health of the stream as seen by one consumer group; all zeros before either exists. */
+export async function readQueueStats(client: RedisClient, keys: Keys, groupName: string): Promise<QueueStats> {
+  const [total, deadLettered, groups] = await Promise.all([
+    client.xLen(keys.stream),
+    client.xLen(keys.deadLetter),
+    readGroups(client, keys.stream),
+  ]);
+  const group = groups.find(({ name }) => name === groupName);
+  if (!group) return { total, pending: 0, dead_lettered: deadLettered, lag: 0, consumers: 0 };
+  const lag = group.lag ?? (await countUndelivered(client, keys.stream, group.lastDeliveredId));
+  return { total, pending: group.pending, dead_lettered: deadLettered, lag, consumers: group.consumers };
+}
