@@ -1,0 +1,102 @@
+import { createClient } from 'redis';
+import { createRedisClient, type RedisClient } from '@redis-ingest/redis-schema';
+import { createLogger } from '@redis-ingest/service-kit';
+import { isolatedConfig, testRedisUrl } from '@redis-ingest/test-utils';
+import { removeIdleConsumers, trimStream } from './maintenance';
+import { ensureConsumerGroup } from './stream-reads';
+
+const logger = createLogger('maintenance-test', 'silent');
+
+describe('stream maintenance', () => {
+  const redis = createClient({ url: testRedisUrl() });
+  let client: RedisClient;
+  let stream: string;
+  let group: string;
+
+  beforeAll(async () => {
+    client = createRedisClient(testRedisUrl(), { name: 'maintenance-test', logger });
+    await Promise.all([redis.connect(), client.connect()]);
+  });
+  afterAll(() => {
+    redis.destroy();
+    client.destroy();
+  });
+  beforeEach(async () => {
+    const config = isolatedConfig(testRedisUrl());
+    stream = config.keys.streamKey;
+    group = config.consumerGroup;
+    await ensureConsumerGroup(client, stream, group);
+  });
+
+  /** Entries with explicit ids `<ms>-0`, so their age is known exactly. */
+  const addAt = async (...ms: number[]) => {
+    for (const one of ms) await redis.xAdd(stream, `${one}-0`, { n: String(one) });
+  };
+  const read = (consumer: string, count: number) =>
+    redis.sendCommand(['XREADGROUP', 'GROUP', group, consumer, 'COUNT', String(count), 'STREAMS', stream, '>']);
+  const ids = async () => (await redis.xRange(stream, '-', '+')).map(({ id }) => id);
+  /** Small nodes, so that `MINID ~` can remove a few entries at a time. */
+  const smallNodes = () => redis.configSet('stream-node-max-entries', '2');
+  afterEach(() => redis.configSet('stream-node-max-entries', '100'));
+
+  const retention = (retainProcessedCount: number, retainProcessedMs: number) => ({ stream, group, retainProcessedCount, retainProcessedMs });
+
+  it('trims nothing while the group has not finished with the oldest entry', async () => {
+    await smallNodes();
+    await addAt(1, 2, 3, 4, 5, 6, 7, 8);
+    await read('a', 8);
+    expect(await trimStream(client, retention(0, 0))).toEqual({ removed: 0, minId: undefined });
+    expect(await ids()).toHaveLength(8);
+  });
+
+  it('trims below the oldest pending entry and the first undelivered one, whichever is lower', async () => {
+    await smallNodes();
+    await addAt(1, 2, 3, 4, 5, 6, 7, 8, 9, 10);
+    await read('a', 8);
+    await redis.xAck(stream, group, ['1-0', '2-0', '3-0', '4-0', '5-0', '7-0', '8-0']);
+    // 6-0 is pending; 9-0 was never delivered.
+    // Nodes of two: [1 2] [3 4] [5 6] ...; `~` removes only whole nodes below the threshold.
+    expect(await trimStream(client, retention(0, 0))).toEqual({ removed: 4, minId: '6-0' });
+    expect(await ids()).toEqual(['5-0', '6-0', '7-0', '8-0', '9-0', '10-0']);
+
+    await redis.xAck(stream, group, ['6-0']);
+    expect(await trimStream(client, retention(0, 0))).toEqual({ removed: 4, minId: '9-0' });
+    expect(await ids()).toEqual(['9-0', '10-0']);
+  });
+
+  it('keeps the newest processed entries by count, and by age by the server clock', async () => {
+    await smallNodes();
+    await addAt(1, 2, 3, 4, 5, 6, 7, 8, 9, 10);
+    await read('a', 10);
+    await redis.xAck(stream, group, ['1-0', '2-0', '3-0', '4-0', '5-0', '6-0', '7-0', '8-0', '9-0', '10-0']);
+    expect(await trimStream(client, retention(20, 0))).toEqual({ removed: 0, minId: undefined });
+    expect(await trimStream(client, retention(0, Date.now()))).toEqual({ removed: 0, minId: undefined });
+
+    expect(await trimStream(client, retention(4, 0))).toEqual({ removed: 6, minId: '7-0' });
+    expect(await ids()).toEqual(['7-0', '8-0', '9-0', '10-0']);
+  });
+
+  it('trims nothing on a stream without the group or without entries', async () => {
+    expect(await trimStream(client, retention(0, 0))).toEqual({ removed: 0, minId: undefined });
+    await addAt(1, 2);
+    await redis.sendCommand(['XGROUP', 'DESTROY', stream, group]);
+    expect(await trimStream(client, retention(0, 0))).toEqual({ removed: 0, minId: undefined });
+    expect(await ids()).toEqual(['1-0', '2-0']);
+  });
+
+  it('removes consumers idle too long without pending entries, never the caller or one holding entries', async () => {
+    await addAt(1, 2);
+    await read('holder', 1);
+    await read('finished', 1);
+    await redis.xAck(stream, group, ['2-0']);
+    await redis.sendCommand(['XGROUP', 'CREATECONSUMER', stream, group, 'self']);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    await redis.sendCommand(['XGROUP', 'CREATECONSUMER', stream, group, 'fresh']);
+
+    const removed = await removeIdleConsumers(client, { stream, group, idleMs: 20, self: 'self' });
+
+    expect(removed).toEqual(['finished']);
+    const left = (await redis.xInfoConsumers(stream, group)).map(({ name }) => name).sort();
+    expect(left).toEqual(['fresh', 'holder', 'self']);
+  });
+});
