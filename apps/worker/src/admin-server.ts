@@ -45,7 +45,7 @@ export function createAdminApp({ context, consumer, logger }: AdminDeps): Expres
       const errors = [...drainRequestChecker.Errors(body)].map(({ path, message }) => ({ path, message }));
       throw new HttpError(400, 'Invalid drain request', { errors });
     }
-    const outcome = await readAndProcess(context, context.client, {
+    const outcome = await readAndProcess(context, {
       consumer: body.consumer ?? `${consumer}-manual`,
       count: body.count ?? DEFAULT_DRAIN_COUNT,
     });

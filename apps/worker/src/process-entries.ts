@@ -1,14 +1,19 @@
 import {
+  LuaScript,
+  deadLetterFields,
   decodeEntry,
   describeErrors,
   isConnectionError,
+  splitReplayHistory,
+  type Failure,
   type Keys,
   type RedisClient,
   type RollupStore,
   type Sample,
+  type WriteResult,
 } from '@redis-ingest/redis-schema';
 import type { Logger } from '@redis-ingest/service-kit';
-import { readGroup, type ReadOptions, type StreamEntry } from './stream-reads';
+import { readGroup, type StreamEntry } from './stream-reads';
 
 /** What processing needs, whichever consumer name it acts under. */
 export interface ProcessingContext {
@@ -18,6 +23,10 @@ export interface ProcessingContext {
   readonly keys: Keys;
   readonly group: string;
   readonly logger: Logger;
+  /** An entry delivered more often than this is dead-lettered without another attempt. */
+  readonly maxDeliveries: number;
+  /** Approximate cap on the dead-letter stream's length. */
+  readonly deadLetterMaxLen: number;
 }
 
 export interface ProcessOutcome {
@@ -29,16 +38,72 @@ export interface ProcessOutcome {
   readonly acked: number;
 }
 
-interface Rejected {
+export const MAX_DELIVERIES_REASON = 'max deliveries exceeded';
+
+/** An entry with a replay's history split off its fields: the history is no event field. */
+interface Unpacked {
   readonly entry: StreamEntry;
+  readonly payload: Readonly<Record<string, string>>;
+  readonly history: readonly Failure[];
+}
+
+interface Rejected extends Unpacked {
   readonly reason: string;
 }
 
+interface Decoded extends Unpacked {
+  readonly sample: Sample;
+}
+
 /**
- * Stores the valid entries' samples in one store call, dead-letters the rest, then acks exactly the
- * entries whose sample or dead letter is safely in Redis. Anything else stays pending, to be
- * delivered again. Rejects when Redis was unreachable; a rejection may leave some samples written,
- * which is harmless because a repeated sample keeps the last value.
+ * Writes dead letters and acks their entries in one step, and only for entries still pending: an
+ * entry whose dead letter was written by a consumer that died before acking is redelivered, and
+ * must not be dead-lettered twice. A refused XADD leaves its entry pending, unacked.
+ */
+const deadLetterScript = new LuaScript(
+  'dead-letter',
+  `
+local stream, deadLetter = KEYS[1], KEYS[2]
+local group, maxLen = ARGV[1], ARGV[2]
+local results = {}
+local i = 3
+while i <= #ARGV do
+  local id, fieldCount = ARGV[i], tonumber(ARGV[i + 1])
+  local fields = {}
+  for j = i + 2, i + 1 + fieldCount do fields[#fields + 1] = ARGV[j] end
+  i = i + 2 + fieldCount
+  if #redis.call('XPENDING', stream, group, id, id, 1) == 0 then
+    results[#results + 1] = 0
+  else
+    local written = redis.pcall('XADD', deadLetter, 'MAXLEN', '~', maxLen, '*', unpack(fields))
+    if type(written) == 'table' and written.err then
+      results[#results + 1] = written.err
+    else
+      redis.call('XACK', stream, group, id)
+      results[#results + 1] = 1
+    end
+  end
+end
+return results
+`,
+);
+
+/** KEYS and ARGV of the dead-letter script: per entry its id, the number of values that follow, then field, value, ... */
+export function deadLetterArguments(keys: Keys, group: string, maxLen: number, letters: readonly { id: string; fields: Record<string, string> }[]) {
+  const args = [group, String(maxLen)];
+  for (const { id, fields } of letters) {
+    const flat = Object.entries(fields).flat();
+    args.push(id, String(flat.length), ...flat);
+  }
+  return { keys: [keys.stream, keys.deadLetter], args };
+}
+
+/**
+ * Stores the valid entries' samples, dead-letters the rest, then acks exactly the entries whose
+ * sample or dead letter is safely in Redis. Anything else stays pending, to be delivered again, and
+ * an entry delivered more than `maxDeliveries` times is dead-lettered untried. Rejects when Redis was
+ * unreachable; a rejection may leave some samples written, which is harmless because a repeated
+ * sample keeps the last value.
  */
 export async function processEntries(
   context: ProcessingContext,
@@ -46,75 +111,93 @@ export async function processEntries(
   entries: readonly StreamEntry[],
 ): Promise<ProcessOutcome> {
   if (entries.length === 0) return { read: 0, processed: 0, deadLettered: 0, acked: 0 };
-  const { client, store, keys, group, logger } = context;
+  const { client, keys, group, logger } = context;
 
-  const valid: { entry: StreamEntry; sample: Sample }[] = [];
+  const valid: Decoded[] = [];
   const rejected: Rejected[] = [];
   for (const entry of entries) {
-    const decoded = decodeEntry(entry.fields);
+    const { fields: payload, history } = splitReplayHistory(entry.fields);
+    const unpacked = { entry, payload, history };
+    if (entry.deliveryCount !== undefined && entry.deliveryCount > context.maxDeliveries) {
+      rejected.push({ ...unpacked, reason: MAX_DELIVERIES_REASON });
+      continue;
+    }
+    const decoded = decodeEntry(payload);
     if (decoded.ok) {
       const { metric, source, value } = decoded.event;
-      valid.push({ entry, sample: { metric, source, value, timestampMs: decoded.timestampMs } });
+      valid.push({ ...unpacked, sample: { metric, source, value, timestampMs: decoded.timestampMs } });
     } else {
-      rejected.push({ entry, reason: describeErrors(decoded.errors) });
+      rejected.push({ ...unpacked, reason: describeErrors(decoded.errors) });
     }
   }
 
   const stored: string[] = [];
-  if (valid.length > 0) {
-    const results = await store.addSamples(valid.map(({ sample }) => sample));
-    results.forEach((result, i) => {
-      const { entry } = valid[i]!;
-      if (result.ok) stored.push(entry.id);
-      else rejected.push({ entry, reason: result.reason });
-    });
-  }
-
-  const failedAt = new Date().toISOString();
-  // Issued together so they share one round trip; the ack waits for their replies because an entry
-  // acked after a refused XADD (OOM, a wrong key type) would be gone from the pending list unrecorded.
-  const deadLetterWrites = await Promise.allSettled(
-    rejected.map(({ entry, reason }) => client.xAdd(keys.deadLetter, '*', deadLetterFields(entry, reason, failedAt, consumer))),
-  );
-  const deadLettered: string[] = [];
-  deadLetterWrites.forEach((write, i) => {
-    const { entry } = rejected[i]!;
-    if (write.status === 'fulfilled') deadLettered.push(entry.id);
-    else if (isConnectionError(write.reason)) throw write.reason;
-    else logger.error({ err: write.reason, messageId: entry.id }, 'dead-letter write refused; entry left pending');
+  const results = await storeIsolatingFailures(context, valid);
+  results.forEach((result, i) => {
+    if (result === undefined) return;
+    if (result.ok) stored.push(valid[i]!.entry.id);
+    else rejected.push({ ...valid[i]!, reason: result.reason });
   });
 
-  const toAck = [...stored, ...deadLettered];
-  const acked = toAck.length === 0 ? 0 : await client.xAck(keys.stream, group, toAck);
-  logger.debug({ consumer, read: entries.length, processed: stored.length, deadLettered: deadLettered.length, acked }, 'batch processed');
-  return { read: entries.length, processed: stored.length, deadLettered: deadLettered.length, acked };
+  // Together, so they share one round trip.
+  const [deadLettered, storedAcked] = await Promise.all([
+    deadLetter(context, consumer, rejected),
+    stored.length === 0 ? 0 : client.xAck(keys.stream, group, stored),
+  ]);
+  const acked = storedAcked + deadLettered;
+  logger.debug({ consumer, read: entries.length, processed: stored.length, deadLettered, acked }, 'batch processed');
+  return { read: entries.length, processed: stored.length, deadLettered, acked };
 }
 
-/** The dead-letter record: enough to see what arrived, why it was refused, and who refused it when. */
-function deadLetterFields(entry: StreamEntry, reason: string, failedAt: string, consumer: string): Record<string, string> {
-  return {
-    messageId: entry.id,
-    reason,
-    payload: JSON.stringify(entry.fields),
-    failedAt,
-    consumer,
-    ...(entry.deliveryCount === undefined ? {} : { deliveryCount: String(entry.deliveryCount) }),
-  };
+/**
+ * One store call for the batch. When Redis refuses that call outright (not a connection failure),
+ * each sample is tried alone, so one entry the store can never take does not hold back the rest:
+ * only the culprit is left without a result, stays pending, and reaches the delivery limit.
+ */
+async function storeIsolatingFailures(context: ProcessingContext, valid: readonly Decoded[]): Promise<(WriteResult | undefined)[]> {
+  if (valid.length === 0) return [];
+  try {
+    return await context.store.addSamples(valid.map(({ sample }) => sample));
+  } catch (error) {
+    if (isConnectionError(error)) throw error;
+    if (valid.length === 1) {
+      context.logger.error({ err: error, messageId: valid[0]!.entry.id }, 'store refused the entry; it stays pending');
+      return [undefined];
+    }
+    const alone = await Promise.all(valid.map((one) => storeIsolatingFailures(context, [one])));
+    return alone.flat();
+  }
 }
 
-export interface DrainRequest extends ReadOptions {
+/** Writes the dead letters of `rejected` and acks them; answers how many this call dead-lettered. */
+async function deadLetter(context: ProcessingContext, consumer: string, rejected: readonly Rejected[]): Promise<number> {
+  if (rejected.length === 0) return 0;
+  const { client, keys, group, logger, deadLetterMaxLen } = context;
+  const failedAt = new Date().toISOString();
+  const letters = rejected.map(({ entry, payload, history, reason }) => ({
+    id: entry.id,
+    fields: deadLetterFields({ messageId: entry.id, reason, failedAt, consumer }, payload, history),
+  }));
+  const call = deadLetterArguments(keys, group, deadLetterMaxLen, letters);
+  const outcomes = (await deadLetterScript.run(client, call.keys, call.args)) as (number | string)[];
+  let written = 0;
+  outcomes.forEach((outcome, i) => {
+    if (outcome === 1) written++;
+    else if (typeof outcome === 'string') {
+      logger.error({ err: outcome, messageId: rejected[i]!.entry.id }, 'dead-letter write refused; entry left pending');
+    }
+  });
+  return written;
+}
+
+export interface DrainRequest {
   readonly consumer: string;
   readonly count: number;
-  readonly blockMs?: number;
 }
 
-/** One read of new entries through `readClient`, then their processing: the daemon's step and the HTTP drain alike. */
-export async function readAndProcess(
-  context: ProcessingContext,
-  readClient: RedisClient,
-  { consumer, count, blockMs, timeoutMs }: DrainRequest,
-): Promise<ProcessOutcome> {
-  const { keys, group } = context;
-  const entries = await readGroup(readClient, { stream: keys.stream, group, consumer, count, blockMs }, { timeoutMs });
+/** One non-blocking read of new entries on the shared connection, then their processing: the HTTP drain. */
+export async function readAndProcess(context: ProcessingContext, { consumer, count }: DrainRequest): Promise<ProcessOutcome> {
+  const { client, keys, group } = context;
+  const entries = await readGroup(client, { stream: keys.stream, group, consumer, count });
   return processEntries(context, consumer, entries);
 }

@@ -21,7 +21,15 @@ export async function prepareProcessing(client: RedisClient, config: WorkerConfi
   const keys = createKeys(config.keys);
   await ensureConsumerGroup(client, keys.stream, config.consumerGroup);
   const store = await createRollupStore(client, config);
-  return { client, store, keys, group: config.consumerGroup, logger };
+  return {
+    client,
+    store,
+    keys,
+    group: config.consumerGroup,
+    logger,
+    maxDeliveries: config.maxDeliveries,
+    deadLetterMaxLen: config.deadLetterMaxLen,
+  };
 }
 
 /**
@@ -36,7 +44,7 @@ export async function start(config: WorkerConfig, logger: Logger): Promise<Runni
     const context = await prepareProcessing(client, config, logger);
     const server = createServer(createAdminApp({ context, consumer, logger }));
     const adminPort = await listen(server, config.adminPort);
-    const worker = new Worker({ context, redisUrl: config.redisUrl, consumer, readCount: config.readCount, blockMs: config.blockMs });
+    const worker = new Worker({ context, consumer, config });
     worker.run().catch((error: unknown) => logger.error({ err: error }, 'worker stopped unexpectedly'));
     logger.info({ consumer, adminPort, backend: context.store.backend }, 'worker service started');
 

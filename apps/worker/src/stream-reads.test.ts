@@ -1,4 +1,18 @@
-import { groupReadArguments, parseGroupReadReply } from './stream-reads';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { createRedisClient } from '@redis-ingest/redis-schema';
+import { createLogger } from '@redis-ingest/service-kit';
+import { isolatedConfig, testRedisUrl } from '@redis-ingest/test-utils';
+import {
+  deliveryCountsArguments,
+  ensureConsumerGroup,
+  groupReadArguments,
+  parseDeliveryCounts,
+  parseGroupReadReply,
+  parseReclaimReply,
+  readGroupWithin,
+  reclaimArguments,
+  reclaimIdleEntries,
+} from './stream-reads';
 
 describe('groupReadArguments', () => {
   const read = { stream: 'events', group: 'workers', consumer: 'c-1', count: 50 };
@@ -26,3 +40,104 @@ describe('parseGroupReadReply', () => {
     expect(entries[2]!.fields).toEqual({});
   });
 });
+
+describe('reclaim arguments and replies', () => {
+  it('claims from the cursor with the batch size', () => {
+    expect(reclaimArguments({ stream: 'events', group: 'workers', consumer: 'c-1', minIdleMs: 30_000, cursor: '5-1', count: 100 })).toEqual([
+      'XAUTOCLAIM', 'events', 'workers', 'c-1', '30000', '5-1', 'COUNT', '100',
+    ]);
+  });
+
+  it('reads the cursor, the claimed entries and the deleted ids', () => {
+    expect(parseReclaimReply(['7-0', [['3-0', ['source', 's']]], ['2-0']])).toEqual({
+      cursor: '7-0',
+      entries: [{ id: '3-0', fields: { source: 's' } }],
+      deleted: ['2-0'],
+    });
+  });
+
+  it('asks XPENDING for exactly the claimed range of this consumer', () => {
+    expect(deliveryCountsArguments('events', 'workers', 'c-1', ['3-0', '4-0', '9-2'])).toEqual([
+      'XPENDING', 'events', 'workers', '3-0', '9-2', '3', 'c-1',
+    ]);
+    expect(parseDeliveryCounts([['3-0', 'c-1', 10, 2], ['9-2', 'c-1', 3, 6]])).toEqual(new Map([['3-0', 2], ['9-2', 6]]));
+  });
+});
+
+describe('reads and reclaims against a live Redis', () => {
+  const logger = createLogger('stream-reads-test', 'silent');
+  const redis = createRedisClient(testRedisUrl(), { name: 'stream-reads-test', logger });
+  let stream: string;
+  let group: string;
+
+  beforeAll(() => redis.connect());
+  afterAll(() => redis.destroy());
+  beforeEach(async () => {
+    const config = isolatedConfig(testRedisUrl());
+    stream = config.keys.streamKey;
+    group = config.consumerGroup;
+    await ensureConsumerGroup(redis, stream, group);
+  });
+
+  const reclaim = (cursor: string, count: number) =>
+    reclaimIdleEntries(redis, { stream, group, consumer: 'heir', minIdleMs: 0, cursor, count });
+
+  it('claims idle entries with their delivery counts, carries the cursor, and reports deleted ones', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push(await redis.xAdd(stream, '*', { n: String(i) }));
+    await redis.sendCommand(['XREADGROUP', 'GROUP', group, 'gone', 'COUNT', '5', 'STREAMS', stream, '>']);
+    await redis.xDel(stream, ids[1]!);
+
+    const first = await reclaim('0-0', 2);
+    expect(first.entries).toEqual([{ id: ids[0], fields: { n: '0' }, deliveryCount: 2 }]);
+    expect(first.deleted).toEqual([ids[1]]);
+    expect(first.cursor).toBe(ids[2]);
+
+    const second = await reclaim(first.cursor, 10);
+    expect(second.entries.map(({ id, deliveryCount }) => [id, deliveryCount])).toEqual([[ids[2], 2], [ids[3], 2], [ids[4], 2]]);
+    expect(second.cursor).toBe('0-0');
+
+    const again = await reclaim('0-0', 10);
+    expect(again.entries.map(({ deliveryCount }) => deliveryCount)).toEqual([3, 3, 3, 3]);
+  });
+
+  it('gives up on a blocking read that never gets an answer and destroys its connection', async () => {
+    const proxy = await blackholeProxy(Number(new URL(testRedisUrl()).port));
+    const client = createRedisClient(`redis://127.0.0.1:${proxy.port}`, { name: 'deadline-test', logger });
+    try {
+      await client.connect();
+      proxy.swallowEverything();
+      const started = Date.now();
+      await expect(readGroupWithin(client, { stream, group, consumer: 'c', count: 1, blockMs: 100 }, 400)).rejects.toThrow();
+      expect(Date.now() - started).toBeLessThan(1_500);
+      expect(client.isOpen).toBe(false);
+    } finally {
+      if (client.isOpen) client.destroy();
+      await proxy.close();
+    }
+  });
+});
+
+/** A TCP proxy to Redis that can start swallowing every byte, as a connection that died without closing does. */
+async function blackholeProxy(redisPort: number) {
+  let swallowing = false;
+  const sockets: Socket[] = [];
+  const server = createServer((downstream) => {
+    const upstream = connect(redisPort, '127.0.0.1');
+    sockets.push(downstream, upstream);
+    downstream.on('data', (data) => swallowing || upstream.write(data));
+    upstream.on('data', (data) => swallowing || downstream.write(data));
+    downstream.on('error', () => upstream.destroy());
+    upstream.on('error', () => downstream.destroy());
+    downstream.on('close', () => upstream.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    swallowEverything: () => (swallowing = true),
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

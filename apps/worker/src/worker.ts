@@ -1,15 +1,34 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRedisClient, isConnectionError, type RedisClient } from '@redis-ingest/redis-schema';
 import type { Logger } from '@redis-ingest/service-kit';
-import { readAndProcess, type ProcessOutcome, type ProcessingContext } from './process-entries';
+import type { WorkerConfig } from './config';
+import { removeIdleConsumers, trimStream } from './maintenance';
+import { processEntries, type ProcessOutcome, type ProcessingContext } from './process-entries';
+import { readGroupWithin, reclaimIdleEntries } from './stream-reads';
+
+export type WorkerSettings = Pick<
+  WorkerConfig,
+  | 'redisUrl'
+  | 'readCount'
+  | 'blockMs'
+  | 'reclaimIntervalMs'
+  | 'reclaimIdleMs'
+  | 'maintenanceIntervalMs'
+  | 'consumerIdleMs'
+  | 'retainProcessedCount'
+  | 'retainProcessedMs'
+>;
 
 export interface WorkerOptions {
   readonly context: ProcessingContext;
-  /** The blocking reads get a connection of their own to this URL. */
-  readonly redisUrl: string;
   readonly consumer: string;
-  readonly readCount: number;
-  readonly blockMs: number;
+  /** `redisUrl` gives the blocking reads a connection of their own. */
+  readonly config: WorkerSettings;
+}
+
+export interface WorkerTotals extends ProcessOutcome {
+  /** Entries this worker took over from consumers that had left them unacked. */
+  readonly reclaimed: number;
 }
 
 const RETRY_BASE_MS = 100;
@@ -23,8 +42,10 @@ function retryDelayMs(failures: number): number {
 }
 
 /**
- * The consumer daemon: reads new entries of the group in batches and processes them until closed.
- * `run()` resolves once the loop has stopped; `close()` stops it after the batch in hand is acked.
+ * The consumer daemon. Three loops run until closed: the read loop processes new entries of the
+ * group in batches; the reclaim loop takes over entries other consumers (crashed ones, mostly) left
+ * pending; the maintenance loop trims the stream and removes long-idle consumers. `run()` resolves
+ * once all three have stopped; `close()` stops them after the batch in hand is acked.
  */
 export class Worker {
   private readonly logger: Logger;
@@ -32,21 +53,28 @@ export class Worker {
   private closing: Promise<void> | undefined;
   private readonly stopping = new AbortController();
   private blockingClient: RedisClient | undefined;
-  private counted: ProcessOutcome = { read: 0, processed: 0, deadLettered: 0, acked: 0 };
+  private counted: WorkerTotals = { read: 0, processed: 0, deadLettered: 0, acked: 0, reclaimed: 0 };
+  /** Where the next XAUTOCLAIM resumes scanning the pending entries, so none waits behind the others for ever. */
+  private reclaimCursor = '0-0';
 
   constructor(private readonly options: WorkerOptions) {
     this.logger = options.context.logger.child({ consumer: options.consumer });
   }
 
   /** What this worker has done since it started. */
-  get totals(): ProcessOutcome {
+  get totals(): WorkerTotals {
     return this.counted;
   }
 
   run(): Promise<void> {
     if (this.closing) return Promise.reject(new Error('Worker is closed'));
     if (this.running) return Promise.reject(new Error('Worker is already running'));
-    this.running = this.mainLoop();
+    const { reclaimIntervalMs, maintenanceIntervalMs } = this.options.config;
+    this.running = Promise.all([
+      this.readLoop(),
+      this.repeat(reclaimIntervalMs, 'reclaim', () => this.reclaim()),
+      this.repeat(maintenanceIntervalMs, 'maintenance', () => this.maintain()),
+    ]).then(() => undefined);
     return this.running;
   }
 
@@ -77,22 +105,15 @@ export class Worker {
     this.logger.info('worker closed');
   }
 
-  private async mainLoop(): Promise<void> {
-    const { context, redisUrl, consumer, readCount, blockMs } = this.options;
-    const blocking = createRedisClient(redisUrl, { name: `worker:${consumer}:blocking`, logger: this.logger });
-    this.blockingClient = blocking;
-    const drain = { consumer, count: readCount, blockMs, timeoutMs: blockMs + READ_GRACE_MS };
+  private async readLoop(): Promise<void> {
+    const { context, consumer, config } = this.options;
+    const read = { stream: context.keys.stream, group: context.group, consumer, count: config.readCount, blockMs: config.blockMs };
     let failures = 0;
-    this.logger.info({ blockMs, readCount }, 'worker started');
-    try {
-      await blocking.connect();
-    } catch (error) {
-      if (!this.isClosing) throw error;
-    }
+    this.logger.info({ blockMs: config.blockMs, readCount: config.readCount }, 'worker started');
     while (!this.isClosing) {
       try {
-        const outcome = await readAndProcess(context, blocking, drain);
-        this.count(outcome);
+        const entries = await readGroupWithin(await this.blockingConnection(), read, config.blockMs + READ_GRACE_MS);
+        this.count(await processEntries(context, consumer, entries));
         failures = 0;
       } catch (error) {
         if (this.isClosing) break;
@@ -103,13 +124,74 @@ export class Worker {
     }
   }
 
+  /** The connection for blocking reads; a new one once the read deadline has destroyed the last. */
+  private async blockingConnection(): Promise<RedisClient> {
+    if (this.blockingClient?.isOpen) return this.blockingClient;
+    if (this.blockingClient) this.logger.warn('a blocking read went unanswered; reading on a new connection');
+    const { context, consumer, config } = this.options;
+    // Set before connecting, so that close() can destroy it while it is still connecting.
+    this.blockingClient = createRedisClient(config.redisUrl, { name: `worker:${consumer}:blocking`, logger: context.logger });
+    await this.blockingClient.connect();
+    return this.blockingClient;
+  }
+
+  /** Runs `step` every `intervalMs` until closed; a failed step is logged and tried again next time. */
+  private async repeat(intervalMs: number, name: string, step: () => Promise<void>): Promise<void> {
+    while (!this.isClosing) {
+      await this.pause(intervalMs);
+      if (this.isClosing) break;
+      try {
+        await step();
+      } catch (error) {
+        if (this.isClosing) break;
+        if (isConnectionError(error)) this.logger.debug({ err: error }, `${name}: redis unreachable`);
+        else this.logger.warn({ err: error }, `${name} failed`);
+      }
+    }
+  }
+
+  private async reclaim(): Promise<void> {
+    const { context, consumer, config } = this.options;
+    const claimed = await reclaimIdleEntries(context.client, {
+      stream: context.keys.stream,
+      group: context.group,
+      consumer,
+      minIdleMs: config.reclaimIdleMs,
+      cursor: this.reclaimCursor,
+      count: config.readCount,
+    });
+    this.reclaimCursor = claimed.cursor;
+    if (claimed.deleted.length > 0) {
+      this.logger.warn({ ids: claimed.deleted }, 'pending entries no longer in the stream; Redis dropped them from the pending list');
+    }
+    if (claimed.entries.length === 0) return;
+    this.logger.info({ reclaimed: claimed.entries.length }, 'reclaimed idle entries');
+    this.counted = { ...this.counted, reclaimed: this.counted.reclaimed + claimed.entries.length };
+    this.count(await processEntries(context, consumer, claimed.entries));
+  }
+
+  private async maintain(): Promise<void> {
+    const { context, consumer, config } = this.options;
+    const { client, keys, group } = context;
+    const trimmed = await trimStream(client, {
+      stream: keys.stream,
+      group,
+      retainProcessedCount: config.retainProcessedCount,
+      retainProcessedMs: config.retainProcessedMs,
+    });
+    if (trimmed.removed > 0) this.logger.debug(trimmed, 'stream trimmed');
+    const removed = await removeIdleConsumers(client, { stream: keys.stream, group, idleMs: config.consumerIdleMs, self: consumer });
+    if (removed.length > 0) this.logger.info({ removed }, 'removed idle consumers without pending entries');
+  }
+
   private count(outcome: ProcessOutcome): void {
-    const { read, processed, deadLettered, acked } = this.counted;
+    const { read, processed, deadLettered, acked, reclaimed } = this.counted;
     this.counted = {
       read: read + outcome.read,
       processed: processed + outcome.processed,
       deadLettered: deadLettered + outcome.deadLettered,
       acked: acked + outcome.acked,
+      reclaimed,
     };
   }
 

@@ -1,0 +1,130 @@
+import { createClient } from 'redis';
+import {
+  createKeys,
+  createRedisClient,
+  deadLetterFields,
+  encodeEvent,
+  parseDeadLetter,
+  replayFields,
+  type RedisClient,
+} from '@redis-ingest/redis-schema';
+import { createLogger } from '@redis-ingest/service-kit';
+import { isolatedEnv, testRedisUrl } from '@redis-ingest/test-utils';
+import { loadWorkerConfig, type WorkerConfig } from './config';
+import { MAX_DELIVERIES_REASON, deadLetterArguments, processEntries, type ProcessingContext } from './process-entries';
+import { prepareProcessing } from './service';
+import { parseGroupReadReply, type StreamEntry } from './stream-reads';
+
+const logger = createLogger('process-entries-test', 'silent');
+const T0 = Date.UTC(2026, 2, 1, 10, 0, 0);
+const event = (source: string, value: number, timestampMs: number) =>
+  encodeEvent({ source, metric: 'm', value, occurredAt: new Date(timestampMs).toISOString() });
+
+describe('deadLetterArguments', () => {
+  it('gives each entry its id, its value count and its fields in order', () => {
+    const keys = createKeys({ streamKey: 's', deadLetterKey: 'dl', metricsKey: 'm', seriesPrefix: 'p' });
+    expect(deadLetterArguments(keys, 'g', 500, [{ id: '1-0', fields: { a: '1', b: '2' } }, { id: '2-0', fields: {} }])).toEqual({
+      keys: ['s', 'dl'],
+      args: ['g', '500', '1-0', '4', 'a', '1', 'b', '2', '2-0', '0'],
+    });
+  });
+});
+
+describe('processEntries against a live Redis', () => {
+  const redis = createClient({ url: testRedisUrl() });
+  let client: RedisClient;
+  let config: WorkerConfig;
+  let context: ProcessingContext;
+
+  beforeAll(async () => {
+    client = createRedisClient(testRedisUrl(), { name: 'process-entries-test', logger });
+    await Promise.all([redis.connect(), client.connect()]);
+  });
+  afterAll(() => {
+    redis.destroy();
+    client.destroy();
+  });
+  beforeEach(async () => {
+    config = loadWorkerConfig(isolatedEnv(testRedisUrl(), { INGEST_MAX_DELIVERIES: '3', INGEST_DEAD_LETTER_MAXLEN: '10' }));
+    context = await prepareProcessing(client, config, logger);
+  });
+
+  const stream = () => config.keys.streamKey;
+  const group = () => config.consumerGroup;
+  const xadd = (fields: Record<string, string>) => redis.xAdd(stream(), '*', fields);
+  const readAs = async (consumer: string): Promise<StreamEntry[]> =>
+    parseGroupReadReply(await redis.sendCommand(['XREADGROUP', 'GROUP', group(), consumer, 'COUNT', '100', 'STREAMS', stream(), '>']));
+  const pendingIds = async () =>
+    ((await redis.sendCommand(['XPENDING', stream(), group(), '-', '+', '100'])) as [string, ...unknown[]][]).map(([id]) => id);
+  const deadLetters = async () => (await redis.xRange(config.keys.deadLetterKey, '-', '+')).map(({ id, message }) => parseDeadLetter(id, message));
+  const points = (source: string) => context.store.range({ source, metric: 'm' }, { fromMs: 0, toMs: T0 + 60_000, limit: 100 });
+
+  it('dead-letters an entry delivered more than the limit without trying it, and acks it', async () => {
+    const id = await xadd(event('s', 1, T0));
+    const [entry] = await readAs('c');
+
+    expect(await processEntries(context, 'c', [{ ...entry!, deliveryCount: 4 }])).toEqual({ read: 1, processed: 0, deadLettered: 1, acked: 1 });
+
+    const [letter] = await deadLetters();
+    expect(letter).toMatchObject({ messageId: id, reason: MAX_DELIVERIES_REASON, payload: entry!.fields, history: [] });
+    expect(await points('s')).toEqual([]);
+    expect(await pendingIds()).toEqual([]);
+  });
+
+  it('still tries an entry delivered exactly the limit', async () => {
+    await xadd(event('s', 1, T0));
+    const [entry] = await readAs('c');
+    expect(await processEntries(context, 'c', [{ ...entry!, deliveryCount: 3 }])).toMatchObject({ processed: 1, deadLettered: 0 });
+  });
+
+  it('stores the batch-mates of an entry the store refuses outright, and leaves only that one pending', async () => {
+    const culpritSeries = { source: 'broken', metric: 'm' };
+    await redis.set(context.keys.raw(culpritSeries), 'not a series');
+    await xadd(event('ok-1', 1, T0));
+    const culpritId = await xadd(event('broken', 2, T0));
+    await xadd(event('ok-2', 3, T0));
+
+    const outcome = await processEntries(context, 'c', await readAs('c'));
+
+    expect(outcome).toEqual({ read: 3, processed: 2, deadLettered: 0, acked: 2 });
+    expect(await pendingIds()).toEqual([culpritId]);
+    expect(await points('ok-1')).toEqual([{ timestampMs: T0, value: 1 }]);
+    expect(await points('ok-2')).toEqual([{ timestampMs: T0, value: 3 }]);
+  });
+
+  it('dead-letters an entry once when two consumers process it, as after a crash between dead letter and ack', async () => {
+    await xadd({ source: 's' });
+    const entries = await readAs('first');
+
+    const [one, two] = await Promise.all([processEntries(context, 'first', entries), processEntries(context, 'second', entries)]);
+
+    expect(one.deadLettered + two.deadLettered).toBe(1);
+    expect(one.acked + two.acked).toBe(1);
+    expect(await deadLetters()).toHaveLength(1);
+    expect(await pendingIds()).toEqual([]);
+  });
+
+  it('splits a replay history off before validating, and dead-letters a second failure with both failures', async () => {
+    const first = { messageId: '1-0', reason: '/value: Expected number', failedAt: '2026-03-01T10:00:00.000Z', consumer: 'w0' };
+    const payload = { ...event('s', 0, T0), value: 'hot' };
+    const replayed = replayFields(parseDeadLetter('9-0', deadLetterFields(first, payload, [])));
+    const id = await xadd(replayed);
+    await xadd(replayFields(parseDeadLetter('9-1', deadLetterFields(first, event('s', 5, T0), []))));
+
+    const outcome = await processEntries(context, 'c', await readAs('c'));
+
+    expect(outcome).toEqual({ read: 2, processed: 1, deadLettered: 1, acked: 2 });
+    expect(await points('s')).toEqual([{ timestampMs: T0, value: 5 }]);
+    const [letter] = await deadLetters();
+    expect(letter).toMatchObject({ messageId: id, payload, history: [first], consumer: 'c' });
+    expect(letter!.reason).toMatch(/^\/value: /);
+  });
+
+  it('caps the dead-letter stream near its configured length', async () => {
+    for (let i = 0; i < 300; i++) await xadd({ source: 's', n: String(i) });
+    await processEntries(context, 'c', await readAs('c'));
+    const length = await redis.xLen(config.keys.deadLetterKey);
+    expect(length).toBeLessThan(300);
+    expect(length).toBeGreaterThanOrEqual(10);
+  });
+});
