@@ -2,6 +2,7 @@ import express, { type ErrorRequestHandler, type RequestHandler } from 'express'
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from './logger';
+import { requestLogger } from './request-context';
 
 /** An error that is the client's to fix or a known server state; `status` and `body` go out as they are. */
 export class HttpError extends Error {
@@ -53,7 +54,7 @@ export function errorHandler(logger: Logger, classify: (error: unknown) => HttpE
       res.status(known.status).set(known.headers).json({ error: known.message, ...known.details });
       return;
     }
-    logger.error({ err: error }, 'unhandled error');
+    requestLogger(res, logger).error({ err: error }, 'unhandled error');
     res.status(500).json({ error: 'Internal error' });
   };
 }

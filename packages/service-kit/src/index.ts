@@ -4,3 +4,7 @@ export * from './process';
 export * from './cluster';
 export * from './openapi';
 export * from './openapi-schemas';
+export * from './http-server';
+export * from './metrics';
+export * from './readiness';
+export * from './request-context';
