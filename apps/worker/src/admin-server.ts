@@ -1,19 +1,10 @@
-import { Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import express, { type Express } from 'express';
-import { NAME_MAX_LENGTH, NAME_PATTERN, isConnectionError } from '@redis-ingest/redis-schema';
+import { isConnectionError } from '@redis-ingest/redis-schema';
 import { HttpError, errorHandler, jsonBody, notFound, type Logger } from '@redis-ingest/service-kit';
+import { workerAdminDocument } from './api-document';
+import { DrainRequestSchema } from './drain-request';
 import { readAndProcess, type ProcessingContext } from './process-entries';
-
-export const DrainRequestSchema = Type.Object(
-  {
-    consumer: Type.Optional(
-      Type.String({ minLength: 1, maxLength: NAME_MAX_LENGTH, pattern: NAME_PATTERN, description: 'Consumer name to read as.' }),
-    ),
-    count: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000, description: 'Most entries to read.' })),
-  },
-  { additionalProperties: false },
-);
 
 const drainRequestChecker = TypeCompiler.Compile(DrainRequestSchema);
 const DEFAULT_DRAIN_COUNT = 100;
@@ -37,6 +28,11 @@ export function createAdminApp({ context, consumer, logger }: AdminDeps): Expres
   app.get('/healthz', async (_req, res) => {
     await context.client.ping();
     res.json({ status: 'ok', consumer });
+  });
+
+  const apiDocument = workerAdminDocument();
+  app.get('/openapi.json', (_req, res) => {
+    res.json(apiDocument);
   });
 
   app.post('/api/ingest/workers/process', ...jsonBody(BODY_LIMIT_BYTES), async (req, res) => {

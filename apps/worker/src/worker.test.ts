@@ -11,6 +11,7 @@ import {
 import { closeServer, createLogger, listen } from '@redis-ingest/service-kit';
 import { isolatedEnv, startRedisServer, testRedisUrl, type RedisServer } from '@redis-ingest/test-utils';
 import { createAdminApp } from './admin-server';
+import { DrainRequestSchema } from './drain-request';
 import { loadWorkerConfig, type WorkerConfig } from './config';
 import { processEntries, type ProcessingContext } from './process-entries';
 import { prepareProcessing, start, type RunningWorker } from './service';
@@ -141,6 +142,19 @@ describe('worker against a live Redis', () => {
       const response = await fetch(`http://127.0.0.1:${service.adminPort}/healthz`);
       expect(response.status).toBe(200);
       expect(await response.json()).toEqual({ status: 'ok', consumer: service.consumer });
+    });
+
+    it('serves its OpenAPI document, describing the drain with the schema that validates it', async () => {
+      const response = await fetch(`http://127.0.0.1:${service.adminPort}/openapi.json`);
+      expect(response.status).toBe(200);
+      type Operation = { requestBody?: { content: Record<string, { schema: unknown }> }; responses: Record<string, unknown> };
+      const document = (await response.json()) as { openapi: string; paths: Record<string, Record<string, Operation>> };
+      expect(document.openapi).toBe('3.1.0');
+      expect(Object.keys(document.paths).sort()).toEqual(['/api/ingest/workers/process', '/healthz', '/openapi.json']);
+      const drain = document.paths['/api/ingest/workers/process']!.post;
+      expect(drain!.requestBody!.content['application/json']!.schema).toEqual(JSON.parse(JSON.stringify(DrainRequestSchema)));
+      expect(Object.keys(drain!.responses).sort()).toEqual(['200', '400', '415', '503']);
+      expect(Object.keys(document.paths['/healthz']!.get!.responses).sort()).toEqual(['200', '503']);
     });
 
     it('stops reading when closed, and close() can be called again', async () => {
