@@ -2,16 +2,18 @@ import { createClient } from 'redis';
 import { isolatedConfig, startRedisServer, testRedisUrl, type RedisServer } from '@redis-ingest/test-utils';
 import { createKeys } from '../../keys';
 import type { RedisClient } from '../../redis';
-import { NativeRollupStore } from './native-store';
+import type { Sample } from '../store';
+import { keySlot } from './key-slot';
+import { NativeRollupStore, type SeriesGrouping } from './native-store';
 
 /** What the contract cannot see from outside: the native backend's own upkeep. */
 describe('NativeRollupStore', () => {
   const series = { metric: 'temp', source: 'sensor-1' };
 
-  function storeFor(client: RedisClient, url: string, rawRetentionMs: number) {
-    const config = isolatedConfig(url, { INGEST_ROLLUPS: '1m:avg' });
+  function storeFor(client: RedisClient, url: string, rawRetentionMs: number, { rollups = '1m:avg', groupBy }: { rollups?: string; groupBy?: SeriesGrouping } = {}) {
+    const config = isolatedConfig(url, { INGEST_ROLLUPS: rollups });
     const keys = createKeys(config.keys);
-    return { keys, store: new NativeRollupStore(client, { keys, rawRetentionMs, tiers: config.rollupTiers }) };
+    return { keys, store: new NativeRollupStore(client, { keys, rawRetentionMs, tiers: config.rollupTiers, groupBy }) };
   }
 
   describe('on the shared server', () => {
@@ -28,9 +30,50 @@ describe('NativeRollupStore', () => {
       await store.addSamples([{ ...series, timestampMs: 40_000, value: 2 }]);
       expect(await client.sendCommand(['ZRANGE', keys.raw(series), '0', '-1'])).toEqual(['40000:2']);
     });
+
+    it('writes more samples of one series in one batch than one command can take', async () => {
+      const { store } = storeFor(client, testRedisUrl(), 0, { rollups: '1h:count' });
+      // All in one open bucket, so no bucket closes until the last sample.
+      const batch = Array.from({ length: 5_000 }, (_, i) => ({ ...series, timestampMs: i * 100, value: i }));
+      batch.push({ ...series, timestampMs: 3_600_000, value: -1 });
+      expect(await store.addSamples(batch)).toEqual(Array(batch.length).fill({ ok: true }));
+      const everything = { fromMs: 0, toMs: 10_000_000, limit: 10_000 };
+      expect(await store.range(series, everything)).toEqual(batch.map(({ timestampMs, value }) => ({ timestampMs, value })));
+      expect((await store.latest([series]))[0]!.rollups).toEqual([{ timestampMs: 0, value: 5_000 }]);
+    });
+
+    it('writes alike whether a call takes the whole batch or one Cluster slot', async () => {
+      const rollups = '10s:avg,10s:max,1m:last';
+      // Late, repeated and too old samples for series spread over many slots.
+      const batchOf = (round: number): Sample[] =>
+        Array.from({ length: 600 }, (_, i) => ({
+          metric: `m${i % 3}`,
+          source: `device-${i % 150}`,
+          timestampMs: 100_000 * round + (i % 4 === 3 ? 1000 : (i * 997) % 70_000),
+          value: (i * round) / 8,
+        }));
+      const stores = (['batch', 'slot'] as const).map((groupBy) => storeFor(client, testRedisUrl(), 30_000, { rollups, groupBy }).store);
+      const outcomes = await Promise.all(
+        stores.map(async (store) => {
+          const results = [];
+          for (const round of [1, 2, 0, 3]) results.push(await store.addSamples(batchOf(round)));
+          const ids = batchOf(0).slice(0, 450);
+          const everything = { fromMs: 0, toMs: 1_000_000, limit: 1_000 };
+          const ranges = await Promise.all(
+            ids.flatMap((id) => [
+              store.range(id, everything),
+              ...store.tiers.map((tier) => store.range(id, { ...everything, aggregation: { type: tier.aggregation, bucketMs: tier.bucketMs } })),
+            ]),
+          );
+          return { results, ranges, latest: await store.latest(ids) };
+        }),
+      );
+      expect(outcomes[0]!.results.flat().some((result) => !result.ok)).toBe(true);
+      expect(outcomes[1]).toEqual(outcomes[0]);
+    });
   });
 
-  describe('on a server that forgets its scripts', () => {
+  describe('on a private server, whose statistics and scripts the tests reset', () => {
     let server: RedisServer;
     let client: RedisClient;
     beforeAll(async () => {
@@ -43,13 +86,42 @@ describe('NativeRollupStore', () => {
       await server.stop();
     });
 
-    it('loads the script again and writes the whole batch', async () => {
+    async function scriptCallsFor(groupBy: SeriesGrouping, samples: Sample[]): Promise<number> {
+      const { store } = storeFor(client, server.url, 0, { groupBy });
+      await store.bootstrap();
+      await client.sendCommand(['CONFIG', 'RESETSTAT']);
+      await store.addSamples(samples);
+      const stats = (await client.sendCommand(['INFO', 'commandstats'])) as unknown as string;
+      return Number(/^cmdstat_evalsha:calls=(\d+)/m.exec(stats)?.[1] ?? 0);
+    }
+    // Names far apart, so that some of the 900 series share a slot (CRC16 parts names that differ in a byte or two).
+    const spread = (count: number): Sample[] =>
+      Array.from({ length: count }, (_, i) => ({ metric: 'temp', source: `device-${((i % 900) * 2_654_435_761) % 1e9}`, timestampMs: i, value: i }));
+
+    it('makes one script call per batch, of at most 1,000 samples and whole series', async () => {
+      expect(await scriptCallsFor('batch', spread(1_000))).toBe(1);
+      expect(await scriptCallsFor('batch', spread(2_500))).toBe(3);
+      const oneSeries = Array.from({ length: 2_500 }, (_, i) => ({ ...series, timestampMs: i, value: i }));
+      expect(await scriptCallsFor('batch', oneSeries)).toBe(1);
+    });
+
+    it('makes one script call per Cluster slot when grouping by slot', async () => {
+      const samples = spread(1_000);
+      const { keys } = storeFor(client, server.url, 0);
+      const slots = new Set(samples.map((sample) => keySlot(keys.raw(sample))));
+      expect(slots.size).toBeLessThan(900);
+      expect(await scriptCallsFor('slot', samples)).toBe(slots.size);
+    });
+
+    it('loads the script again when the server forgot it and writes the whole batch', async () => {
       const { store } = storeFor(client, server.url, 0);
       await store.bootstrap();
       await client.sendCommand(['SCRIPT', 'FLUSH']);
-      const batch = ['a', 'b', 'c'].map((source, i) => ({ metric: 'temp', source, timestampMs: 1000, value: i }));
-      expect(await store.addSamples(batch)).toEqual([{ ok: true }, { ok: true }, { ok: true }]);
-      expect((await store.latest(batch)).map((latest) => latest.raw?.value)).toEqual([0, 1, 2]);
+      // Three calls, each of which finds the script missing.
+      const batch = spread(2_500);
+      expect(await store.addSamples(batch)).toEqual(Array(batch.length).fill({ ok: true }));
+      const newest = batch.slice(-900);
+      expect((await store.latest(newest)).map((latest) => latest.raw?.value)).toEqual(newest.map(({ value }) => value));
     });
   });
 });

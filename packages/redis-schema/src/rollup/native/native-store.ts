@@ -18,6 +18,7 @@ import type {
   WriteResult,
 } from '../store';
 import { bucketStart, type RollupTier } from '../tiers';
+import { keySlot } from './key-slot';
 
 const addSamplesBody = readFileSync(join(__dirname, 'lua', 'add-samples.lua'), 'utf8');
 
@@ -53,25 +54,50 @@ function isNoScriptError(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('NOSCRIPT');
 }
 
+/**
+ * How series share a script call. Every key of one call must live in one Cluster slot, so on Redis
+ * Cluster only the series of one slot can share a call; a standalone server takes the whole batch.
+ */
+export type SeriesGrouping = 'batch' | 'slot';
+
+export interface NativeRollupStoreOptions extends RollupStoreOptions {
+  /** Defaults to 'batch'. */
+  readonly groupBy?: SeriesGrouping;
+}
+
+/**
+ * A call holds the samples of whole series up to this many (a series with more takes a call of its
+ * own), so that a large batch does not hold the server up in one long script run.
+ */
+const MAX_SAMPLES_PER_CALL = 1_000;
+
 interface SeriesWrite {
   readonly series: SeriesId;
-  /** The whole EVALSHA command, samples appended as they are grouped. */
-  readonly args: string[];
+  /** The raw key, then one rollup key per tier. */
+  readonly keys: string[];
+  readonly members: string[];
   /** Where each of the series' samples sits in the caller's array. */
+  readonly positions: number[];
+}
+
+interface ScriptCall {
+  readonly args: string[];
+  /** Where the call's samples, in argument order, sit in the caller's array. */
   readonly positions: number[];
 }
 
 /**
  * Rollups on plain Redis 7+, behaving like a raw RedisTimeSeries series (DUPLICATE_POLICY LAST,
  * RETENTION) with one compaction rule per tier. A series keeps its raw samples and each rollup in
- * sorted sets of the same hash tag; one script call per series writes a batch of its samples
- * atomically, and the calls of a batch are pipelined.
+ * sorted sets of the same hash tag; one script call writes the samples of many series atomically
+ * (a batch's, or a Cluster slot's), and the calls of a batch are pipelined.
  */
 export class NativeRollupStore implements RollupStore {
   readonly backend = 'native';
   readonly tiers: readonly RollupTier[];
   private readonly keys: Keys;
   private readonly rawRetentionMs: number;
+  private readonly groupBy: SeriesGrouping;
   private readonly script: { readonly source: string; readonly sha: string };
   /** Raw keys of the series this process has indexed. */
   private readonly indexed = new Set<string>();
@@ -79,11 +105,12 @@ export class NativeRollupStore implements RollupStore {
 
   constructor(
     private readonly client: RedisClient,
-    options: RollupStoreOptions,
+    options: NativeRollupStoreOptions,
   ) {
     this.keys = options.keys;
     this.tiers = options.tiers;
     this.rawRetentionMs = options.rawRetentionMs;
+    this.groupBy = options.groupBy ?? 'batch';
     const source = addSamplesSource(options, [...new Set(options.tiers.map((tier) => tier.bucketMs))]);
     this.script = { source, sha: createHash('sha1').update(source).digest('hex') };
   }
@@ -93,36 +120,66 @@ export class NativeRollupStore implements RollupStore {
   }
 
   async addSamples(samples: readonly Sample[]): Promise<WriteResult[]> {
-    const writes = new Map<string, SeriesWrite>();
-    samples.forEach((sample, position) => {
-      const rawKey = this.keys.raw(sample);
-      let write = writes.get(rawKey);
-      if (write === undefined) {
-        const args = ['EVALSHA', this.script.sha, String(1 + this.tiers.length), rawKey];
-        for (const tier of this.tiers) args.push(this.keys.rollup(sample, tier));
-        write = { series: sample, args, positions: [] };
-        writes.set(rawKey, write);
-      }
-      write.args.push(`${sample.timestampMs}:${sample.value}`);
-      write.positions.push(position);
-    });
+    const writes = this.seriesWrites(samples);
     const unindexed = [...writes.keys()].filter((rawKey) => !this.indexed.has(rawKey));
-    const results = new Array<WriteResult>(samples.length);
-    // Issued together, so node-redis pipelines every series' call and the index writes in one go.
+    const results = new Array<WriteResult>(samples.length).fill(WRITTEN);
+    // Issued together, so node-redis pipelines every call and the index writes in one go.
     await Promise.all([
-      ...[...writes.values()].map((write) =>
-        this.evalScript(write.args).then((outcomes) => {
-          write.positions.forEach((position, index) => {
-            results[position] = (outcomes as number[])[index] === 1 ? WRITTEN : TOO_OLD;
-          });
-        }),
-      ),
+      ...this.scriptCalls(writes.values()).map(async (call) => {
+        for (const ordinal of (await this.evalScript(call.args)) as number[]) results[call.positions[ordinal - 1]!] = TOO_OLD;
+      }),
       ...unindexed
         .flatMap((rawKey) => indexSeriesCommands(this.keys, writes.get(rawKey)!.series))
         .map((args) => this.client.sendCommand(args)),
     ]);
     for (const rawKey of unindexed) this.indexed.add(rawKey);
     return results;
+  }
+
+  /** The samples grouped by series, keyed by raw key, each series' samples in input order. */
+  private seriesWrites(samples: readonly Sample[]): Map<string, SeriesWrite> {
+    const writes = new Map<string, SeriesWrite>();
+    samples.forEach((sample, position) => {
+      const rawKey = this.keys.raw(sample);
+      let write = writes.get(rawKey);
+      if (write === undefined) {
+        write = { series: sample, keys: [rawKey, ...this.tiers.map((tier) => this.keys.rollup(sample, tier))], members: [], positions: [] };
+        writes.set(rawKey, write);
+      }
+      write.members.push(`${sample.timestampMs}:${sample.value}`);
+      write.positions.push(position);
+    });
+    return writes;
+  }
+
+  private scriptCalls(writes: Iterable<SeriesWrite>): ScriptCall[] {
+    const groups = new Map<number, SeriesWrite[]>();
+    for (const write of writes) {
+      const group = this.groupBy === 'slot' ? keySlot(write.keys[0]!) : 0;
+      const members = groups.get(group);
+      if (members) members.push(write);
+      else groups.set(group, [write]);
+    }
+    const calls: ScriptCall[] = [];
+    for (const group of groups.values()) {
+      let keys: string[] = [];
+      let argv: string[] = [];
+      let positions: number[] = [];
+      const close = () => {
+        calls.push({ args: ['EVALSHA', this.script.sha, String(keys.length), ...keys, ...argv], positions });
+        keys = [];
+        argv = [];
+        positions = [];
+      };
+      for (const write of group) {
+        if (positions.length > 0 && positions.length + write.positions.length > MAX_SAMPLES_PER_CALL) close();
+        keys.push(...write.keys);
+        argv.push(String(write.members.length), ...write.members);
+        positions.push(...write.positions);
+      }
+      close();
+    }
+    return calls;
   }
 
   async latest(series: readonly SeriesId[]): Promise<SeriesLatest[]> {

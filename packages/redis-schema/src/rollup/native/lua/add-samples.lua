@@ -1,10 +1,11 @@
 --[[
-  Adds samples to one series and rolls them up the way RedisTimeSeries compaction rules do: a
-  bucket's aggregate is written only once a sample from a later bucket arrives, and a sample at or
-  before the newest timestamp that lands in a closed bucket recalculates that bucket.
+  Adds samples to any number of series and rolls them up the way RedisTimeSeries compaction rules
+  do: a bucket's aggregate is written only once a sample from a later bucket arrives, and a sample
+  at or before the newest timestamp that lands in a closed bucket recalculates that bucket.
 
   The raw samples of the open bucket are its running state: closing a bucket reads them once, so
-  each sample is read once more in all, and a call that only appends costs one ZRANGE and one ZADD.
+  each sample is read once more in all, and a series whose samples only append costs one ZRANGE
+  and one ZADD per call, however many samples it has.
 
   The loader prepends the configuration, which keeps it out of every call's arguments:
     local CONFIG = {
@@ -14,19 +15,27 @@
                   retentionMs = <ms, 0 keeps every bucket> }, ... },
     }
 
-  Input:
-    KEYS[1]          raw series: sorted set, score = timestamp, member = "<timestamp>:<value>"
-    KEYS[2 .. 1+T]   one rollup per tier: sorted set, score = bucket start, member = "<start>:<value>"
-    ARGV[1 ..]       one sample each as its raw member, "<timestamp>:<value>", both printed by
-                     JavaScript's String(number)
+  Input: one group per series, the series in the same order in KEYS and in ARGV.
+    KEYS, 1 + T per series (T = #CONFIG.tiers):
+      raw series: sorted set, score = timestamp, member = "<timestamp>:<value>"
+      one rollup per tier in CONFIG.tiers order: sorted set, score = bucket start,
+      member = "<start>:<value>"
+    ARGV, 1 + n per series:
+      n, the number of the series' samples
+      n samples, each as its raw member, "<timestamp>:<value>", both printed by JavaScript's
+      String(number)
 
   Output:
-    one integer per sample: 1 written, 0 refused as older than the raw retention
+    the ordinals of the samples refused as older than the raw retention, ascending; an ordinal
+    counts the call's samples from 1 in ARGV order, leaving out the counts
 ]]
-local rawKey = KEYS[1]
 local rawRetention = CONFIG.rawRetentionMs
 local widths = CONFIG.widths
 local tiers = CONFIG.tiers
+local keysPerSeries = 1 + #tiers
+
+-- Lua's unpack stops at 8000 values; a ZADD takes this many, and more samples flush in several.
+local PENDING_LIMIT = 4000
 
 -- Lua's tostring keeps 14 digits; 17 round-trip every double exactly.
 local function formatNumber(x)
@@ -37,15 +46,25 @@ local function formatTimestamp(ms)
   return string.format('%d', ms)
 end
 
-local newestMember = redis.call('ZRANGE', rawKey, -1, -1)[1]
-local newest = newestMember and tonumber(string.match(newestMember, '^[^:]+'))
+-- The series being written: its raw key, where its keys start in KEYS, and its newest timestamp.
+local rawKey, firstKey, newest
 
--- Appends wait here so that a batch costs one ZADD; anything reading raw flushes them first.
-local pendingRaw = {}
+-- Appends wait here so that a series costs one ZADD; anything reading raw flushes them first.
+local pendingRaw, pendingCount = {}, 0
+
 local function flushRaw()
-  if #pendingRaw > 0 then
-    redis.call('ZADD', rawKey, unpack(pendingRaw))
-    pendingRaw = {}
+  if pendingCount > 0 then
+    redis.call('ZADD', rawKey, unpack(pendingRaw, 1, pendingCount))
+    pendingCount = 0
+  end
+end
+
+local function queueRaw(at, member)
+  pendingRaw[pendingCount + 1] = at
+  pendingRaw[pendingCount + 2] = member
+  pendingCount = pendingCount + 2
+  if pendingCount >= PENDING_LIMIT then
+    flushRaw()
   end
 end
 
@@ -62,9 +81,11 @@ local function answer(figures, aggregation)
   return figures[aggregation]
 end
 
-local writtenTiers = {}
+-- Per tier of the series, the start of the newest bucket an append closed, which is then the
+-- rollup's newest; or true when only older buckets were recalculated. Nil until a bucket is written.
+local writtenTiers
 
-local function writeBucket(widthIndex, start)
+local function writeBucket(widthIndex, start, closedByAppend)
   flushRaw()
   local from = formatTimestamp(start)
   local members = redis.call('ZRANGE', rawKey, from, formatTimestamp(start + widths[widthIndex] - 1), 'BYSCORE')
@@ -84,34 +105,38 @@ local function writeBucket(widthIndex, start)
       max, figures.max = value, text
     end
   end
+  writtenTiers = writtenTiers or {}
   for t, tier in ipairs(tiers) do
     if tier.width == widthIndex then
-      local key = KEYS[1 + t]
+      local key = KEYS[firstKey + t]
       redis.call('ZREMRANGEBYSCORE', key, from, from)
       redis.call('ZADD', key, from, from .. ':' .. answer(figures, tier.aggregation))
-      writtenTiers[t] = true
+      if closedByAppend then
+        writtenTiers[t] = start
+      elseif writtenTiers[t] == nil then
+        writtenTiers[t] = true
+      end
     end
   end
 end
-
-local closedBuckets = {}
 
 local function append(member, at, ms)
   if newest then
     for w, width in ipairs(widths) do
       local openStart = newest - newest % width
       if ms - ms % width > openStart then
-        writeBucket(w, openStart)
+        writeBucket(w, openStart, true)
       end
     end
   end
-  pendingRaw[#pendingRaw + 1] = at
-  pendingRaw[#pendingRaw + 1] = member
+  queueRaw(at, member)
   newest = ms
 end
 
--- Like TS.ADD at or before the newest timestamp: replace the sample; a closed bucket it lands in
--- is recalculated once the batch is in.
+-- Closed buckets that late samples of the series landed in, recalculated once its samples are in.
+local closedBuckets
+
+-- Like TS.ADD at or before the newest timestamp: replace the sample.
 local function upsert(member, at, ms)
   flushRaw()
   local existing = redis.call('ZRANGE', rawKey, at, at, 'BYSCORE')[1]
@@ -122,56 +147,82 @@ local function upsert(member, at, ms)
   if existing then
     redis.call('ZREM', rawKey, existing)
   end
-  pendingRaw[#pendingRaw + 1] = at
-  pendingRaw[#pendingRaw + 1] = member
+  queueRaw(at, member)
   for w, width in ipairs(widths) do
     local start = ms - ms % width
     if start < newest - newest % width then
+      closedBuckets = closedBuckets or {}
       closedBuckets[w .. ':' .. start] = { w, start }
     end
   end
 end
 
-local results = {}
-local previousNewest = newest
-for i, member in ipairs(ARGV) do
-  local colon = string.find(member, ':', 1, true)
-  local at = string.sub(member, 1, colon - 1)
-  local ms = tonumber(at)
-  if newest and rawRetention > 0 and ms < newest - rawRetention then
-    results[i] = 0
-  else
-    if not newest or ms > newest then
+local refused = {}
+
+-- Writes ARGV[firstArg .. firstArg + count - 1] to the series at KEYS[firstKey]; the first of
+-- them is the call's sample number firstOrdinal + 1.
+local function addSeries(firstArg, count, firstOrdinal)
+  rawKey = KEYS[firstKey]
+  local newestMember = redis.call('ZRANGE', rawKey, -1, -1)[1]
+  newest = newestMember and tonumber(string.match(newestMember, '^[^:]+'))
+  local previousNewest = newest
+  writtenTiers, closedBuckets = nil, nil
+
+  for i = firstArg, firstArg + count - 1 do
+    local member = ARGV[i]
+    local colon = string.find(member, ':', 1, true)
+    local at = string.sub(member, 1, colon - 1)
+    local ms = tonumber(at)
+    if newest and rawRetention > 0 and ms < newest - rawRetention then
+      refused[#refused + 1] = firstOrdinal + i - firstArg + 1
+    elseif not newest or ms > newest then
       append(member, at, ms)
     else
       upsert(member, at, ms)
     end
-    results[i] = 1
+  end
+
+  flushRaw()
+  if closedBuckets then
+    for _, closed in pairs(closedBuckets) do
+      writeBucket(closed[1], closed[2], false)
+    end
+  end
+
+  -- Trimming on every call would cost a command per sample, so raw samples are dropped each time
+  -- the newest timestamp crosses a sixteenth of the retention, and reads hide what is left over,
+  -- as RedisTimeSeries hides the samples of chunks it has not dropped yet.
+  if rawRetention > 0 and newest ~= previousNewest then
+    local step = math.max(1, math.floor(rawRetention / 16))
+    if not previousNewest or math.floor(newest / step) > math.floor(previousNewest / step) then
+      redis.call('ZREMRANGEBYSCORE', rawKey, '-inf', '(' .. formatTimestamp(newest - rawRetention))
+    end
+  end
+
+  if writtenTiers then
+    for t, written in pairs(writtenTiers) do
+      local retention = tiers[t].retentionMs
+      if retention > 0 then
+        local key = KEYS[firstKey + t]
+        local newestBucket = written
+        if written == true then
+          newestBucket = tonumber(string.match(redis.call('ZRANGE', key, -1, -1)[1], '^[^:]+'))
+        end
+        redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. formatTimestamp(newestBucket - retention))
+      end
+    end
   end
 end
 
-flushRaw()
-for _, closed in pairs(closedBuckets) do
-  writeBucket(closed[1], closed[2])
+local argCount = #ARGV
+local argIndex, ordinal = 1, 0
+firstKey = 1
+while argIndex <= argCount do
+  local count = tonumber(ARGV[argIndex])
+  addSeries(argIndex + 1, count, ordinal)
+  argIndex = argIndex + 1 + count
+  ordinal = ordinal + count
+  firstKey = firstKey + keysPerSeries
 end
 
--- Trimming on every call would cost a command per sample, so raw samples are dropped each time
--- the newest timestamp crosses a sixteenth of the retention, and reads hide what is left over,
--- as RedisTimeSeries hides the samples of chunks it has not dropped yet.
-if rawRetention > 0 and newest ~= previousNewest then
-  local step = math.max(1, math.floor(rawRetention / 16))
-  if not previousNewest or math.floor(newest / step) > math.floor(previousNewest / step) then
-    redis.call('ZREMRANGEBYSCORE', rawKey, '-inf', '(' .. formatTimestamp(newest - rawRetention))
-  end
-end
-
-for t in pairs(writtenTiers) do
-  local retention = tiers[t].retentionMs
-  if retention > 0 then
-    local key = KEYS[1 + t]
-    local newestBucket = tonumber(string.match(redis.call('ZRANGE', key, -1, -1)[1], '^[^:]+'))
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. formatTimestamp(newestBucket - retention))
-  end
-end
-
-return results
+return refused
