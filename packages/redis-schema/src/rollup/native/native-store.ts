@@ -71,10 +71,16 @@ export interface NativeRollupStoreOptions extends RollupStoreOptions {
  */
 const MAX_SAMPLES_PER_CALL = 1_000;
 
+/** A series this store has written to: its keys, built once, and whether it is in the index yet. */
+interface KnownSeries {
+  readonly id: SeriesId;
+  /** The raw key, then one rollup key per tier, as the script takes them. */
+  readonly keys: readonly string[];
+  indexed: boolean;
+}
+
 interface SeriesWrite {
-  readonly series: SeriesId;
-  /** The raw key, then one rollup key per tier. */
-  readonly keys: string[];
+  readonly series: KnownSeries;
   readonly members: string[];
   /** Where each of the series' samples sits in the caller's array. */
   readonly positions: number[];
@@ -99,8 +105,8 @@ export class NativeRollupStore implements RollupStore {
   private readonly rawRetentionMs: number;
   private readonly groupBy: SeriesGrouping;
   private readonly script: { readonly source: string; readonly sha: string };
-  /** Raw keys of the series this process has indexed. */
-  private readonly indexed = new Set<string>();
+  /** By metric, then source. Building keys anew for every sample would keep the collector busy. */
+  private readonly known = new Map<string, Map<string, KnownSeries>>();
   private reloading: Promise<void> | undefined;
 
   constructor(
@@ -121,30 +127,43 @@ export class NativeRollupStore implements RollupStore {
 
   async addSamples(samples: readonly Sample[]): Promise<WriteResult[]> {
     const writes = this.seriesWrites(samples);
-    const unindexed = [...writes.keys()].filter((rawKey) => !this.indexed.has(rawKey));
+    const unindexed = [...writes.keys()].filter((series) => !series.indexed);
     const results = new Array<WriteResult>(samples.length).fill(WRITTEN);
     // Issued together, so node-redis pipelines every call and the index writes in one go.
     await Promise.all([
       ...this.scriptCalls(writes.values()).map(async (call) => {
         for (const ordinal of (await this.evalScript(call.args)) as number[]) results[call.positions[ordinal - 1]!] = TOO_OLD;
       }),
-      ...unindexed
-        .flatMap((rawKey) => indexSeriesCommands(this.keys, writes.get(rawKey)!.series))
-        .map((args) => this.client.sendCommand(args)),
+      ...unindexed.flatMap((series) => indexSeriesCommands(this.keys, series.id)).map((args) => this.client.sendCommand(args)),
     ]);
-    for (const rawKey of unindexed) this.indexed.add(rawKey);
+    for (const series of unindexed) series.indexed = true;
     return results;
   }
 
-  /** The samples grouped by series, keyed by raw key, each series' samples in input order. */
-  private seriesWrites(samples: readonly Sample[]): Map<string, SeriesWrite> {
-    const writes = new Map<string, SeriesWrite>();
+  private knownSeries({ metric, source }: SeriesId): KnownSeries {
+    let bySource = this.known.get(metric);
+    if (bySource === undefined) {
+      bySource = new Map();
+      this.known.set(metric, bySource);
+    }
+    let series = bySource.get(source);
+    if (series === undefined) {
+      const id = { metric, source };
+      series = { id, keys: [this.keys.raw(id), ...this.tiers.map((tier) => this.keys.rollup(id, tier))], indexed: false };
+      bySource.set(source, series);
+    }
+    return series;
+  }
+
+  /** The samples grouped by series, each series' samples in input order. */
+  private seriesWrites(samples: readonly Sample[]): Map<KnownSeries, SeriesWrite> {
+    const writes = new Map<KnownSeries, SeriesWrite>();
     samples.forEach((sample, position) => {
-      const rawKey = this.keys.raw(sample);
-      let write = writes.get(rawKey);
+      const series = this.knownSeries(sample);
+      let write = writes.get(series);
       if (write === undefined) {
-        write = { series: sample, keys: [rawKey, ...this.tiers.map((tier) => this.keys.rollup(sample, tier))], members: [], positions: [] };
-        writes.set(rawKey, write);
+        write = { series, members: [], positions: [] };
+        writes.set(series, write);
       }
       write.members.push(`${sample.timestampMs}:${sample.value}`);
       write.positions.push(position);
@@ -155,31 +174,40 @@ export class NativeRollupStore implements RollupStore {
   private scriptCalls(writes: Iterable<SeriesWrite>): ScriptCall[] {
     const groups = new Map<number, SeriesWrite[]>();
     for (const write of writes) {
-      const group = this.groupBy === 'slot' ? keySlot(write.keys[0]!) : 0;
+      const group = this.groupBy === 'slot' ? keySlot(write.series.keys[0]!) : 0;
       const members = groups.get(group);
       if (members) members.push(write);
       else groups.set(group, [write]);
     }
-    const calls: ScriptCall[] = [];
+    const chunks: SeriesWrite[][] = [];
     for (const group of groups.values()) {
-      let keys: string[] = [];
-      let argv: string[] = [];
-      let positions: number[] = [];
-      const close = () => {
-        calls.push({ args: ['EVALSHA', this.script.sha, String(keys.length), ...keys, ...argv], positions });
-        keys = [];
-        argv = [];
-        positions = [];
-      };
+      let chunk: SeriesWrite[] = [];
+      let chunkSamples = 0;
       for (const write of group) {
-        if (positions.length > 0 && positions.length + write.positions.length > MAX_SAMPLES_PER_CALL) close();
-        keys.push(...write.keys);
-        argv.push(String(write.members.length), ...write.members);
-        positions.push(...write.positions);
+        if (chunkSamples > 0 && chunkSamples + write.positions.length > MAX_SAMPLES_PER_CALL) {
+          chunks.push(chunk);
+          chunk = [];
+          chunkSamples = 0;
+        }
+        chunk.push(write);
+        chunkSamples += write.positions.length;
       }
-      close();
+      chunks.push(chunk);
     }
-    return calls;
+    return chunks.map((chunk) => this.scriptCall(chunk));
+  }
+
+  private scriptCall(writes: readonly SeriesWrite[]): ScriptCall {
+    const keyCount = writes.length * (1 + this.tiers.length);
+    const args = ['EVALSHA', this.script.sha, String(keyCount)];
+    const positions: number[] = [];
+    for (const write of writes) for (const key of write.series.keys) args.push(key);
+    for (const write of writes) {
+      args.push(String(write.members.length));
+      for (const member of write.members) args.push(member);
+      for (const position of write.positions) positions.push(position);
+    }
+    return { args, positions };
   }
 
   async latest(series: readonly SeriesId[]): Promise<SeriesLatest[]> {
