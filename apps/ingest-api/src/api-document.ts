@@ -4,7 +4,9 @@ import {
   ErrorBody,
   buildOpenApiDocument,
   healthRoute,
+  metricsRoute,
   openApiRoute,
+  readyRoute,
   type OpenApiDocument,
   type RouteDescription,
 } from '@redis-ingest/service-kit';
@@ -17,13 +19,18 @@ const FieldErrors = Type.Array(Type.Object({ path: Type.String(), message: Type.
 export function ingestApiRoutes(config: IngestConfig): RouteDescription[] {
   return [
     healthRoute,
+    readyRoute,
+    metricsRoute,
     openApiRoute,
     {
       method: 'post',
       path: '/api/ingest/events',
       summary:
         'Append one event, a JSON array of events, or application/x-ndjson (one event per line). Each event of a ' +
-        'batch is validated on its own; valid ones are appended atomically in request order.',
+        'batch is validated on its own; valid ones are appended atomically in request order. Once a device key ' +
+        'exists (or with INGEST_AUTH_REQUIRED=true) requests need `Authorization: Bearer <keyId>.<secret>`. ' +
+        'With INGEST_RATE_LIMIT_EVENTS_PER_SECOND set, each valid event counts against the key\'s budget ' +
+        '(each source\'s while no keys exist).',
       body: Type.Union([TelemetryEventSchema, Type.Array(TelemetryEventSchema, { minItems: 1, maxItems: config.maxBatch })]),
       responses: {
         200: {
@@ -43,8 +50,27 @@ export function ingestApiRoutes(config: IngestConfig): RouteDescription[] {
           ]),
         },
         400: { description: 'Invalid event (every field error listed), malformed JSON, or an empty batch.', schema: ErrorBody },
-        413: { description: `Body over ${config.bodyLimitBytes} bytes, or more than ${config.maxBatch} events.`, schema: ErrorBody },
+        401: {
+          description: 'No token while one is required, or an unknown, revoked or malformed one (sent tokens are always checked). Carries WWW-Authenticate: Bearer.',
+          schema: ErrorBody,
+        },
+        403: {
+          description:
+            'The device key may not write a source of the request. A batch is refused whole, nothing appended; ' +
+            '`forbiddenSources` names every such source.',
+          schema: Type.Object({ error: Type.String(), forbiddenSources: Type.Array(Type.String()) }),
+        },
+        413: {
+          description:
+            `Body over ${config.bodyLimitBytes} bytes, more than ${config.maxBatch} events, or more valid events ` +
+            'than the rate limit\'s burst (INGEST_RATE_LIMIT_BURST), which no wait would admit.',
+          schema: ErrorBody,
+        },
         415: { description: 'A content type other than application/json or application/x-ndjson.', schema: ErrorBody },
+        429: {
+          description: 'Over the rate limit; nothing appended. Retry-After (seconds) and `retryAfterMs` say when the same request fits.',
+          schema: Type.Object({ error: Type.String(), retryAfterMs: Type.Integer() }),
+        },
         503: {
           description: 'Redis is unreachable, or the consumer group is behind by INGEST_MAX_BACKLOG entries; see Retry-After.',
           schema: ErrorBody,

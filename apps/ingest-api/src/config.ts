@@ -1,4 +1,15 @@
-import { ConfigError, loadPipelineConfig, readInteger, readString, type Env, type PipelineConfig } from '@redis-ingest/redis-schema';
+import {
+  ConfigError,
+  loadPipelineConfig,
+  readBoolean,
+  readInteger,
+  readString,
+  type AccessKeyConfig,
+  type Env,
+  type PipelineConfig,
+  type RateLimit,
+} from '@redis-ingest/redis-schema';
+import type { HttpServerLimits } from '@redis-ingest/service-kit';
 
 export interface IngestConfig extends PipelineConfig {
   readonly port: number;
@@ -15,6 +26,46 @@ export interface IngestConfig extends PipelineConfig {
   readonly waitTimeoutMs: number;
   /** Processes sharing the port (node:cluster); 1 runs in this process alone. */
   readonly processes: number;
+  readonly accessKeys: AccessKeyConfig;
+  /** Refuse requests without a valid device key even while none exists; else that holds once one does. */
+  readonly authRequired: boolean;
+  /** How long a looked-up device key is trusted: a revoked key keeps working at most this long. */
+  readonly authCacheMs: number;
+  /** Per device key (per source without keys); undefined when off. */
+  readonly rateLimit: RateLimit | undefined;
+  readonly http: HttpServerLimits;
+  /** How long /readyz answers 503 before a stopping process closes its listener. */
+  readonly stopDelayMs: number;
+}
+
+function readAuthRequired(env: Env): boolean {
+  const production = readString(env, 'NODE_ENV', 'development') === 'production';
+  const required = readBoolean(env, 'INGEST_AUTH_REQUIRED', production);
+  // An open ingest in production must be a mistake someone can see, not a default.
+  if (production && !required) {
+    throw new ConfigError('INGEST_AUTH_REQUIRED', 'false is refused with NODE_ENV=production: ingest would accept events from anyone');
+  }
+  return required;
+}
+
+function readRateLimit(env: Env): RateLimit | undefined {
+  const eventsPerSecond = readInteger(env, 'INGEST_RATE_LIMIT_EVENTS_PER_SECOND', 0, { max: 10_000_000 });
+  const burst = readInteger(env, 'INGEST_RATE_LIMIT_BURST', Math.max(eventsPerSecond, 1), { min: 1, max: 100_000_000 });
+  return eventsPerSecond === 0 ? undefined : { eventsPerSecond, burst };
+}
+
+function readHttpLimits(env: Env): HttpServerLimits {
+  const limits: HttpServerLimits = {
+    headersTimeoutMs: readInteger(env, 'INGEST_HEADERS_TIMEOUT_MS', 10_000, { min: 100, max: 600_000 }),
+    requestTimeoutMs: readInteger(env, 'INGEST_REQUEST_TIMEOUT_MS', 30_000, { min: 100, max: 3_600_000 }),
+    keepAliveTimeoutMs: readInteger(env, 'INGEST_KEEP_ALIVE_TIMEOUT_MS', 5_000, { min: 1, max: 600_000 }),
+    maxHeaderBytes: readInteger(env, 'INGEST_MAX_HEADER_BYTES', 16_384, { min: 1_024, max: 1_048_576 }),
+  };
+  // Node refuses a server whose whole-request timeout is shorter than its head timeout.
+  if (limits.requestTimeoutMs < limits.headersTimeoutMs) {
+    throw new ConfigError('INGEST_REQUEST_TIMEOUT_MS', `must be at least INGEST_HEADERS_TIMEOUT_MS (${limits.headersTimeoutMs})`);
+  }
+  return limits;
 }
 
 export function loadIngestConfig(env: Env): IngestConfig {
@@ -30,6 +81,15 @@ export function loadIngestConfig(env: Env): IngestConfig {
     waitReplicas: readInteger(env, 'INGEST_WAIT_REPLICAS', 0, { max: 100 }),
     waitTimeoutMs: readInteger(env, 'INGEST_WAIT_TIMEOUT_MS', 500, { min: 1, max: 60_000 }),
     processes: readInteger(env, 'INGEST_API_PROCESSES', 1, { min: 1, max: 64 }),
+    accessKeys: {
+      deviceKeysKey: readString(env, 'INGEST_AUTH_KEY', 'telemetry:auth:device-keys'),
+      rateLimitPrefix: readString(env, 'INGEST_RATE_LIMIT_PREFIX', 'telemetry:rate-limit'),
+    },
+    authRequired: readAuthRequired(env),
+    authCacheMs: readInteger(env, 'INGEST_AUTH_CACHE_MS', 5_000, { max: 300_000 }),
+    rateLimit: readRateLimit(env),
+    http: readHttpLimits(env),
+    stopDelayMs: readInteger(env, 'INGEST_STOP_DELAY_MS', 0, { max: 120_000 }),
   };
   // WAIT runs under the command timeout; a longer wait would always end in a timeout instead of an answer.
   if (config.waitReplicas > 0 && config.waitTimeoutMs >= config.redisTimeoutMs) {

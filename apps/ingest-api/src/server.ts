@@ -1,5 +1,5 @@
-import { createServer as createHttpServer } from 'node:http';
 import express, { type Express, type Response } from 'express';
+import { ErrorReply } from 'redis';
 import {
   BackpressureError,
   appendEvents,
@@ -7,20 +7,39 @@ import {
   createKeys,
   createRedisClient,
   isConnectionError,
+  readQueueStats,
   validateEvent,
   type AppendedEvent,
   type RedisClient,
   type TelemetryEvent,
 } from '@redis-ingest/redis-schema';
-import { HttpError, closeServer, createLogger, errorHandler, jsonBody, listen, notFound, type Logger } from '@redis-ingest/service-kit';
+import {
+  HttpError,
+  Readiness,
+  ServiceMetrics,
+  closeServer,
+  createLimitedHttpServer,
+  createLogger,
+  errorHandler,
+  jsonBody,
+  listen,
+  notFound,
+  requestContext,
+  type Logger,
+} from '@redis-ingest/service-kit';
+import { IngestAccess, type Caller } from './access';
 import { ingestApiDocument } from './api-document';
 import type { IngestConfig } from './config';
+import { IngestMetrics, rejectionReason } from './metrics';
 import { parseNdjson, validateBatch, type ParsedBatch } from './parse-body';
 
 export interface IngestDeps {
   readonly config: IngestConfig;
   readonly redis: RedisClient;
   readonly logger: Logger;
+  /** Flipped by whoever stops the server; by default one that only PINGs Redis. */
+  readonly readiness?: Readiness;
+  readonly access?: IngestAccess;
 }
 
 const NDJSON = 'application/x-ndjson';
@@ -64,18 +83,34 @@ function withIdempotencyKey(body: unknown, idempotencyKey: string | undefined): 
   return { ...body, eventId: idempotencyKey };
 }
 
-export function createServer({ config, redis, logger }: IngestDeps): Express {
+/** Errors that came from Redis, as opposed to the client or this process. */
+const isRedisError = (error: unknown) => isConnectionError(error) || error instanceof ErrorReply;
+
+export function createServer({
+  config,
+  redis,
+  logger,
+  readiness = new Readiness(() => redis.ping()),
+  access = new IngestAccess(redis, config),
+}: IngestDeps): Express {
   const keys = createKeys(config.keys);
+  const metrics = new ServiceMetrics();
+  const events = new IngestMetrics(metrics);
+  metrics.sampleQueue(() => readQueueStats(redis, keys, config.consumerGroup));
   const app = express();
   app.disable('x-powered-by');
   // Answers are small and never cached; hashing each one for an ETag is wasted work on the hot path.
   app.set('etag', false);
+  app.use(requestContext(logger), metrics.httpMiddleware());
 
   const apiDocument = ingestApiDocument(config);
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+
+  app.get('/readyz', readiness.handler());
+  app.get('/metrics', metrics.handler());
 
   app.get('/openapi.json', (_req, res) => {
     res.json(apiDocument);
@@ -97,26 +132,45 @@ export function createServer({ config, redis, logger }: IngestDeps): Express {
     return appended;
   }
 
-  app.post('/api/ingest/events', ...jsonBody(config.bodyLimitBytes, [NDJSON]), async (req, res) => {
+  /** Source checks, rate limit, then the append; every event the request carried is counted either way. */
+  async function admit(caller: Caller, admitted: readonly TelemetryEvent[]): Promise<AppendedEvent[]> {
+    try {
+      access.authorize(caller, admitted);
+      await access.limit(caller, admitted);
+      const appended = await append(admitted);
+      events.accepted.inc(appended.length);
+      return appended;
+    } catch (error) {
+      events.rejected.inc({ reason: rejectionReason(error) }, admitted.length);
+      throw error;
+    }
+  }
+
+  app.post('/api/ingest/events', access.authenticate(), ...jsonBody(config.bodyLimitBytes, [NDJSON]), async (req, res) => {
     const receivedAtMs = Date.now();
     const idempotencyKey = req.get('idempotency-key');
+    const caller = access.caller(res);
     if (typeof req.body === 'string') {
       rejectIdempotencyKeyOnBatch(idempotencyKey);
-      return sendBatch(res, parseNdjson(req.body, config.maxBatch, receivedAtMs));
+      return sendBatch(res, caller, parseNdjson(req.body, config.maxBatch, receivedAtMs));
     }
     if (Array.isArray(req.body)) {
       rejectIdempotencyKeyOnBatch(idempotencyKey);
-      return sendBatch(res, validateBatch(req.body, config.maxBatch, receivedAtMs));
+      return sendBatch(res, caller, validateBatch(req.body, config.maxBatch, receivedAtMs));
     }
     if (req.body === undefined) throw new HttpError(400, 'Request body must be a JSON event, a JSON array or NDJSON');
     const result = validateEvent(withIdempotencyKey(req.body, idempotencyKey), receivedAtMs);
-    if (!result.ok) throw new HttpError(400, 'Invalid event', { errors: result.errors });
-    const [appended] = await append([result.event]);
+    if (!result.ok) {
+      events.rejected.inc({ reason: 'invalid' });
+      throw new HttpError(400, 'Invalid event', { errors: result.errors });
+    }
+    const [appended] = await admit(caller, [result.event]);
     res.status(appended!.duplicate ? 200 : 202).json({ id: appended!.id, value: result.event });
   });
 
-  async function sendBatch(res: Response, batch: ParsedBatch): Promise<void> {
-    const appended = await append(batch.events);
+  async function sendBatch(res: Response, caller: Caller, batch: ParsedBatch): Promise<void> {
+    events.rejected.inc({ reason: 'invalid' }, batch.rejected.length);
+    const appended = await admit(caller, batch.events);
     res.status(appended.length > 0 ? 202 : 400).json({
       accepted: appended.length,
       ids: appended.map((event) => event.id),
@@ -126,7 +180,12 @@ export function createServer({ config, redis, logger }: IngestDeps): Express {
   }
 
   app.use(notFound());
-  app.use(errorHandler(logger, classifyError));
+  app.use(
+    errorHandler(logger, (error) => {
+      if (isRedisError(error)) metrics.redisErrors.inc({ operation: 'ingest' });
+      return classifyError(error);
+    }),
+  );
   return app;
 }
 
@@ -142,12 +201,21 @@ const CONNECT_WAIT_MS = 2_000;
 export async function start(config: IngestConfig, logger: Logger = createLogger('ingest-api', config.logLevel)): Promise<RunningIngestApi> {
   const redis = createRedisClient(config.redisUrl, { name: 'ingest-api', logger, commandTimeoutMs: config.redisTimeoutMs });
   if (!(await connectWithin(redis, CONNECT_WAIT_MS))) logger.warn('redis not reachable yet; answering 503 until it is');
-  const server = createHttpServer(createServer({ config, redis, logger }));
+  const readiness = new Readiness(() => redis.ping());
+  const access = new IngestAccess(redis, config);
+  if (!config.authRequired && !(await access.required().catch(() => false))) {
+    logger.warn(
+      { variable: 'INGEST_AUTH_REQUIRED' },
+      'no device keys: ingest accepts events from anyone until the first key is added (keys-cli add), or INGEST_AUTH_REQUIRED=true',
+    );
+  }
+  const server = createLimitedHttpServer(createServer({ config, redis, logger, readiness, access }), config.http);
   const port = await listen(server, config.port, config.host);
-  logger.info({ port }, 'ingest-api listening');
+  logger.info({ port, authRequired: config.authRequired, rateLimit: config.rateLimit ?? 'off' }, 'ingest-api listening');
   return {
     port,
     stop: async () => {
+      await readiness.beginStopping(config.stopDelayMs);
       await closeServer(server);
       redis.destroy();
     },

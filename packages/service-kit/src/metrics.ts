@@ -3,6 +3,8 @@ import type { Request, RequestHandler } from 'express';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RouteDescription } from './openapi';
 
+export type { Counter };
+
 /** The route pattern a request matched, so label values stay few whatever URLs clients send. */
 function routeLabel(req: Request): string {
   const route = (req as Request & { route?: { path?: unknown } }).route;
@@ -40,18 +42,12 @@ export class ServiceMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
-    this.redisErrors = new Counter({
-      name: 'redis_errors_total',
-      help: 'Redis commands that failed (unreachable, timed out or refused), by what they were for',
-      labelNames: ['operation'],
-      registers: [this.registry],
-    });
-    this.requests = new Counter({
-      name: 'http_requests_total',
-      help: 'HTTP requests answered, by method, route pattern and status',
-      labelNames: ['method', 'route', 'status'],
-      registers: [this.registry],
-    });
+    this.redisErrors = this.counter(
+      'redis_errors_total',
+      'Redis commands that failed (unreachable, timed out or refused), by what they were for',
+      ['operation'],
+    );
+    this.requests = this.counter('http_requests_total', 'HTTP requests answered, by method, route pattern and status', ['method', 'route', 'status']);
     this.latency = new Histogram({
       name: 'http_request_duration_seconds',
       help: 'Time from receiving a request to finishing its answer, by method and route pattern',
@@ -59,6 +55,11 @@ export class ServiceMetrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [this.registry],
     });
+  }
+
+  /** A counter of this service's own, in its registry. */
+  counter<Label extends string = never>(name: string, help: string, labelNames: readonly Label[] = []): Counter<Label> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 
   /** Counts and times every request; mount before the routes. */

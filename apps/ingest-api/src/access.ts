@@ -1,0 +1,110 @@
+import type { RequestHandler, Response } from 'express';
+import {
+  DeviceKeyStore,
+  DeviceKeyVerifier,
+  chargeRateLimit,
+  createAccessKeys,
+  mayWrite,
+  type RateLimitCharge,
+  type RedisClient,
+  type TelemetryEvent,
+} from '@redis-ingest/redis-schema';
+import { HttpError } from '@redis-ingest/service-kit';
+import type { IngestConfig } from './config';
+
+/** Who sent a request: a verified device key, or nobody while ingest runs open. */
+export type Caller = { readonly keyId: string; readonly sources: readonly string[] } | { readonly keyId: undefined };
+
+const OPEN: Caller = { keyId: undefined };
+
+function unauthorized(message: string, error?: 'invalid_request' | 'invalid_token'): HttpError {
+  const challenge = error === undefined ? 'Bearer realm="ingest"' : `Bearer realm="ingest", error="${error}"`;
+  return new HttpError(401, message, {}, { 'WWW-Authenticate': challenge });
+}
+
+/** The token of an `Authorization: Bearer <token>` header; undefined without the header. */
+function bearerToken(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const match = /^Bearer +(\S+) *$/i.exec(header);
+  if (!match) throw unauthorized('Authorization must be "Bearer <keyId>.<secret>"', 'invalid_request');
+  return match[1];
+}
+
+function sourceCounts(events: readonly TelemetryEvent[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const { source } of events) counts.set(source, (counts.get(source) ?? 0) + 1);
+  return counts;
+}
+
+/**
+ * Who may write, which sources, and how fast. Authentication runs before the body is read, so an
+ * unauthenticated client cannot make the server parse a megabyte; source checks and rate limits run
+ * on the validated events.
+ */
+export class IngestAccess {
+  private readonly keys;
+  private readonly verifier: DeviceKeyVerifier;
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly config: IngestConfig,
+  ) {
+    this.keys = createAccessKeys(config.accessKeys);
+    this.verifier = new DeviceKeyVerifier(new DeviceKeyStore(redis, this.keys), { cacheMs: config.authCacheMs });
+  }
+
+  /** Whether requests need a device key: configured so, or since the first key was added. */
+  async required(): Promise<boolean> {
+    return this.config.authRequired || (await this.verifier.anyKeys());
+  }
+
+  /**
+   * Sets the caller for `caller(res)`, or answers 401. A token is checked whenever one is sent, so a
+   * misconfigured device learns of it even while ingest is open.
+   */
+  authenticate(): RequestHandler {
+    return async (req, res, next) => {
+      const token = bearerToken(req.get('authorization'));
+      if (token === undefined) {
+        if (await this.required()) throw unauthorized('A device key is required: Authorization: Bearer <keyId>.<secret>');
+        res.locals.caller = OPEN;
+        return next();
+      }
+      const key = await this.verifier.verify(token);
+      if (!key) throw unauthorized('Unknown, revoked or malformed device key', 'invalid_token');
+      res.locals.caller = { keyId: key.keyId, sources: key.sources } satisfies Caller;
+      next();
+    };
+  }
+
+  caller(res: Response): Caller {
+    return res.locals.caller as Caller;
+  }
+
+  /** 403 naming every source of the request the key may not write; the request is refused whole. */
+  authorize(caller: Caller, events: readonly TelemetryEvent[]): void {
+    if (caller.keyId === undefined) return;
+    const forbidden = [...sourceCounts(events).keys()].filter((source) => !mayWrite(caller.sources, source));
+    if (forbidden.length > 0) {
+      throw new HttpError(403, `Device key ${caller.keyId} may not write these sources`, { forbiddenSources: forbidden.sort() });
+    }
+  }
+
+  /** Charges the events to the caller's budget (each source's while open), or answers 429 / 413. */
+  async limit(caller: Caller, events: readonly TelemetryEvent[]): Promise<void> {
+    const rateLimit = this.config.rateLimit;
+    if (rateLimit === undefined || events.length === 0) return;
+    const charges: RateLimitCharge[] =
+      caller.keyId === undefined
+        ? [...sourceCounts(events)].map(([source, cost]) => ({ key: this.keys.rateLimitBySource(source), cost }))
+        : [{ key: this.keys.rateLimitByKey(caller.keyId), cost: events.length }];
+    // A request over the burst could never be admitted; retrying it would only spin.
+    if (charges.some((charge) => charge.cost > rateLimit.burst)) {
+      throw new HttpError(413, `Under the rate limit a request may carry at most ${rateLimit.burst} events`, { burst: rateLimit.burst });
+    }
+    const waitMs = await chargeRateLimit(this.redis, charges, rateLimit);
+    if (waitMs > 0) {
+      throw new HttpError(429, 'Rate limit exceeded; retry later', { retryAfterMs: waitMs }, { 'Retry-After': String(Math.ceil(waitMs / 1_000)) });
+    }
+  }
+}
