@@ -1,0 +1,119 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { createLogger } from '@redis-ingest/service-kit';
+import { isolatedEnv } from '@redis-ingest/test-utils';
+import { loadIngestConfig } from '../../apps/ingest-api/src/config';
+import { start as startIngest, type RunningIngestApi } from '../../apps/ingest-api/src/server';
+
+export const silent = createLogger('reliability-test', 'silent');
+
+/** A fixed instant, so that timestamps are the same in every run. */
+export const T0 = Date.UTC(2026, 2, 1, 10, 0, 0);
+
+/** Built by the root `pnpm test`, which runs every workspace's build before jest. */
+export const WORKER_MAIN = join(__dirname, '..', '..', 'apps', 'worker', 'dist', 'main.js');
+
+export function requireWorkerBuild(): void {
+  if (!existsSync(WORKER_MAIN)) throw new Error(`${WORKER_MAIN} is missing: build the workspaces first (pnpm test does)`);
+}
+
+/** Environment for every service of a test: private key names on `redisUrl`, ephemeral ports, no auth. */
+export function pipelineEnv(redisUrl: string, overrides: Record<string, string> = {}): Record<string, string> {
+  return isolatedEnv(redisUrl, {
+    INGEST_API_PORT: '0',
+    INGEST_API_HOST: '127.0.0.1',
+    INGEST_AUTH_REQUIRED: 'false',
+    WORKER_ADMIN_PORT: '0',
+    WORKER_BLOCK_MS: '200',
+    ...overrides,
+  });
+}
+
+export function startIngestApi(env: Record<string, string>): Promise<RunningIngestApi> {
+  return startIngest(loadIngestConfig(env), silent);
+}
+
+export interface PostResult {
+  readonly status: number;
+  readonly body: { accepted?: number; ids?: string[]; error?: string };
+  readonly durationMs: number;
+}
+
+export async function postEvents(port: number, events: readonly object[]): Promise<PostResult> {
+  const started = Date.now();
+  const response = await fetch(`http://127.0.0.1:${port}/api/ingest/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(events),
+  });
+  const body = (await response.json()) as PostResult['body'];
+  return { status: response.status, body, durationMs: Date.now() - started };
+}
+
+export function telemetryEvent(source: string, value: number, timestampMs: number) {
+  return { source, metric: 'load', value, occurredAt: new Date(timestampMs).toISOString() };
+}
+
+/** Polls until `check` holds; a check that throws (Redis still reconnecting) counts as not yet. */
+export async function eventually(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms (last error: ${String(lastError)})`);
+    await sleep(25);
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export interface LogLine {
+  readonly msg: string;
+  readonly level: number;
+  readonly [field: string]: unknown;
+}
+
+export interface WorkerProcess {
+  readonly consumer: string;
+  readonly child: ChildProcess;
+  /** Every JSON line it has written to stdout so far. */
+  readonly logs: LogLine[];
+  readonly exited: Promise<void>;
+  /** Resolves once the service has logged that it started. */
+  readonly started: Promise<void>;
+}
+
+/** Runs `node apps/worker/dist/main.js` under a fixed consumer name. */
+export function spawnWorker(env: Record<string, string>, consumer: string): WorkerProcess {
+  const child = spawn(process.execPath, [WORKER_MAIN], {
+    env: { PATH: process.env.PATH ?? '', ...env, LOG_LEVEL: 'info', WORKER_CONSUMER_NAME: consumer },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const logs: LogLine[] = [];
+  let markStarted!: () => void;
+  const started = new Promise<void>((resolve) => (markStarted = resolve));
+  createInterface({ input: child.stdout! }).on('line', (text) => {
+    let line: LogLine;
+    try {
+      line = JSON.parse(text) as LogLine;
+    } catch {
+      return; // The last line of a killed process may be cut short.
+    }
+    logs.push(line);
+    if (line.msg === 'worker service started') markStarted();
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return { consumer, child, logs, exited, started };
+}
+
+/** SIGKILL, also for a stopped (SIGSTOP) process; resolves once it has exited. */
+export async function killHard(worker: WorkerProcess): Promise<void> {
+  if (worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill('SIGKILL');
+  await worker.exited;
+}
