@@ -11,6 +11,8 @@ export function isolatedEnv(redisUrl: string, overrides: Env = {}): Record<strin
     INGEST_METRICS_KEY: `${prefix}:metrics`,
     INGEST_SERIES_PREFIX: `${prefix}:series`,
     INGEST_CONSUMER_GROUP: `${prefix}-workers`,
+    INGEST_AUTH_KEY: `${prefix}:auth:device-keys`,
+    INGEST_RATE_LIMIT_PREFIX: `${prefix}:rate-limit`,
     LOG_LEVEL: 'silent',
     ...overrides,
   };
