@@ -172,6 +172,7 @@ export function createServer({
     events.rejected.inc({ reason: 'invalid' }, batch.rejected.length);
     const appended = await admit(caller, batch.events);
     res.status(appended.length > 0 ? 202 : 400).json({
+      ...(appended.length === 0 ? { error: 'No event of the batch is valid' } : {}),
       accepted: appended.length,
       ids: appended.map((event) => event.id),
       duplicates: appended.filter((event) => event.duplicate).length,

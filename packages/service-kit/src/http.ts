@@ -39,6 +39,7 @@ export function jsonBody(limitBytes: number, textTypes: readonly string[] = []):
 interface BodyParserError {
   type?: string;
   status?: number;
+  expose?: boolean;
   message: string;
 }
 
@@ -75,6 +76,10 @@ function toHttpError(error: unknown): HttpError | undefined {
     case 'stream.encoding.set':
       return new HttpError(400, parserError.message);
     default:
+      // The parser's other client errors carry no type, e.g. a gzip body that does not inflate.
+      if (parserError?.expose === true && typeof parserError.status === 'number' && parserError.status >= 400 && parserError.status < 500) {
+        return new HttpError(parserError.status, parserError.message);
+      }
       return undefined;
   }
 }
