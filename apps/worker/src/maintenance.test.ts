@@ -1,28 +1,33 @@
 import { createClient } from 'redis';
 import { createRedisClient, type RedisClient } from '@redis-ingest/redis-schema';
 import { createLogger } from '@redis-ingest/service-kit';
-import { isolatedConfig, testRedisUrl } from '@redis-ingest/test-utils';
+import { isolatedConfig, startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
 import { removeIdleConsumers, trimStream } from './maintenance';
 import { ensureConsumerGroup } from './stream-reads';
 
 const logger = createLogger('maintenance-test', 'silent');
 
 describe('stream maintenance', () => {
-  const redis = createClient({ url: testRedisUrl() });
+  let server: RedisServer;
+  let redis: ReturnType<typeof createClient>;
   let client: RedisClient;
   let stream: string;
   let group: string;
 
   beforeAll(async () => {
-    client = createRedisClient(testRedisUrl(), { name: 'maintenance-test', logger });
+    // Nodes of two entries: [1 2] [3 4] ..., so that `MINID ~`, which removes whole nodes, trims predictably.
+    server = await startRedisServer({ args: ['--stream-node-max-entries', '2'] });
+    redis = createClient({ url: server.url });
+    client = createRedisClient(server.url, { name: 'maintenance-test', logger });
     await Promise.all([redis.connect(), client.connect()]);
   });
-  afterAll(() => {
+  afterAll(async () => {
     redis.destroy();
     client.destroy();
+    await server.stop();
   });
   beforeEach(async () => {
-    const config = isolatedConfig(testRedisUrl());
+    const config = isolatedConfig(server.url);
     stream = config.keys.streamKey;
     group = config.consumerGroup;
     await ensureConsumerGroup(client, stream, group);
@@ -35,14 +40,10 @@ describe('stream maintenance', () => {
   const read = (consumer: string, count: number) =>
     redis.sendCommand(['XREADGROUP', 'GROUP', group, consumer, 'COUNT', String(count), 'STREAMS', stream, '>']);
   const ids = async () => (await redis.xRange(stream, '-', '+')).map(({ id }) => id);
-  /** Small nodes, so that `MINID ~` can remove a few entries at a time. */
-  const smallNodes = () => redis.configSet('stream-node-max-entries', '2');
-  afterEach(() => redis.configSet('stream-node-max-entries', '100'));
 
   const retention = (retainProcessedCount: number, retainProcessedMs: number) => ({ stream, group, retainProcessedCount, retainProcessedMs });
 
   it('trims nothing while the group has not finished with the oldest entry', async () => {
-    await smallNodes();
     await addAt(1, 2, 3, 4, 5, 6, 7, 8);
     await read('a', 8);
     expect(await trimStream(client, retention(0, 0))).toEqual({ removed: 0, minId: undefined });
@@ -50,12 +51,10 @@ describe('stream maintenance', () => {
   });
 
   it('trims below the oldest pending entry and the first undelivered one, whichever is lower', async () => {
-    await smallNodes();
     await addAt(1, 2, 3, 4, 5, 6, 7, 8, 9, 10);
     await read('a', 8);
     await redis.xAck(stream, group, ['1-0', '2-0', '3-0', '4-0', '5-0', '7-0', '8-0']);
     // 6-0 is pending; 9-0 was never delivered.
-    // Nodes of two: [1 2] [3 4] [5 6] ...; `~` removes only whole nodes below the threshold.
     expect(await trimStream(client, retention(0, 0))).toEqual({ removed: 4, minId: '6-0' });
     expect(await ids()).toEqual(['5-0', '6-0', '7-0', '8-0', '9-0', '10-0']);
 
@@ -65,7 +64,6 @@ describe('stream maintenance', () => {
   });
 
   it('keeps the newest processed entries by count, and by age by the server clock', async () => {
-    await smallNodes();
     await addAt(1, 2, 3, 4, 5, 6, 7, 8, 9, 10);
     await read('a', 10);
     await redis.xAck(stream, group, ['1-0', '2-0', '3-0', '4-0', '5-0', '6-0', '7-0', '8-0', '9-0', '10-0']);
