@@ -30,6 +30,7 @@
     counts the call's samples from 1 in ARGV order, leaving out the counts
 ]]
 local rawRetention = CONFIG.rawRetentionMs
+local rawTrimStep = math.max(1, math.floor(rawRetention / 16))
 local widths = CONFIG.widths
 local tiers = CONFIG.tiers
 local keysPerSeries = 1 + #tiers
@@ -44,6 +45,11 @@ end
 
 local function formatTimestamp(ms)
   return string.format('%d', ms)
+end
+
+-- The number before the first colon of a member: its timestamp or bucket start.
+local function memberTime(member)
+  return tonumber(string.sub(member, 1, string.find(member, ':', 1, true) - 1))
 end
 
 -- The series being written: its raw key, where its keys start in KEYS, and its newest timestamp.
@@ -164,7 +170,7 @@ local refused = {}
 local function addSeries(firstArg, count, firstOrdinal)
   rawKey = KEYS[firstKey]
   local newestMember = redis.call('ZRANGE', rawKey, -1, -1)[1]
-  newest = newestMember and tonumber(string.match(newestMember, '^[^:]+'))
+  newest = newestMember and memberTime(newestMember)
   local previousNewest = newest
   writtenTiers, closedBuckets = nil, nil
 
@@ -193,8 +199,7 @@ local function addSeries(firstArg, count, firstOrdinal)
   -- the newest timestamp crosses a sixteenth of the retention, and reads hide what is left over,
   -- as RedisTimeSeries hides the samples of chunks it has not dropped yet.
   if rawRetention > 0 and newest ~= previousNewest then
-    local step = math.max(1, math.floor(rawRetention / 16))
-    if not previousNewest or math.floor(newest / step) > math.floor(previousNewest / step) then
+    if not previousNewest or newest - newest % rawTrimStep > previousNewest - previousNewest % rawTrimStep then
       redis.call('ZREMRANGEBYSCORE', rawKey, '-inf', '(' .. formatTimestamp(newest - rawRetention))
     end
   end
@@ -206,7 +211,7 @@ local function addSeries(firstArg, count, firstOrdinal)
         local key = KEYS[firstKey + t]
         local newestBucket = written
         if written == true then
-          newestBucket = tonumber(string.match(redis.call('ZRANGE', key, -1, -1)[1], '^[^:]+'))
+          newestBucket = memberTime(redis.call('ZRANGE', key, -1, -1)[1])
         end
         redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. formatTimestamp(newestBucket - retention))
       end
