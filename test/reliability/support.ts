@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createLogger } from '@redis-ingest/service-kit';
@@ -116,4 +117,37 @@ export function spawnWorker(env: Record<string, string>, consumer: string): Work
 export async function killHard(worker: WorkerProcess): Promise<void> {
   if (worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill('SIGKILL');
   await worker.exited;
+}
+
+export interface BlackholeProxy {
+  readonly url: string;
+  /** From now on the connections open at this moment swallow every byte both ways; later ones work. */
+  swallowOpenConnections(): void;
+  close(): Promise<void>;
+}
+
+/** A TCP proxy to a Redis whose connections can go silent without closing, as a half-open connection does. */
+export async function blackholeProxy(redisUrl: string): Promise<BlackholeProxy> {
+  const { hostname, port } = new URL(redisUrl);
+  const connections: { swallowing: boolean; sockets: Socket[] }[] = [];
+  const server = createServer((downstream) => {
+    const upstream = connect(Number(port), hostname);
+    const connection = { swallowing: false, sockets: [downstream, upstream] };
+    connections.push(connection);
+    downstream.on('data', (data) => connection.swallowing || upstream.write(data));
+    upstream.on('data', (data) => connection.swallowing || downstream.write(data));
+    for (const socket of connection.sockets) {
+      socket.on('error', () => connection.sockets.forEach((one) => one.destroy()));
+      socket.on('close', () => connection.sockets.forEach((one) => one.destroy()));
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    swallowOpenConnections: () => connections.forEach((connection) => (connection.swallowing = true)),
+    close: () => {
+      connections.forEach(({ sockets }) => sockets.forEach((socket) => socket.destroy()));
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }

@@ -34,7 +34,7 @@ export interface WorkerTotals extends ProcessOutcome {
 const RETRY_BASE_MS = 100;
 const RETRY_MAX_MS = 5_000;
 /** How long past its BLOCK a read may stay unanswered before the connection counts as dead. */
-const READ_GRACE_MS = 5_000;
+export const READ_GRACE_MS = 5_000;
 
 /** Capped exponential backoff after `failures` consecutive failed steps. */
 function retryDelayMs(failures: number): number {
