@@ -74,7 +74,8 @@ export async function readGroup(client: RedisClient, read: GroupRead): Promise<S
  * connection when this one is no longer open.
  */
 export async function readGroupWithin(client: RedisClient, read: GroupRead, deadlineMs: number): Promise<StreamEntry[]> {
-  const timer = setTimeout(() => client.destroy(), deadlineMs);
+  // destroy() throws on a client already closed, and a throw in a timer would end the process.
+  const timer = setTimeout(() => client.isOpen && client.destroy(), deadlineMs);
   try {
     return await readGroup(client, read);
   } finally {

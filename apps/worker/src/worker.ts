@@ -93,7 +93,7 @@ export class Worker {
     try {
       // A XREADGROUP BLOCK already sent cannot be cancelled; dropping its connection ends it now
       // instead of up to blockMs later. Entries it was about to deliver stay pending for reclaim.
-      this.blockingClient?.destroy();
+      if (this.blockingClient?.isOpen) this.blockingClient.destroy();
     } catch (error) {
       this.logger.warn({ err: error }, 'closing the blocking connection failed');
     }
