@@ -4,7 +4,7 @@ import { createKeys } from '../../keys';
 import type { RedisClient } from '../../redis';
 import type { Sample } from '../store';
 import { keySlot } from './key-slot';
-import { NativeRollupStore, type SeriesGrouping } from './native-store';
+import { MAX_SAMPLES_PER_CALL, NativeRollupStore, type SeriesGrouping } from './native-store';
 
 /** What the contract cannot see from outside: the native backend's own upkeep. */
 describe('NativeRollupStore', () => {
@@ -98,18 +98,18 @@ describe('NativeRollupStore', () => {
     const spread = (count: number): Sample[] =>
       Array.from({ length: count }, (_, i) => ({ metric: 'temp', source: `device-${((i % 900) * 2_654_435_761) % 1e9}`, timestampMs: i, value: i }));
 
-    it('makes one script call per batch, of at most 1,000 samples and whole series', async () => {
-      expect(await scriptCallsFor('batch', spread(1_000))).toBe(1);
-      expect(await scriptCallsFor('batch', spread(2_500))).toBe(3);
-      const oneSeries = Array.from({ length: 2_500 }, (_, i) => ({ ...series, timestampMs: i, value: i }));
+    it('makes one script call per batch, of whole series and at most MAX_SAMPLES_PER_CALL samples', async () => {
+      expect(await scriptCallsFor('batch', spread(MAX_SAMPLES_PER_CALL))).toBe(1);
+      expect(await scriptCallsFor('batch', spread(MAX_SAMPLES_PER_CALL * 2.5))).toBe(3);
+      const oneSeries = Array.from({ length: MAX_SAMPLES_PER_CALL * 2.5 }, (_, i) => ({ ...series, timestampMs: i, value: i }));
       expect(await scriptCallsFor('batch', oneSeries)).toBe(1);
     });
 
     it('makes one script call per Cluster slot when grouping by slot', async () => {
-      const samples = spread(1_000);
+      const samples = spread(900);
       const { keys } = storeFor(client, server.url, 0);
       const slots = new Set(samples.map((sample) => keySlot(keys.raw(sample))));
-      expect(slots.size).toBeLessThan(900);
+      expect(slots.size).toBeLessThan(samples.length);
       expect(await scriptCallsFor('slot', samples)).toBe(slots.size);
     });
 
@@ -117,7 +117,7 @@ describe('NativeRollupStore', () => {
       const { store } = storeFor(client, server.url, 0);
       await store.bootstrap();
       await client.sendCommand(['SCRIPT', 'FLUSH']);
-      // Three calls, each of which finds the script missing.
+      // Several calls, each of which finds the script missing.
       const batch = spread(2_500);
       expect(await store.addSamples(batch)).toEqual(Array(batch.length).fill({ ok: true }));
       const newest = batch.slice(-900);

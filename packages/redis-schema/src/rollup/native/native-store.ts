@@ -67,9 +67,11 @@ export interface NativeRollupStoreOptions extends RollupStoreOptions {
 
 /**
  * A call holds the samples of whole series up to this many (a series with more takes a call of its
- * own), so that a large batch does not hold the server up in one long script run.
+ * own). Other clients wait while a script runs: a call of 100 single-sample series takes about
+ * 0.5 ms, or some 10 ms when each closes buckets of two widths, and fewer, longer calls write no
+ * faster.
  */
-const MAX_SAMPLES_PER_CALL = 1_000;
+export const MAX_SAMPLES_PER_CALL = 100;
 
 /** A series this store has written to: its keys, built once, and whether it is in the index yet. */
 interface KnownSeries {
