@@ -1,3 +1,5 @@
 export * from './redis-server';
 export * from './provide-redis';
 export * from './keys';
+export * from './redis-command';
+export * from './redis-cluster';

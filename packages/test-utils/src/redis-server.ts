@@ -1,8 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { redisCommand } from './redis-command';
 
 export interface RedisServer {
   readonly url: string;
@@ -30,21 +31,16 @@ export function freePort(): Promise<number> {
   });
 }
 
-function ping(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ port, host: '127.0.0.1' });
-    const finish = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(500, () => finish(false));
-    socket.once('error', () => finish(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => finish(data.toString().startsWith('+PONG')));
-  });
+/** Whether a Redis on 127.0.0.1:`port` answers PING. */
+export function ping(port: number): Promise<boolean> {
+  return redisCommand(port, ['PING'], 500).then(
+    (reply) => reply === 'PONG',
+    () => false,
+  );
 }
 
-async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+/** Polls `check` until it holds; throws naming `what` once `timeoutMs` has passed. */
+export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
@@ -55,6 +51,28 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what:
 function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+/**
+ * A suite that fails before its afterAll, or forgets to stop a server, must neither keep jest waiting
+ * nor leave servers holding ports and memory. So servers do not keep this process alive, and a
+ * watchdog kills each one once this process is gone (an 'exit' listener would not do: jest hands test
+ * modules a copy of `process` whose listeners never fire).
+ */
+function killWhenOrphaned(server: ChildProcess): void {
+  server.unref();
+  const watch = 'while kill -0 "$1" && kill -0 "$2"; do sleep 1; done 2>/dev/null; kill -0 "$1" 2>/dev/null || kill -9 "$2" 2>/dev/null';
+  spawn('sh', ['-c', watch, 'redis-server-watchdog', String(process.pid), String(server.pid)], { stdio: 'ignore' }).unref();
+}
+
+/** A server that ignores SIGTERM this long (e.g. stuck writing) is killed outright. */
+const SHUTDOWN_GRACE_MS = 5_000;
+
+async function terminate(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  child.kill(signal);
+  const escalation = setTimeout(() => child.kill('SIGKILL'), SHUTDOWN_GRACE_MS);
+  await exited(child);
+  clearTimeout(escalation);
 }
 
 export interface RedisServerOptions {
@@ -72,6 +90,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   const launch = async () => {
     const started = spawn('redis-server', args, { stdio: 'ignore' });
     child = started;
+    killWhenOrphaned(started);
     await waitUntil(
       async () => {
         if (started.exitCode !== null) throw new Error(`redis-server exited with code ${started.exitCode}`);
@@ -85,11 +104,20 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     if (!child) return;
     const running = child;
     child = undefined;
-    running.kill(signal);
-    await exited(running);
+    await terminate(running, signal);
   };
 
-  await launch();
+  const stop = async () => {
+    await halt('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  };
+
+  try {
+    await launch();
+  } catch (error) {
+    await stop();
+    throw error;
+  }
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
@@ -98,9 +126,6 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       await halt('SIGTERM');
       await launch();
     },
-    stop: async () => {
-      await halt('SIGTERM');
-      rmSync(dir, { recursive: true, force: true });
-    },
+    stop,
   };
 }
