@@ -78,6 +78,8 @@ interface KnownSeries {
   readonly id: SeriesId;
   /** The raw key, then one rollup key per tier, as the script takes them. */
   readonly keys: readonly string[];
+  /** The script call it shares with the other series of its batch and group. */
+  readonly group: number;
   indexed: boolean;
 }
 
@@ -151,7 +153,9 @@ export class NativeRollupStore implements RollupStore {
     let series = bySource.get(source);
     if (series === undefined) {
       const id = { metric, source };
-      series = { id, keys: [this.keys.raw(id), ...this.tiers.map((tier) => this.keys.rollup(id, tier))], indexed: false };
+      const rawKey = this.keys.raw(id);
+      const keys = [rawKey, ...this.tiers.map((tier) => this.keys.rollup(id, tier))];
+      series = { id, keys, group: this.groupBy === 'slot' ? keySlot(rawKey) : 0, indexed: false };
       bySource.set(source, series);
     }
     return series;
@@ -176,10 +180,9 @@ export class NativeRollupStore implements RollupStore {
   private scriptCalls(writes: Iterable<SeriesWrite>): ScriptCall[] {
     const groups = new Map<number, SeriesWrite[]>();
     for (const write of writes) {
-      const group = this.groupBy === 'slot' ? keySlot(write.series.keys[0]!) : 0;
-      const members = groups.get(group);
+      const members = groups.get(write.series.group);
       if (members) members.push(write);
-      else groups.set(group, [write]);
+      else groups.set(write.series.group, [write]);
     }
     const chunks: SeriesWrite[][] = [];
     for (const group of groups.values()) {
