@@ -83,7 +83,7 @@ describe('the pipeline end to end', () => {
     expect(batch.body.accepted).toBe(22);
 
     // Anything can XADD to the stream; the worker must validate again.
-    const malformed = [
+    const malformed: Record<string, string>[] = [
       { source: 'sensor-1', metric: 'temperature', value: 'hot', occurredAt: '2026-03-01T10:00:00Z' },
       { source: 'sensor-1', metric: 'temperature', value: '1' },
       { source: 'a{b}', metric: 'temperature', value: '1', occurredAt: '2026-03-01T10:00:00Z' },

@@ -191,7 +191,9 @@ describe('ingest-api backpressure', () => {
 
       // A group that has read and acknowledged everything has no backlog left.
       await redis.xGroupCreate(config.keys.streamKey, config.consumerGroup, '0');
-      const read = await redis.xReadGroup(config.consumerGroup, 'c', { key: config.keys.streamKey, id: '>' }, { COUNT: 2 });
+      const read = (await redis.xReadGroup(config.consumerGroup, 'c', { key: config.keys.streamKey, id: '>' }, { COUNT: 2 })) as
+        | { messages: { id: string }[] }[]
+        | null;
       const ids = read![0]!.messages.map((message) => message.id);
       expect((await post()).status).toBe(503);
       await redis.xAck(config.keys.streamKey, config.consumerGroup, ids);
