@@ -48,7 +48,7 @@ describe('ingest-api device keys', () => {
     const missing = await post(event('a'));
     expect(missing.status).toBe(401);
     expect(missing.headers.get('www-authenticate')).toBe('Bearer realm="ingest"');
-    expect((await missing.json()).error).toMatch(/device key is required/);
+    expect(((await missing.json()) as { error: string }).error).toMatch(/device key is required/);
 
     const wrong = await post(event('a'), `dev-1.${'A'.repeat(43)}`);
     expect(wrong.status).toBe(401);
@@ -118,7 +118,7 @@ describe('ingest-api rate limits', () => {
       const refused = await poster(first)(event('a'), token);
       expect(refused.status).toBe(429);
       expect(refused.headers.get('retry-after')).toBe('1');
-      const body = await refused.json();
+      const body = (await refused.json()) as { retryAfterMs: number };
       expect(body.retryAfterMs).toBeGreaterThan(900);
       expect(body.retryAfterMs).toBeLessThanOrEqual(1_000);
       expect((await poster(second)(event('a'), token)).status).toBe(429);
@@ -127,7 +127,7 @@ describe('ingest-api rate limits', () => {
       expect(three.headers.get('retry-after')).toBe('3');
       expect(await redis.xLen(config.keys.streamKey)).toBe(5);
 
-      await new Promise((resolve) => setTimeout(resolve, (body.retryAfterMs as number) + 20));
+      await new Promise((resolve) => setTimeout(resolve, body.retryAfterMs + 20));
       expect((await poster(second)(event('a'), token)).status).toBe(202);
     } finally {
       await Promise.all([first.stop(), second.stop()]);

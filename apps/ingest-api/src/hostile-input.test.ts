@@ -135,7 +135,7 @@ describe('ingest-api under hostile input', () => {
     const response = await send(attempt);
     expect(response.status).toBe(status);
     expect(response.headers.get('content-type')).toMatch(/^application\/json/);
-    expect(typeof (await response.json()).error).toBe('string');
+    expect(typeof ((await response.json()) as { error: unknown }).error).toBe('string');
   });
 
   it('answers a head over INGEST_MAX_HEADER_BYTES with a JSON 431', async () => {
