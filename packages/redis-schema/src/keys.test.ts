@@ -1,4 +1,4 @@
-import { createKeys, parseSeriesMember, seriesMember, seriesMemberBySource } from './keys';
+import { createAccessKeys, createKeys, parseSeriesMember, seriesMember, seriesMemberBySource } from './keys';
 
 const keys = createKeys({
   streamKey: 'telemetry:events',
@@ -42,5 +42,19 @@ describe('keys', () => {
     expect(seriesMember(series)).toBe('temperature:sensor-1');
     expect(seriesMemberBySource(series)).toBe('sensor-1:temperature');
     expect(parseSeriesMember(seriesMember(series))).toEqual(series);
+  });
+});
+
+describe('access keys', () => {
+  const access = createAccessKeys({ deviceKeysKey: 'telemetry:auth:device-keys', rateLimitPrefix: 'telemetry:rate-limit' });
+
+  it('spells device keys and rate-limit buckets under their configured names', () => {
+    expect(access.deviceKeys).toBe('telemetry:auth:device-keys');
+    expect(access.rateLimitByKey('dev-1')).toBe('telemetry:rate-limit:key:dev-1');
+    expect(access.rateLimitBySource('sensor-1')).toBe('telemetry:rate-limit:{sources}:sensor-1');
+  });
+
+  it('puts every source bucket in one hash slot, since one request may charge several', () => {
+    expect(hashTag(access.rateLimitBySource('a'))).toBe(hashTag(access.rateLimitBySource('b')));
   });
 });

@@ -64,8 +64,11 @@ export function createAccessKeys(config: AccessKeyConfig) {
     deviceKeys: config.deviceKeysKey,
     /** GCRA state (theoretical arrival time) of one device key's budget. */
     rateLimitByKey: (keyId: string) => `${config.rateLimitPrefix}:key:${keyId}`,
-    /** The budget of one source while ingest runs without device keys. */
-    rateLimitBySource: (source: string) => `${config.rateLimitPrefix}:source:${source}`,
+    /**
+     * The budget of one source while ingest runs without device keys. One request may charge several
+     * sources in one script, so they share a hash tag and thus a Cluster slot.
+     */
+    rateLimitBySource: (source: string) => `${config.rateLimitPrefix}:{sources}:${source}`,
   };
 }
 
