@@ -45,6 +45,11 @@ describe('validateEvent', () => {
     expect(paths).toEqual(expect.arrayContaining(['/source', '/metric', '/value']));
   });
 
+  it('gives one message per field', () => {
+    const result = validateEvent({ source: 's', value: 1 });
+    expect(!result.ok && result.errors).toEqual([{ path: '/metric', message: 'Expected required property' }]);
+  });
+
   it('rejects what is not an object', () => {
     expect(validateEvent([1, 2]).ok).toBe(false);
     expect(validateEvent(null).ok).toBe(false);

@@ -68,9 +68,16 @@ export type Validation = { ok: true; event: TelemetryEvent; timestampMs: number 
 
 const checker = TypeCompiler.Compile(TelemetryEventSchema);
 
+/** TypeBox reports a missing field as "required" and again as "expected string"; one message a field is clearer. */
+function firstErrorPerPath(errors: Iterable<FieldError>): FieldError[] {
+  const byPath = new Map<string, FieldError>();
+  for (const { path, message } of errors) if (!byPath.has(path)) byPath.set(path, { path, message });
+  return [...byPath.values()];
+}
+
 export function validateEvent(input: unknown, receivedAtMs: number = Date.now()): Validation {
   if (!checker.Check(input)) {
-    return { ok: false, errors: [...checker.Errors(input)].map(({ path, message }) => ({ path, message })) };
+    return { ok: false, errors: firstErrorPerPath(checker.Errors(input)) };
   }
   // JSON cannot carry NaN or Infinity, but objects built in process (the stream decoder) can.
   if (!Number.isFinite(input.value)) {
