@@ -8,7 +8,7 @@ const root = path.resolve(__dirname, '..');
 const services = [
   { name: 'ingest-api', portVariable: 'INGEST_API_PORT', port: '8080', routes: ['POST /api/ingest/events'] },
   { name: 'worker', portVariable: 'WORKER_ADMIN_PORT', port: '8082', routes: ['POST /api/ingest/workers/process'] },
-  { name: 'query-api', portVariable: 'QUERY_API_PORT', port: '8081', routes: ['GET /api/ingest/summary', 'GET /api/ingest/events/recent'] },
+  { name: 'query-api', portVariable: 'QUERY_API_PORT', port: '8081', routes: ['GET /', 'GET /api/ingest/summary', 'GET /api/ingest/events/recent'] },
 ];
 
 async function main() {
