@@ -1,9 +1,11 @@
 import {
+  LAG_COUNT_LIMIT,
   bucketStart,
   createKeys,
   createRedisClient,
   createRollupStore,
   deadLetterFields,
+  parseGroupsReply,
   type Failure,
   type RedisClient,
   type RollupStore,
@@ -12,7 +14,6 @@ import {
 import { freePort, isolatedEnv, startRedisServer, testRedisUrl } from '@redis-ingest/test-utils';
 import { loadQueryConfig, type QueryConfig } from './config';
 import { REPLAY_PAGE_SIZE } from './dead-letters';
-import { LAG_COUNT_LIMIT, parseGroupsReply } from './queue-stats';
 import { start, type RunningQueryApi } from './server';
 
 function queryConfig(redisUrl: string, overrides: Record<string, string> = {}): QueryConfig {

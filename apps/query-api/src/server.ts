@@ -7,6 +7,7 @@ import {
   createRollupStore,
   isConnectionError,
   listSeries,
+  readQueueStats,
   type RedisClient,
   type RollupStore,
 } from '@redis-ingest/redis-schema';
@@ -26,7 +27,6 @@ import {
   seriesPageQuerySchema,
   seriesParamsSchema,
 } from './query-params';
-import { readQueueStats } from './queue-stats';
 import { readRecentEvents } from './recent-events';
 import { resolveRange } from './time-range';
 
