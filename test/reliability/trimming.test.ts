@@ -1,4 +1,5 @@
-import { createRedisClient, encodeEvent, type RedisClient } from '@redis-ingest/redis-schema';
+import type { RedisClientType } from 'redis';
+import { createRedisClient, encodeEvent } from '@redis-ingest/redis-schema';
 import { startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
 import { loadWorkerConfig, type WorkerConfig } from '../../apps/worker/src/config';
 import { processEntries } from '../../apps/worker/src/process-entries';
@@ -27,7 +28,7 @@ function compareIds(a: string, b: string): number {
 
 describe('stream trimming under load', () => {
   let server: RedisServer;
-  let client: RedisClient;
+  let client: RedisClientType;
   let worker: Worker | undefined;
   let config: WorkerConfig;
 

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { createClient } from 'redis';
-import { DeviceKeyStore, createAccessKeys, type RedisClient } from '@redis-ingest/redis-schema';
+import { createClient, type RedisClientType } from 'redis';
+import { DeviceKeyStore, createAccessKeys } from '@redis-ingest/redis-schema';
 import { isolatedEnv, startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
 import { loadIngestConfig, type IngestConfig } from './config';
 import { start, type RunningIngestApi } from './server';
@@ -86,7 +86,7 @@ const attempts: [string, Attempt, number][] = [
 
 describe('ingest-api under hostile input', () => {
   let redisServer: RedisServer;
-  let redis: RedisClient;
+  let redis: RedisClientType;
   let config: IngestConfig;
   let api: RunningIngestApi;
   let token: string;
@@ -94,7 +94,7 @@ describe('ingest-api under hostile input', () => {
 
   beforeAll(async () => {
     redisServer = await startRedisServer();
-    redis = createClient({ url: redisServer.url, RESP: 2 }) as unknown as RedisClient;
+    redis = createClient({ url: redisServer.url, RESP: 2 });
     await redis.connect();
     config = loadIngestConfig(
       isolatedEnv(redisServer.url, {
