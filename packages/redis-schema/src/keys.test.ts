@@ -1,4 +1,5 @@
-import { createAccessKeys, createKeys, parseSeriesMember, seriesMember, seriesMemberBySource } from './keys';
+import { createAccessKeys, createKeys, parseSeriesMember, partitionIndex, partitionTag, seriesMember, seriesMemberBySource } from './keys';
+import { CLUSTER_SLOTS, keySlot } from './rollup/native/key-slot';
 
 const keys = createKeys({
   streamKey: 'telemetry:events',
@@ -56,5 +57,61 @@ describe('access keys', () => {
 
   it('puts every source bucket in one hash slot, since one request may charge several', () => {
     expect(hashTag(access.rateLimitBySource('a'))).toBe(hashTag(access.rateLimitBySource('b')));
+  });
+});
+
+describe('stream partitions', () => {
+  const base = {
+    streamKey: 'telemetry:events',
+    deadLetterKey: 'telemetry:events:dead-letter',
+    metricsKey: 'telemetry:metrics',
+    seriesPrefix: 'telemetry:series',
+  };
+
+  it('keeps today’s names for one partition on a standalone server', () => {
+    const keys = createKeys(base);
+    const [only, ...others] = keys.partitions;
+    expect(others).toEqual([]);
+    expect(only).toMatchObject({ index: 0, stream: 'telemetry:events', deadLetter: 'telemetry:events:dead-letter' });
+    expect(only!.idempotency('e-1')).toBe('telemetry:events:idempotency:e-1');
+    expect(keys.partitionFor('any-source')).toBe(only);
+  });
+
+  it('tags every key of a partition alike, even a single partition on a cluster', () => {
+    const [only] = createKeys({ ...base, cluster: true }).partitions;
+    expect(only).toMatchObject({ stream: 'telemetry:events:{p0}', deadLetter: 'telemetry:events:dead-letter:{p0}' });
+    for (const partition of createKeys({ ...base, streamPartitions: 16 }).partitions) {
+      const slot = keySlot(partition.stream);
+      expect(keySlot(partition.deadLetter)).toBe(slot);
+      expect(keySlot(partition.idempotency('e-1'))).toBe(slot);
+    }
+  });
+
+  it('keeps partition 0 as the stream of the single-stream names', () => {
+    const keys = createKeys({ ...base, streamPartitions: 3 });
+    expect(keys.stream).toBe(keys.partitions[0]!.stream);
+    expect(keys.deadLetter).toBe(keys.partitions[0]!.deadLetter);
+  });
+
+  it('places partition i in the i-th equal share of the slot space', () => {
+    for (const count of [2, 3, 7, 64, 256]) {
+      const slots = createKeys({ ...base, streamPartitions: count }).partitions.map(({ stream }) => keySlot(stream));
+      slots.forEach((slot, index) => {
+        expect(slot).toBeGreaterThanOrEqual(Math.floor((index * CLUSTER_SLOTS) / count));
+        expect(slot).toBeLessThan(Math.floor(((index + 1) * CLUSTER_SLOTS) / count));
+      });
+    }
+    expect(partitionTag(0, 1)).toBe('p0');
+  });
+
+  it('sends a source to the same partition every time, spreading sources evenly', () => {
+    expect(partitionIndex('sensor-1', 8)).toBe(partitionIndex('sensor-1', 8));
+    // FNV-1a 32 of "a" is 0xe40c292c.
+    expect(partitionIndex('a', 1_000_000)).toBe(0xe40c292c % 1_000_000);
+    const counts = new Array<number>(8).fill(0);
+    for (let i = 0; i < 8_000; i++) counts[partitionIndex(`device-${i}`, 8)]! += 1;
+    for (const count of counts) expect(count).toBeGreaterThan(850);
+    const keys = createKeys({ ...base, streamPartitions: 8 });
+    expect(keys.partitionFor('device-7')).toBe(keys.partitions[partitionIndex('device-7', 8)]);
   });
 });
