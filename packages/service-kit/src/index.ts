@@ -8,3 +8,4 @@ export * from './http-server';
 export * from './metrics';
 export * from './readiness';
 export * from './request-context';
+export * from './bearer-token';
