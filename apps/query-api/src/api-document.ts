@@ -1,13 +1,17 @@
 import { Type } from '@sinclair/typebox';
 import { AGGREGATIONS, SOURCE_REDUCERS } from '@redis-ingest/redis-schema';
 import {
+  ErrorBody,
   Nullable,
   badRequest,
   buildOpenApiDocument,
   healthRoute,
+  metricsRoute,
   ok,
   openApiRoute,
+  readyRoute,
   redisDown,
+  type RouteResponse,
   type OpenApiDocument,
   type RouteDescription,
 } from '@redis-ingest/service-kit';
@@ -38,12 +42,34 @@ const DeadLetter = Type.Object({
 });
 const Missing = Type.Array(Type.String(), { description: 'Requested ids that are not in the dead-letter stream.' });
 
+const unauthorized: Record<number, RouteResponse> = {
+  401: { description: 'QUERY_READ_TOKEN is set and `Authorization: Bearer <token>` does not carry it or the admin token.', schema: ErrorBody },
+};
+const forbidden: Record<number, RouteResponse> = {
+  401: { description: 'No token, or an unknown one; QUERY_ADMIN_TOKEN is needed.', schema: ErrorBody },
+  403: { description: 'The read token, which may not change dead letters.', schema: ErrorBody },
+};
+
+/** Every /api route answers 401 without the token it needs. */
+const guarded = (route: RouteDescription, answers = unauthorized): RouteDescription => ({
+  ...route,
+  responses: { ...route.responses, ...answers },
+});
 
 /** Every route the query-api serves, described with the schemas that validate its input. */
 export function queryApiRoutes(config: QueryConfig): RouteDescription[] {
   return [
     healthRoute,
+    readyRoute,
+    metricsRoute,
     openApiRoute,
+    ...dataRoutes(config).map((route) => guarded(route)),
+    ...changeRoutes.map((route) => guarded(route, forbidden)),
+  ];
+}
+
+function dataRoutes(config: QueryConfig): RouteDescription[] {
+  return [
     {
       method: 'get',
       path: '/api/ingest/summary',
@@ -177,38 +203,41 @@ export function queryApiRoutes(config: QueryConfig): RouteDescription[] {
         ...redisDown,
       },
     },
-    {
-      method: 'post',
-      path: `${DEAD_LETTERS_PATH}/replay`,
-      summary: 'Put dead letters back on the main stream, with their failure added to `deadLetterHistory`',
-      body: deadLetterSelectionSchema,
-      responses: {
-        ...ok(
-          'Replayed',
-          Type.Object({
-            replayed: Type.Integer(),
-            ids: Type.Array(Type.String(), { description: 'The new main-stream ids, in replay order.' }),
-            missing: Missing,
-          }),
-        ),
-        ...badRequest,
-        ...redisDown,
-      },
-    },
-    {
-      method: 'post',
-      path: `${DEAD_LETTERS_PATH}/delete`,
-      summary: 'Delete dead letters',
-      body: deadLetterSelectionSchema,
-      responses: {
-        ...ok('Deleted', Type.Object({ deleted: Type.Integer(), missing: Missing })),
-        ...badRequest,
-        ...redisDown,
-      },
-    },
     ...dashboardApiRoutes,
   ];
 }
+
+const changeRoutes: RouteDescription[] = [
+  {
+    method: 'post',
+    path: `${DEAD_LETTERS_PATH}/replay`,
+    summary: 'Put dead letters back on the main stream, with their failure added to `deadLetterHistory`',
+    body: deadLetterSelectionSchema,
+    responses: {
+      ...ok(
+        'Replayed',
+        Type.Object({
+          replayed: Type.Integer(),
+          ids: Type.Array(Type.String(), { description: 'The new main-stream ids, in replay order.' }),
+          missing: Missing,
+        }),
+      ),
+      ...badRequest,
+      ...redisDown,
+    },
+  },
+  {
+    method: 'post',
+    path: `${DEAD_LETTERS_PATH}/delete`,
+    summary: 'Delete dead letters',
+    body: deadLetterSelectionSchema,
+    responses: {
+      ...ok('Deleted', Type.Object({ deleted: Type.Integer(), missing: Missing })),
+      ...badRequest,
+      ...redisDown,
+    },
+  },
+];
 
 export function queryApiDocument(config: QueryConfig): OpenApiDocument {
   return buildOpenApiDocument(

@@ -1,11 +1,14 @@
 import {
+  ConfigError,
   MAX_REDUCED_SOURCES,
   loadPipelineConfig,
   readInteger,
+  readOptionalString,
   readString,
   type Env,
   type PipelineConfig,
 } from '@redis-ingest/redis-schema';
+import { tokenProblem, type HttpServerLimits } from '@redis-ingest/service-kit';
 
 export interface QueryConfig extends PipelineConfig {
   readonly port: number;
@@ -20,12 +23,41 @@ export interface QueryConfig extends PipelineConfig {
   readonly maxSources: number;
   /** How long one Redis command may take before the request answers 503. */
   readonly redisTimeoutMs: number;
+  /** Opens the read routes; unset, they are open to anyone. */
+  readonly readToken: string | undefined;
+  /** Opens everything, dead-letter replay and delete included; unset, those need what reads need. */
+  readonly adminToken: string | undefined;
+  readonly http: HttpServerLimits;
+  /** How long /readyz answers 503 before a stopping process closes its listener. */
+  readonly stopDelayMs: number;
 }
 
 /** Responses are built in memory, so both limits are capped well below what would hurt. */
 const LIMIT_CEILING = 1_000;
 
+function readToken(env: Env, name: string, production: boolean): string | undefined {
+  const token = readOptionalString(env, name);
+  const problem = tokenProblem(token, production);
+  if (problem !== undefined) throw new ConfigError(name, problem);
+  return token;
+}
+
+function readHttpLimits(env: Env): HttpServerLimits {
+  const limits: HttpServerLimits = {
+    headersTimeoutMs: readInteger(env, 'QUERY_HEADERS_TIMEOUT_MS', 10_000, { min: 100, max: 600_000 }),
+    requestTimeoutMs: readInteger(env, 'QUERY_REQUEST_TIMEOUT_MS', 30_000, { min: 100, max: 3_600_000 }),
+    keepAliveTimeoutMs: readInteger(env, 'QUERY_KEEP_ALIVE_TIMEOUT_MS', 5_000, { min: 1, max: 600_000 }),
+    maxHeaderBytes: readInteger(env, 'QUERY_MAX_HEADER_BYTES', 16_384, { min: 1_024, max: 1_048_576 }),
+  };
+  // Node refuses a server whose whole-request timeout is shorter than its head timeout.
+  if (limits.requestTimeoutMs < limits.headersTimeoutMs) {
+    throw new ConfigError('QUERY_REQUEST_TIMEOUT_MS', `must be at least QUERY_HEADERS_TIMEOUT_MS (${limits.headersTimeoutMs})`);
+  }
+  return limits;
+}
+
 export function loadQueryConfig(env: Env): QueryConfig {
+  const production = readString(env, 'NODE_ENV', 'development') === 'production';
   return {
     ...loadPipelineConfig(env),
     port: readInteger(env, 'QUERY_API_PORT', 8081, { max: 65_535 }),
@@ -36,5 +68,9 @@ export function loadQueryConfig(env: Env): QueryConfig {
     // Every source is read in turn on a backend without a server-side reduction.
     maxSources: readInteger(env, 'QUERY_MAX_SOURCES', MAX_REDUCED_SOURCES, { min: 1, max: 100_000 }),
     redisTimeoutMs: readInteger(env, 'QUERY_REDIS_TIMEOUT_MS', 1_000, { min: 10, max: 60_000 }),
+    readToken: readToken(env, 'QUERY_READ_TOKEN', production),
+    adminToken: readToken(env, 'QUERY_ADMIN_TOKEN', production),
+    http: readHttpLimits(env),
+    stopDelayMs: readInteger(env, 'QUERY_STOP_DELAY_MS', 0, { max: 120_000 }),
   };
 }

@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import { parseDeadLetter, replayFields, type DeadLetter, type Keys, type RedisClient } from '@redis-ingest/redis-schema';
 import { jsonBody } from '@redis-ingest/service-kit';
 import { compileBody, compileQuery, deadLetterQuerySchema, deadLetterSelectionSchema } from './query-params';
@@ -95,11 +95,16 @@ async function deleteChosen(client: RedisClient, key: string, ids: readonly stri
   return { deleted: removed.filter((count) => count === 1).length, missing: ids.filter((_, i) => removed[i] !== 1) };
 }
 
-/**
- * Every dead-letter operation lives on this one router, so access control for them is one
- * `router.use(...)` away.
- */
-export function deadLetterRouter({ redis, keys, maxPage }: { redis: RedisClient; keys: Keys; maxPage: number }): Router {
+export interface DeadLetterDeps {
+  readonly redis: RedisClient;
+  readonly keys: Keys;
+  readonly maxPage: number;
+  /** Runs before replay and delete read their body: only some callers may change dead letters. */
+  readonly authorizeChange: RequestHandler;
+}
+
+/** Every dead-letter operation lives on this one router. */
+export function deadLetterRouter({ redis, keys, maxPage, authorizeChange }: DeadLetterDeps): Router {
   const parseQuery = compileQuery(deadLetterQuerySchema(maxPage));
   const parseSelection = compileBody(deadLetterSelectionSchema);
   const router = Router();
@@ -109,7 +114,7 @@ export function deadLetterRouter({ redis, keys, maxPage }: { redis: RedisClient;
     res.json(await listDeadLetters(redis, keys.deadLetter, count, cursor));
   });
 
-  router.post('/replay', ...jsonBody(BODY_LIMIT_BYTES), async (req, res) => {
+  router.post('/replay', authorizeChange, ...jsonBody(BODY_LIMIT_BYTES), async (req, res) => {
     const { ids } = parseSelection(req.body);
     if (ids === undefined) {
       const replayed = await replayAll(redis, keys);
@@ -121,7 +126,7 @@ export function deadLetterRouter({ redis, keys, maxPage }: { redis: RedisClient;
     res.json({ replayed: replayed.length, ids: replayed, missing });
   });
 
-  router.post('/delete', ...jsonBody(BODY_LIMIT_BYTES), async (req, res) => {
+  router.post('/delete', authorizeChange, ...jsonBody(BODY_LIMIT_BYTES), async (req, res) => {
     const { ids } = parseSelection(req.body);
     if (ids === undefined) {
       res.json({ deleted: await deleteAll(redis, keys.deadLetter), missing: [] });

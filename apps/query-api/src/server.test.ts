@@ -508,6 +508,8 @@ describe('query-api ranges', () => {
     expect(routes.sort()).toEqual(
       [
         'GET /healthz',
+        'GET /readyz',
+        'GET /metrics',
         'GET /openapi.json',
         'GET /api/ingest/summary',
         'GET /api/ingest/events/recent',

@@ -1,7 +1,8 @@
-import { createServer as createHttpServer } from 'node:http';
 import express, { type Express } from 'express';
+import { ErrorReply } from 'redis';
 import {
   TooManySourcesError,
+  connectWithin,
   createKeys,
   createRedisClient,
   createRollupStore,
@@ -11,7 +12,20 @@ import {
   type RedisClient,
   type RollupStore,
 } from '@redis-ingest/redis-schema';
-import { HttpError, closeServer, createLogger, errorHandler, listen, notFound, type Logger } from '@redis-ingest/service-kit';
+import {
+  HttpError,
+  Readiness,
+  ServiceMetrics,
+  closeServer,
+  createLimitedHttpServer,
+  createLogger,
+  errorHandler,
+  listen,
+  notFound,
+  requestContext,
+  type Logger,
+} from '@redis-ingest/service-kit';
+import { queryAccess, warnAboutOpenRoutes } from './access';
 import { queryApiDocument } from './api-document';
 import type { QueryConfig } from './config';
 import { dashboardRouter } from './dashboard';
@@ -39,6 +53,8 @@ export interface QueryDeps {
    */
   readonly store: () => Promise<RollupStore>;
   readonly logger: Logger;
+  /** Flipped by whoever stops the server; by default one that only PINGs Redis. */
+  readonly readiness?: Readiness;
 }
 
 const DEFAULT_SERIES_PAGE = 100;
@@ -47,8 +63,14 @@ const DEFAULT_RECENT = 10;
 const redisUnavailable = (error: unknown) =>
   isConnectionError(error) ? new HttpError(503, 'Redis is unavailable; retry later', {}, { 'Retry-After': '1' }) : undefined;
 
-export function createServer({ config, redis, store, logger }: QueryDeps): Express {
+/** Errors that came from Redis, as opposed to the client or this process. */
+const isRedisError = (error: unknown) => isConnectionError(error) || error instanceof ErrorReply;
+
+export function createServer({ config, redis, store, logger, readiness = new Readiness(() => redis.ping()) }: QueryDeps): Express {
   const keys = createKeys(config.keys);
+  const metrics = new ServiceMetrics();
+  metrics.sampleQueue(() => readQueueStats(redis, keys, config.consumerGroup));
+  const access = queryAccess(config);
   const parseSeriesPageQuery = compileQuery(seriesPageQuerySchema(config.maxSeriesPage));
   const parseRecentQuery = compileQuery(recentQuerySchema(config.maxRecent));
   const parseSeriesParams = compileParams(seriesParamsSchema);
@@ -61,14 +83,21 @@ export function createServer({ config, redis, store, logger }: QueryDeps): Expre
   const defaultAggregation = { type: defaultTier!.aggregation, bucketMs: defaultTier!.bucketMs };
   const app = express();
   app.disable('x-powered-by');
+  app.use(requestContext(logger), metrics.httpMiddleware());
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
 
+  app.get('/readyz', readiness.handler());
+  app.get('/metrics', metrics.handler());
+
   app.get('/openapi.json', (_req, res) => {
     res.json(document);
   });
+
+  // Every data route lives under /api; the dashboard's page and assets stay open so it can ask for a token.
+  app.use('/api', access.read);
 
   const seriesPage = (query: ReturnType<typeof parseSeriesPageQuery>) =>
     listSeries(redis, keys, {
@@ -148,11 +177,16 @@ export function createServer({ config, redis, store, logger }: QueryDeps): Expre
     }
   });
 
-  app.use(DEAD_LETTERS_PATH, deadLetterRouter({ redis, keys, maxPage: config.maxRecent }));
+  app.use(DEAD_LETTERS_PATH, deadLetterRouter({ redis, keys, maxPage: config.maxRecent, authorizeChange: access.admin }));
   app.use(dashboardRouter({ redis, keys, store, rawRetentionMs: config.rawRetentionMs }));
 
   app.use(notFound());
-  app.use(errorHandler(logger, redisUnavailable));
+  app.use(
+    errorHandler(logger, (error) => {
+      if (isRedisError(error)) metrics.redisErrors.inc({ operation: 'query' });
+      return redisUnavailable(error);
+    }),
+  );
   return app;
 }
 
@@ -171,20 +205,6 @@ function retryUntilBuilt<T>(build: () => Promise<T>): () => Promise<T> {
 /** How long start-up waits for Redis before listening anyway; requests answer 503 until it is back. */
 const CONNECT_WAIT_MS = 2_000;
 
-function connectWithin(redis: RedisClient, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    // The reconnect strategy never gives up, so connect() settles only once Redis answers.
-    redis.connect().then(
-      () => {
-        clearTimeout(timer);
-        resolve(true);
-      },
-      () => undefined,
-    );
-  });
-}
-
 export interface RunningQueryApi {
   readonly port: number;
   stop(): Promise<void>;
@@ -202,12 +222,15 @@ export async function start(config: QueryConfig, logger: Logger = createLogger('
     } else {
       logger.warn('redis not reachable yet; answering 503 until it is');
     }
-    const server = createHttpServer(createServer({ config, redis, store, logger }));
+    warnAboutOpenRoutes(config, logger);
+    const readiness = new Readiness(() => redis.ping());
+    const server = createLimitedHttpServer(createServer({ config, redis, store, logger, readiness }), config.http);
     const port = await listen(server, config.port, config.host);
-    logger.info({ port }, 'query-api listening');
+    logger.info({ port, readToken: config.readToken !== undefined, adminToken: config.adminToken !== undefined }, 'query-api listening');
     return {
       port,
       stop: async () => {
+        await readiness.beginStopping(config.stopDelayMs);
         await closeServer(server);
         redis.destroy();
       },
