@@ -15,9 +15,19 @@ import { DASHBOARD_CSP } from './dashboard';
 import { openHeadlessPage, type HeadlessPage } from './dashboard/browser';
 import { start, type RunningQueryApi } from './server';
 
+const READ_TOKEN = 'dashboard-read-token-0123456789';
+const withToken = { headers: { authorization: `Bearer ${READ_TOKEN}` } };
+
+/** The dashboard runs as deployed: its data routes need the read token. */
 function dashboardConfig(overrides: Record<string, string>): QueryConfig {
   return loadQueryConfig(
-    isolatedEnv(testRedisUrl(), { QUERY_API_PORT: '0', QUERY_API_HOST: '127.0.0.1', INGEST_ROLLUP_BACKEND: 'native', ...overrides }),
+    isolatedEnv(testRedisUrl(), {
+      QUERY_API_PORT: '0',
+      QUERY_API_HOST: '127.0.0.1',
+      INGEST_ROLLUP_BACKEND: 'native',
+      QUERY_READ_TOKEN: READ_TOKEN,
+      ...overrides,
+    }),
   );
 }
 
@@ -58,7 +68,7 @@ describe('dashboard in a headless Chromium', () => {
   let page: Page;
   let base: string;
   const pageErrors: string[] = [];
-  const getJson = async (path: string) => (await fetch(`${base}${path}`)).json() as Promise<any>;
+  const getJson = async (path: string) => (await fetch(`${base}${path}`, withToken)).json() as Promise<any>;
 
   const addEvents = async (count: number) => {
     const ids: string[] = [];
@@ -106,7 +116,16 @@ describe('dashboard in a headless Chromium', () => {
     });
     const response = await page.goto(`${base}/?refresh=300`);
     expect(response?.headers()['content-security-policy']).toBe(DASHBOARD_CSP);
+    // Without a token the data routes answer 401, and the page asks for one.
+    await page.waitForSelector('#token-form:not([hidden])');
+    await page.waitForSelector('#status[data-state="error"]');
+    await page.fill('#token', READ_TOKEN);
+    await page.press('#token', 'Enter');
     await page.waitForSelector('#status[data-state="live"]');
+    expect(await page.isHidden('#token-form')).toBe(true);
+    expect(await page.evaluate(() => Object.values(sessionStorage))).toEqual([READ_TOKEN]);
+    // The browser reports each 401 the page was answered before it had the token.
+    pageErrors.splice(0);
   });
 
   afterAll(async () => {
@@ -181,7 +200,13 @@ describe('dashboard in a headless Chromium', () => {
     expect(await page.textContent('#chart-subtitle')).toBe('5 sources, avg per bucket');
   });
 
-  it('loaded without script errors or refused resources', () => {
+  it('keeps the token for the tab: a reload goes live without asking again', async () => {
+    await page.reload();
+    await page.waitForSelector('#status[data-state="live"]');
+    expect(await page.isHidden('#token-form')).toBe(true);
+  });
+
+  it('loaded without script errors or refused resources once it had the token', () => {
     expect(pageErrors).toEqual([]);
   });
 });
@@ -245,8 +270,20 @@ describe('dashboard page, assets and read routes', () => {
     },
   );
 
+  it('serves the page and its assets without a token, and its data only with one', async () => {
+    for (const path of ['/', '/dashboard/dashboard.js', '/dashboard/vendor/uPlot.iife.min.js']) {
+      expect((await fetch(`${base}${path}`)).status).toBe(200);
+    }
+    for (const path of ['/api/ingest/rollups', '/api/ingest/stream']) {
+      const refused = await fetch(`${base}${path}`);
+      expect(refused.status).toBe(401);
+      expect(refused.headers.get('www-authenticate')).toBe('Bearer realm="query"');
+      expect((await fetch(`${base}${path}`, withToken)).status).toBe(200);
+    }
+  });
+
   it('lists the configured rollup tiers', async () => {
-    const response = await fetch(`${base}/api/ingest/rollups`);
+    const response = await fetch(`${base}/api/ingest/rollups`, withToken);
     expect(await response.json()).toEqual({
       backend: 'native',
       rawRetentionMs: 86_400_000,
@@ -259,7 +296,7 @@ describe('dashboard page, assets and read routes', () => {
   });
 
   it('counts entries ever added to the stream, which trimming does not lower', async () => {
-    const counters = async () => (await fetch(`${base}/api/ingest/stream`)).json();
+    const counters = async () => (await fetch(`${base}/api/ingest/stream`, withToken)).json();
     const before = Date.now();
     const empty = await counters();
     expect(empty).toEqual({ length: 0, entriesAdded: 0, lastId: null, readAtMs: expect.any(Number) });

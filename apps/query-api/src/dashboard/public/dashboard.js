@@ -30,9 +30,15 @@
   const dashboard = { state, queue: null, rate: null, chart: null, range: null, lines: [] };
   window.dashboard = dashboard;
 
+  // The API token the person typed in; sessionStorage forgets it with the tab, and it never enters a URL.
+  const TOKEN_KEY = 'redis-ingest.query-token';
+
   async function getJson(path) {
-    const response = await fetch(path, { headers: { accept: 'application/json' } });
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    const headers = { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) };
+    const response = await fetch(path, { headers });
     const body = await response.json().catch(() => ({}));
+    if (response.status === 401) $('token-form').hidden = false;
     if (!response.ok) throw new Error(body.error || `${response.status} ${response.statusText}`);
     return body;
   }
@@ -271,6 +277,8 @@
     state.tiers = tiers;
   }
 
+  let nextTick;
+
   async function tick() {
     try {
       await loadTiers();
@@ -279,8 +287,16 @@
     } catch (error) {
       showError(error);
     } finally {
-      setTimeout(tick, REFRESH_MS);
+      // Clearing first keeps a single timer even when refreshNow ran while a tick was in flight.
+      clearTimeout(nextTick);
+      nextTick = setTimeout(tick, REFRESH_MS);
     }
+  }
+
+  /** Refreshes at once instead of at the next tick; the ticks carry on from here. */
+  function refreshNow() {
+    clearTimeout(nextTick);
+    tick();
   }
 
   function start() {
@@ -293,6 +309,14 @@
       event.preventDefault();
       clearTimeout(searchTimer);
       loadSeries(false).catch(showError);
+    });
+    $('token-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      sessionStorage.setItem(TOKEN_KEY, $('token').value.trim());
+      $('token').value = '';
+      $('token-form').hidden = true;
+      loadSeries(false).catch(showError);
+      refreshNow();
     });
     $('search-metric').addEventListener('input', search);
     $('search-source').addEventListener('input', search);
