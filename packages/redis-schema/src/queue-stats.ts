@@ -1,4 +1,4 @@
-import type { Keys } from './keys';
+import type { Keys, StreamPartition } from './keys';
 import type { RedisClient } from './redis';
 
 export interface QueueStats {
@@ -65,15 +65,35 @@ async function countUndelivered(client: RedisClient, stream: string, lastDeliver
   return entries.length > LAG_COUNT_LIMIT ? null : entries.length;
 }
 
-/** Queue health of the stream as seen by one consumer group; all zeros before either exists. */
-export async function readQueueStats(client: RedisClient, keys: Keys, groupName: string): Promise<QueueStats> {
+/** Queue health of one stream partition as seen by one consumer group; all zeros before either exists. */
+export async function readPartitionQueueStats(
+  client: RedisClient,
+  partition: Pick<StreamPartition, 'stream' | 'deadLetter'>,
+  groupName: string,
+): Promise<QueueStats> {
   const [total, deadLettered, groups] = await Promise.all([
-    client.xLen(keys.stream),
-    client.xLen(keys.deadLetter),
-    readGroups(client, keys.stream),
+    client.xLen(partition.stream),
+    client.xLen(partition.deadLetter),
+    readGroups(client, partition.stream),
   ]);
   const group = groups.find(({ name }) => name === groupName);
   if (!group) return { total, pending: 0, dead_lettered: deadLettered, lag: 0, consumers: 0 };
-  const lag = group.lag ?? (await countUndelivered(client, keys.stream, group.lastDeliveredId));
+  const lag = group.lag ?? (await countUndelivered(client, partition.stream, group.lastDeliveredId));
   return { total, pending: group.pending, dead_lettered: deadLettered, lag, consumers: group.consumers };
+}
+
+/**
+ * Queue health of the whole stream: the partitions' counts added up; the lag is unknown (null) if
+ * any partition's is. A worker consumes every partition under one name, so the consumers are the
+ * most any partition's group has, not their sum.
+ */
+export async function readQueueStats(client: RedisClient, keys: Pick<Keys, 'partitions'>, groupName: string): Promise<QueueStats> {
+  const partitions = await Promise.all(keys.partitions.map((partition) => readPartitionQueueStats(client, partition, groupName)));
+  return partitions.reduce((sum, one) => ({
+    total: sum.total + one.total,
+    pending: sum.pending + one.pending,
+    dead_lettered: sum.dead_lettered + one.dead_lettered,
+    lag: sum.lag === null || one.lag === null ? null : sum.lag + one.lag,
+    consumers: Math.max(sum.consumers, one.consumers),
+  }));
 }

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { TelemetryEvent } from '../event';
-import type { Keys } from '../keys';
+import type { Keys, StreamPartition } from '../keys';
 import { LuaScript } from '../lua-script';
 import type { RedisClient } from '../redis';
 
@@ -27,8 +27,11 @@ export interface AppendedEvent {
   readonly duplicate: boolean;
 }
 
+/** Where one append writes: a stream partition (or `Keys`, whose stream is partition 0). */
+export type AppendTarget = Pick<StreamPartition, 'stream' | 'idempotency'>;
+
 /** Builds the script's KEYS and ARGV; pure, so the exact arguments are unit-tested. */
-export function appendArguments(keys: Keys, events: readonly TelemetryEvent[], options: AppendOptions) {
+export function appendArguments(keys: AppendTarget, events: readonly TelemetryEvent[], options: AppendOptions) {
   const scriptKeys = [keys.stream];
   const args = [options.consumerGroup, String(options.maxBacklog), String(options.idempotencyWindowMs)];
   for (const event of events) {
@@ -45,7 +48,7 @@ export function appendArguments(keys: Keys, events: readonly TelemetryEvent[], o
  */
 export async function appendEvents(
   client: RedisClient,
-  keys: Keys,
+  keys: AppendTarget,
   events: readonly TelemetryEvent[],
   options: AppendOptions,
 ): Promise<AppendedEvent[]> {
@@ -61,4 +64,35 @@ export async function appendEvents(
   }
   const [ids, duplicates] = reply;
   return ids.map((id, index) => ({ id, duplicate: duplicates[index] === 1 }));
+}
+
+/**
+ * Appends each event to its source's partition: one script call per partition, all at once. Each
+ * call is atomic for its own partition only, and the backlog limit applies per partition: should
+ * one partition refuse (BackpressureError) or fail, others may have been written, which a retry
+ * with the same event ids answers as duplicates.
+ */
+export async function appendToPartitions(
+  client: RedisClient,
+  keys: Keys,
+  events: readonly TelemetryEvent[],
+  options: AppendOptions,
+): Promise<AppendedEvent[]> {
+  const positionsByPartition = new Map<StreamPartition, number[]>();
+  events.forEach((event, position) => {
+    const partition = keys.partitionFor(event.source);
+    const positions = positionsByPartition.get(partition);
+    if (positions) positions.push(position);
+    else positionsByPartition.set(partition, [position]);
+  });
+  const results = new Array<AppendedEvent>(events.length);
+  await Promise.all(
+    [...positionsByPartition].map(async ([partition, positions]) => {
+      const appended = await appendEvents(client, partition, positions.map((position) => events[position]!), options);
+      appended.forEach((result, index) => {
+        results[positions[index]!] = result;
+      });
+    }),
+  );
+  return results;
 }
