@@ -1,8 +1,7 @@
-import { createClient } from 'redis';
-import { isolatedConfig, testRedisUrl } from '@redis-ingest/test-utils';
+import { isolatedConfig, startRedisCluster, testRedisUrl, type RedisCluster } from '@redis-ingest/test-utils';
 import type { PipelineConfig } from '../config';
 import { createKeys, type SeriesId } from '../keys';
-import type { RedisClient } from '../redis';
+import { createRedisClient, type RedisClient } from '../redis';
 import { listSeries } from '../series-index';
 import { createRollupStore, hasTimeSeriesModule } from './factory';
 import { SOURCE_REDUCERS, TooManySourcesError, type Point, type RollupBackend, type RollupStore, type Sample, type SourceReducer } from './store';
@@ -10,17 +9,30 @@ import { AGGREGATIONS, type Aggregation } from './tiers';
 
 /**
  * What every rollup backend promises, run against each backend the test server offers: `native`
- * everywhere, `timeseries` too when the server has the RedisTimeSeries module (Redis 8).
+ * everywhere, `timeseries` too when the server has the RedisTimeSeries module (Redis 8); on the
+ * test server, and on a Redis Cluster of three primaries, where a batch's series span slots.
  */
-describe('RollupStore contract', () => {
-  const client = createClient({ url: testRedisUrl(), RESP: 2 }) as unknown as RedisClient;
+describe.each(['standalone', 'cluster'] as const)('RollupStore contract (%s)', (topology) => {
+  let cluster: RedisCluster | undefined;
+  let client: RedisClient;
+  /** What makes a configuration a cluster's. */
+  let topologyEnv: Record<string, string> = {};
   let backends: RollupBackend[] = [];
 
   beforeAll(async () => {
+    if (topology === 'cluster') {
+      cluster = await startRedisCluster({ primaries: 3 });
+      topologyEnv = { REDIS_CLUSTER_NODES: cluster.rootNodes.map(({ url }) => url).join(',') };
+    }
+    const target = cluster ? { clusterNodes: cluster.rootNodes.map(({ url }) => url) } : { url: testRedisUrl() };
+    client = createRedisClient(target, { name: `contract-${topology}`, logger: { warn: () => undefined } });
     await client.connect();
     backends = (await hasTimeSeriesModule(client)) ? ['native', 'timeseries'] : ['native'];
+  }, 60_000);
+  afterAll(async () => {
+    client?.destroy();
+    await cluster?.stop();
   });
-  afterAll(() => client.destroy());
 
   /** Runs a scenario on a fresh store of every backend, naming the backend when it fails. */
   async function onEveryBackend(
@@ -28,13 +40,13 @@ describe('RollupStore contract', () => {
     scenario: (store: RollupStore, config: PipelineConfig) => Promise<void>,
   ): Promise<void> {
     for (const backend of backends) {
-      const config = isolatedConfig(testRedisUrl(), { INGEST_ROLLUP_BACKEND: backend, ...env });
+      const config = isolatedConfig(testRedisUrl(), { INGEST_ROLLUP_BACKEND: backend, ...topologyEnv, ...env });
       const store = await createRollupStore(client, config);
       try {
         expect(store.backend).toBe(backend);
         await scenario(store, config);
       } catch (error) {
-        if (error instanceof Error) error.message = `[${backend} backend] ${error.message}`;
+        if (error instanceof Error) error.message = `[${backend} backend, ${topology}] ${error.message}`;
         throw error;
       }
     }

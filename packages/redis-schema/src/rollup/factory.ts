@@ -17,7 +17,11 @@ export async function chooseBackend(client: RedisClient, choice: PipelineConfig[
 export async function createRollupStore(client: RedisClient, config: PipelineConfig): Promise<RollupStore> {
   const backend = await chooseBackend(client, config.rollupBackend);
   const options = { keys: createKeys(config.keys), rawRetentionMs: config.rawRetentionMs, tiers: config.rollupTiers };
-  const store = backend === 'native' ? new NativeRollupStore(client, options) : new TimeSeriesRollupStore(client, options);
+  const cluster = config.keys.cluster === true;
+  const store =
+    backend === 'native'
+      ? new NativeRollupStore(client, { ...options, groupBy: cluster ? 'slot' : 'batch' })
+      : new TimeSeriesRollupStore(client, { ...options, cluster });
   await store.bootstrap();
   return store;
 }

@@ -1,7 +1,7 @@
 import { createClient } from 'redis';
 import { startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
 import type { RedisClient } from '../../redis';
-import { keySlot } from './key-slot';
+import { keySlot, positionsBySlot } from './key-slot';
 
 describe('keySlot', () => {
   it('is the CRC16/XMODEM check value for the standard check input', () => {
@@ -12,6 +12,11 @@ describe('keySlot', () => {
   it('hashes only a non-empty hash tag', () => {
     expect(keySlot('series:{temp:sensor-1}:raw')).toBe(keySlot('{temp:sensor-1}'));
     expect(keySlot('series:{temp:sensor-1}:avg:60000')).toBe(keySlot('temp:sensor-1'));
+  });
+
+  it('groups positions by slot, in input order', () => {
+    expect(positionsBySlot(['a{x}', 'b{y}', 'c{x}', 'd{y}', 'e{z}'])).toEqual([[0, 2], [1, 3], [4]]);
+    expect(positionsBySlot([])).toEqual([]);
   });
 
   describe('against CLUSTER KEYSLOT', () => {

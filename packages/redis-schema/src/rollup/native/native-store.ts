@@ -111,7 +111,6 @@ export class NativeRollupStore implements RollupStore {
   private readonly script: { readonly source: string; readonly sha: string };
   /** By metric, then source. Building keys anew for every sample would keep the collector busy. */
   private readonly known = new Map<string, Map<string, KnownSeries>>();
-  private reloading: Promise<void> | undefined;
 
   constructor(
     private readonly client: RedisClient,
@@ -308,16 +307,15 @@ export class NativeRollupStore implements RollupStore {
     return member === undefined ? undefined : parseMember(member);
   }
 
-  /** Runs `EVALSHA sha ...`, reloading the script once if the server lost it (a restart or a failover). */
+  /**
+   * Runs `EVALSHA sha ...`. A node that lost the script (a restart, or a replica promoted in a
+   * failover) gets it with EVAL, which caches it there again; a SCRIPT LOAD would go to every
+   * primary of a cluster, and fail while any of them is unreachable.
+   */
   private evalScript(args: string[]): Promise<unknown> {
-    return this.client.sendCommand(args).catch(async (error: unknown) => {
+    return this.client.sendCommand(args).catch((error: unknown) => {
       if (!isNoScriptError(error)) throw error;
-      // Every call of a pipelined batch fails alike; one SCRIPT LOAD serves them all.
-      this.reloading ??= this.bootstrap().finally(() => {
-        this.reloading = undefined;
-      });
-      await this.reloading;
-      return this.client.sendCommand(args);
+      return this.client.sendCommand(['EVAL', this.script.source, ...args.slice(2)]);
     });
   }
 }

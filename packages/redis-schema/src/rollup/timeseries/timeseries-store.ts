@@ -14,6 +14,8 @@ import {
   type SeriesLatest,
   type WriteResult,
 } from '../store';
+import { rangeAcrossSources } from '../across-sources';
+import { positionsBySlot } from '../native/key-slot';
 import type { RollupTier } from '../tiers';
 import { tsCreate, tsCreateRule, tsGet, tsMAdd, tsRange } from './commands';
 import { hasTimeSeriesModule } from './module-probe';
@@ -98,6 +100,15 @@ export function seriesCreationCommands({ keys, rawRetentionMs, tiers }: RollupSt
   ];
 }
 
+export interface TimeSeriesRollupStoreOptions extends RollupStoreOptions {
+  /**
+   * On Redis Cluster a TS.MADD may only name keys of one slot, so a batch takes one per slot; and
+   * TS.MRANGE sees the series of one shard only, so a metric across its sources is read series by
+   * series.
+   */
+  readonly cluster?: boolean;
+}
+
 /**
  * Rollups on the RedisTimeSeries module: one raw series per (metric, source) with DUPLICATE_POLICY
  * LAST, and per tier a compaction series fed by a TS.CREATERULE, so the server aggregates as
@@ -112,7 +123,7 @@ export class TimeSeriesRollupStore implements RollupStore {
 
   constructor(
     private readonly client: RedisClient,
-    private readonly options: RollupStoreOptions,
+    private readonly options: TimeSeriesRollupStoreOptions,
   ) {
     this.keys = options.keys;
     this.tiers = options.tiers;
@@ -153,6 +164,7 @@ export class TimeSeriesRollupStore implements RollupStore {
   }
 
   async rangeAcrossSources(metric: string, query: AcrossSourcesQuery): Promise<AcrossSourcesRange> {
+    if (this.options.cluster) return rangeAcrossSources(this.client, this.keys, this, metric, query);
     const args = acrossSourcesCommand(this.options, metric, query);
     if (args === null) return { sources: 0, points: [] };
     return acrossSourcesResult(this.options, metric, query, await this.client.sendCommand(args));
@@ -169,7 +181,17 @@ export class TimeSeriesRollupStore implements RollupStore {
       const { timestampMs, value } = samples[index]!;
       return { key: this.keys.raw(samples[index]!), timestampMs, value };
     });
-    const elements = parseMAddReply(await this.client.sendCommand(tsMAdd(batch)), batch.length);
+    const elements = new Array<unknown>(batch.length);
+    const calls = this.options.cluster ? positionsBySlot(batch.map(({ key }) => key)) : [batch.map((_, position) => position)];
+    // Issued together, so node-redis pipelines them.
+    await Promise.all(
+      calls.map(async (positions) => {
+        const reply = await this.client.sendCommand(tsMAdd(positions.map((position) => batch[position]!)));
+        parseMAddReply(reply, positions.length).forEach((element, index) => {
+          elements[positions[index]!] = element;
+        });
+      }),
+    );
     const missing: number[] = [];
     indexes.forEach((index, position) => {
       if (retryMissing && isTimeSeriesError(elements[position], TIME_SERIES_ERRORS.notASeries)) {
