@@ -52,8 +52,54 @@ describe('loadQueryConfig', () => {
     ['QUERY_MAX_POINTS', '1e4'],
     ['QUERY_MAX_SOURCES', '0'],
     ['QUERY_MAX_SOURCES', '100001'],
+    ['QUERY_READ_TOKEN', 'short'],
+    ['QUERY_ADMIN_TOKEN', 'has a space in the middle'],
+    ['QUERY_ADMIN_TOKEN', 'x'.repeat(513)],
+    ['QUERY_HEADERS_TIMEOUT_MS', '50'],
+    ['QUERY_KEEP_ALIVE_TIMEOUT_MS', '0'],
+    ['QUERY_MAX_HEADER_BYTES', '512'],
+    ['QUERY_STOP_DELAY_MS', '120001'],
   ])('rejects %s=%s naming the variable', (variable, value) => {
     expect(() => loadQueryConfig({ [variable]: value })).toThrow(ConfigError);
     expect(() => loadQueryConfig({ [variable]: value })).toThrow(new RegExp(`^${variable}:`));
+  });
+
+  it('runs open without tokens, with the ingest-api\'s HTTP limits and no stop delay', () => {
+    expect(loadQueryConfig({})).toMatchObject({
+      readToken: undefined,
+      adminToken: undefined,
+      http: { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, maxHeaderBytes: 16_384 },
+      stopDelayMs: 0,
+    });
+  });
+
+  it('reads the tokens, HTTP limits and stop delay', () => {
+    const config = loadQueryConfig({
+      QUERY_READ_TOKEN: 'read-0123456789abcdef',
+      QUERY_ADMIN_TOKEN: 'admin-0123456789abcdef',
+      QUERY_HEADERS_TIMEOUT_MS: '2000',
+      QUERY_REQUEST_TIMEOUT_MS: '4000',
+      QUERY_KEEP_ALIVE_TIMEOUT_MS: '1000',
+      QUERY_MAX_HEADER_BYTES: '8192',
+      QUERY_STOP_DELAY_MS: '3000',
+    });
+    expect(config).toMatchObject({
+      readToken: 'read-0123456789abcdef',
+      adminToken: 'admin-0123456789abcdef',
+      http: { headersTimeoutMs: 2_000, requestTimeoutMs: 4_000, keepAliveTimeoutMs: 1_000, maxHeaderBytes: 8_192 },
+      stopDelayMs: 3_000,
+    });
+  });
+
+  it('refuses a request timeout shorter than the head timeout', () => {
+    expect(() => loadQueryConfig({ QUERY_HEADERS_TIMEOUT_MS: '5000', QUERY_REQUEST_TIMEOUT_MS: '4000' })).toThrow(/^QUERY_REQUEST_TIMEOUT_MS: /);
+  });
+
+  it('refuses to run in production without either token, naming the one missing', () => {
+    const tokens = { QUERY_READ_TOKEN: 'read-0123456789abcdef', QUERY_ADMIN_TOKEN: 'admin-0123456789abcdef' };
+    expect(loadQueryConfig({ NODE_ENV: 'production', ...tokens }).readToken).toBe(tokens.QUERY_READ_TOKEN);
+    expect(() => loadQueryConfig({ NODE_ENV: 'production' })).toThrow(ConfigError);
+    expect(() => loadQueryConfig({ NODE_ENV: 'production', QUERY_ADMIN_TOKEN: tokens.QUERY_ADMIN_TOKEN })).toThrow(/^QUERY_READ_TOKEN: .*NODE_ENV=production/);
+    expect(() => loadQueryConfig({ NODE_ENV: 'production', QUERY_READ_TOKEN: tokens.QUERY_READ_TOKEN })).toThrow(/^QUERY_ADMIN_TOKEN: .*NODE_ENV=production/);
   });
 });

@@ -1,0 +1,109 @@
+import { connect } from 'node:net';
+import { freePort, isolatedEnv, testRedisUrl } from '@redis-ingest/test-utils';
+import { createClient } from 'redis';
+import { loadQueryConfig } from './config';
+import { start } from './server';
+
+const config = (env: Record<string, string> = {}) =>
+  loadQueryConfig(isolatedEnv(testRedisUrl(), { QUERY_API_PORT: '0', QUERY_API_HOST: '127.0.0.1', INGEST_ROLLUP_BACKEND: 'native', ...env }));
+
+describe('query-api metrics and probes', () => {
+  it('counts requests by route and status, and samples the stream at each scrape', async () => {
+    const settings = config();
+    const api = await start(settings);
+    const base = `http://127.0.0.1:${api.port}`;
+    const redis = createClient({ url: testRedisUrl(), RESP: 2 });
+    await redis.connect();
+    try {
+      await fetch(`${base}/api/ingest/summary`);
+      await fetch(`${base}/api/ingest/summary?limit=0`);
+      await fetch(`${base}/nowhere`);
+      await redis.xAdd(settings.keys.streamKey, '*', { source: 's', metric: 'm', value: '1' });
+      await redis.xAdd(settings.keys.streamKey, '*', { source: 's', metric: 'm', value: '2' });
+      await redis.xAdd(settings.keys.deadLetterKey, '*', { reason: 'x' });
+      const response = await fetch(`${base}/metrics`);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
+      const text = await response.text();
+      expect(text).toContain('http_requests_total{method="GET",route="/api/ingest/summary",status="200"} 1');
+      expect(text).toContain('http_requests_total{method="GET",route="/api/ingest/summary",status="400"} 1');
+      expect(text).toContain('http_requests_total{method="GET",route="unmatched",status="404"} 1');
+      expect(text).toMatch(/^http_request_duration_seconds_count\{method="GET",route="\/api\/ingest\/summary"\} 2$/m);
+      expect(text).toMatch(/^telemetry_stream_length 2$/m);
+      expect(text).toMatch(/^telemetry_stream_pending 0$/m);
+      expect(text).toMatch(/^telemetry_stream_lag 0$/m);
+      expect(text).toMatch(/^telemetry_dead_letter_length 1$/m);
+      expect(text).toContain('# TYPE redis_errors_total counter');
+      expect(text).toMatch(/^process_cpu_user_seconds_total /m);
+
+      await fetch(`${base}/api/ingest/summary`);
+      const later = await (await fetch(`${base}/metrics`)).text();
+      expect(later).toContain('http_requests_total{method="GET",route="/api/ingest/summary",status="200"} 2');
+    } finally {
+      redis.destroy();
+      await api.stop();
+    }
+  });
+
+  it('echoes a request id, or makes one up', async () => {
+    const api = await start(config());
+    try {
+      const given = await fetch(`http://127.0.0.1:${api.port}/healthz`, { headers: { 'x-request-id': 'trace-42' } });
+      expect(given.headers.get('x-request-id')).toBe('trace-42');
+      const made = await fetch(`http://127.0.0.1:${api.port}/healthz`, { headers: { 'x-request-id': 'bad\tid' } });
+      expect(made.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    } finally {
+      await api.stop();
+    }
+  });
+
+  it('is not ready without Redis, counts the failures, while /healthz still answers', async () => {
+    const api = await start(config({ REDIS_URL: `redis://127.0.0.1:${await freePort()}` }));
+    const base = `http://127.0.0.1:${api.port}`;
+    try {
+      expect((await fetch(`${base}/readyz`)).status).toBe(503);
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      expect((await fetch(`${base}/api/ingest/events/recent`)).status).toBe(503);
+      const text = await (await fetch(`${base}/metrics`)).text();
+      expect(text).toMatch(/^redis_errors_total\{operation="query"\} 1$/m);
+      expect(text).toMatch(/^telemetry_stream_length Nan$/m);
+      // The registry reports the counter before the gauges whose failed read it counts.
+      const next = await (await fetch(`${base}/metrics`)).text();
+      expect(next).toMatch(/^redis_errors_total\{operation="queue-stats"\} 1$/m);
+    } finally {
+      await api.stop();
+    }
+  });
+
+  it('answers /readyz 503 from the moment stopping starts, while a request in flight finishes', async () => {
+    const api = await start(config({ QUERY_STOP_DELAY_MS: '500' }));
+    const base = `http://127.0.0.1:${api.port}`;
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+
+    // A request whose body is still arriving when stopping begins.
+    const body = JSON.stringify({ ids: ['1-0'] });
+    const socket = connect(api.port, '127.0.0.1');
+    let reply = '';
+    const answered = new Promise<void>((resolve) =>
+      socket.on('data', (data) => {
+        reply += data.toString();
+        if (reply.endsWith('}')) resolve();
+      }),
+    );
+    socket.write(
+      `POST /api/ingest/dead-letters/delete HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+
+    const stopped = api.stop();
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toEqual({ error: 'Stopping' });
+    socket.write(body.slice(5));
+    await answered;
+    socket.destroy();
+    expect(reply).toMatch(/^HTTP\/1\.1 200 /);
+    expect(reply).toContain('{"deleted":0,"missing":["1-0"]}');
+    await stopped;
+  });
+});
