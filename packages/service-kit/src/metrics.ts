@@ -3,7 +3,7 @@ import type { Request, RequestHandler } from 'express';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RouteDescription } from './openapi';
 
-export type { Counter };
+export type { Counter, Histogram };
 
 /** The route pattern a request matched, so label values stay few whatever URLs clients send. */
 function routeLabel(req: Request): string {
@@ -60,6 +60,11 @@ export class ServiceMetrics {
   /** A counter of this service's own, in its registry. */
   counter<Label extends string = never>(name: string, help: string, labelNames: readonly Label[] = []): Counter<Label> {
     return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  /** A histogram of this service's own, in its registry; `buckets` in the unit the name ends with. */
+  histogram<Label extends string = never>(name: string, help: string, buckets: readonly number[], labelNames: readonly Label[] = []): Histogram<Label> {
+    return new Histogram({ name, help, labelNames, buckets: [...buckets], registers: [this.registry] });
   }
 
   /** Counts and times every request; mount before the routes. */
