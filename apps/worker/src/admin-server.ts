@@ -1,41 +1,78 @@
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import express, { type Express } from 'express';
 import { isConnectionError } from '@redis-ingest/redis-schema';
-import { HttpError, errorHandler, jsonBody, notFound, type Logger } from '@redis-ingest/service-kit';
+import {
+  HttpError,
+  Readiness,
+  errorHandler,
+  jsonBody,
+  notFound,
+  requestContext,
+  requireBearerToken,
+  type HttpServerLimits,
+  type Logger,
+} from '@redis-ingest/service-kit';
 import { workerAdminDocument } from './api-document';
 import { DrainRequestSchema } from './drain-request';
 import { readAndProcess, type ProcessingContext } from './process-entries';
+import { isRedisError } from './worker';
 
 const drainRequestChecker = TypeCompiler.Compile(DrainRequestSchema);
 const DEFAULT_DRAIN_COUNT = 100;
 const BODY_LIMIT_BYTES = 16 * 1_024;
+
+/** The admin port serves operators and probes, not devices: tight fixed limits suit every deployment. */
+export const ADMIN_HTTP_LIMITS: HttpServerLimits = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  maxHeaderBytes: 16_384,
+};
 
 export interface AdminDeps {
   readonly context: ProcessingContext;
   /** The daemon's consumer name; the drain reads as "<name>-manual" unless told otherwise. */
   readonly consumer: string;
   readonly logger: Logger;
+  /** Opens the drain; undefined leaves it open. */
+  readonly adminToken?: string | undefined;
+  /** Flipped by whoever stops the worker; by default one that checks Redis and the consumer group. */
+  readonly readiness?: Readiness;
 }
 
 const redisUnavailable = (error: unknown) =>
   isConnectionError(error) ? new HttpError(503, 'Redis is unavailable; retry later', {}, { 'Retry-After': '1' }) : undefined;
 
-/** Health check and the on-demand drain; neither ever blocks the shared connection. */
-export function createAdminApp({ context, consumer, logger }: AdminDeps): Express {
+/** Ready while Redis answers and the consumer group the worker reads exists. */
+export function groupReadiness({ client, keys, group }: ProcessingContext): Readiness {
+  return new Readiness(async () => {
+    await client.ping();
+    const groups = await client.xInfoGroups(keys.stream);
+    if (!groups.some(({ name }) => name === group)) throw new Error(`consumer group ${group} does not exist yet`);
+  });
+}
+
+/** Probes, metrics and the on-demand drain; none of them ever blocks the shared connection. */
+export function createAdminApp({ context, consumer, logger, adminToken, readiness = groupReadiness(context) }: AdminDeps): Express {
+  const metrics = context.metrics.service;
   const app = express();
   app.disable('x-powered-by');
+  app.use(requestContext(logger), metrics.httpMiddleware());
 
-  app.get('/healthz', async (_req, res) => {
-    await context.client.ping();
+  app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok', consumer });
   });
+
+  app.get('/readyz', readiness.handler());
+  app.get('/metrics', metrics.handler());
 
   const apiDocument = workerAdminDocument();
   app.get('/openapi.json', (_req, res) => {
     res.json(apiDocument);
   });
 
-  app.post('/api/ingest/workers/process', ...jsonBody(BODY_LIMIT_BYTES), async (req, res) => {
+  const authorize = requireBearerToken({ realm: 'worker', accepted: adminToken === undefined ? [] : [adminToken] });
+  app.post('/api/ingest/workers/process', authorize, ...jsonBody(BODY_LIMIT_BYTES), async (req, res) => {
     const body: unknown = req.body ?? {};
     if (!drainRequestChecker.Check(body)) {
       const errors = [...drainRequestChecker.Errors(body)].map(({ path, message }) => ({ path, message }));
@@ -49,6 +86,11 @@ export function createAdminApp({ context, consumer, logger }: AdminDeps): Expres
   });
 
   app.use(notFound());
-  app.use(errorHandler(logger, redisUnavailable));
+  app.use(
+    errorHandler(logger, (error) => {
+      if (isRedisError(error)) metrics.redisErrors.inc({ operation: 'drain' });
+      return redisUnavailable(error);
+    }),
+  );
   return app;
 }

@@ -3,7 +3,10 @@ import {
   ErrorBody,
   buildOpenApiDocument,
   healthRoute,
+  metricsRoute,
+  ok,
   openApiRoute,
+  readyRoute,
   redisDown,
   type OpenApiDocument,
   type RouteDescription,
@@ -16,9 +19,14 @@ const Count = Type.Integer({ minimum: 0 });
 export const workerAdminRoutes: RouteDescription[] = [
   {
     ...healthRoute,
-    summary: 'Liveness, and whether Redis answers',
-    responses: { ...healthRoute.responses, ...redisDown },
+    summary: 'Liveness, with the consumer name; answers without Redis',
+    responses: ok('The process is up', Type.Object({ status: Type.Literal('ok'), consumer: Type.String() })),
   },
+  {
+    ...readyRoute,
+    summary: 'Readiness: 200 while Redis answers and the consumer group exists; 503 otherwise, and from the moment the worker starts stopping',
+  },
+  metricsRoute,
   openApiRoute,
   {
     method: 'post',
@@ -33,6 +41,7 @@ export const workerAdminRoutes: RouteDescription[] = [
         schema: Type.Object({ read: Count, processed: Count, dead_lettered: Count, acked: Count }),
       },
       400: { description: 'Invalid drain request; `errors` names each problem.', schema: ErrorBody },
+      401: { description: 'WORKER_ADMIN_TOKEN is set and `Authorization: Bearer <token>` does not carry it.', schema: ErrorBody },
       415: { description: 'A content type other than application/json.', schema: ErrorBody },
       ...redisDown,
     },

@@ -4,9 +4,11 @@ import {
   loadPipelineConfig,
   readInteger,
   readOptionalString,
+  readString,
   type Env,
   type PipelineConfig,
 } from '@redis-ingest/redis-schema';
+import { tokenProblem } from '@redis-ingest/service-kit';
 
 export interface WorkerConfig extends PipelineConfig {
   /** Most entries one XREADGROUP returns, and so one batch written to the store; also one reclaim's COUNT. */
@@ -16,6 +18,8 @@ export interface WorkerConfig extends PipelineConfig {
   /** A fixed consumer name; unset, each process makes up its own. */
   readonly consumerName: string | undefined;
   readonly adminPort: number;
+  /** Opens the admin port's drain route; unset, anyone who reaches the port may drain. */
+  readonly adminToken: string | undefined;
   /** How often the reclaim loop looks for entries another consumer took and never acked. */
   readonly reclaimIntervalMs: number;
   /** How long an entry must have been pending, unacked, before another consumer takes it over. */
@@ -41,7 +45,15 @@ export const MAX_BLOCK_MS = 30_000;
 
 const HOUR_MS = 3_600_000;
 
+function readToken(env: Env, name: string, production: boolean): string | undefined {
+  const token = readOptionalString(env, name);
+  const problem = tokenProblem(token, production);
+  if (problem !== undefined) throw new ConfigError(name, problem);
+  return token;
+}
+
 export function loadWorkerConfig(env: Env): WorkerConfig {
+  const production = readString(env, 'NODE_ENV', 'development') === 'production';
   const consumerName = readOptionalString(env, 'WORKER_CONSUMER_NAME');
   if (consumerName !== undefined && !isValidName(consumerName)) {
     throw new ConfigError('WORKER_CONSUMER_NAME', `expected letters, digits, "_", "." or "-" (at most 128), got "${consumerName}"`);
@@ -52,6 +64,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     blockMs: readInteger(env, 'WORKER_BLOCK_MS', 2_000, { min: 1, max: MAX_BLOCK_MS }),
     consumerName,
     adminPort: readInteger(env, 'WORKER_ADMIN_PORT', 8082, { max: 65_535 }),
+    adminToken: readToken(env, 'WORKER_ADMIN_TOKEN', production),
     reclaimIntervalMs: readInteger(env, 'WORKER_RECLAIM_INTERVAL_MS', 5_000, { min: 10 }),
     reclaimIdleMs: readInteger(env, 'WORKER_RECLAIM_IDLE_MS', 30_000, { min: 1 }),
     maxDeliveries: readInteger(env, 'INGEST_MAX_DELIVERIES', 5, { min: 1 }),

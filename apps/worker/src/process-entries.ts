@@ -13,6 +13,7 @@ import {
   type WriteResult,
 } from '@redis-ingest/redis-schema';
 import type { Logger } from '@redis-ingest/service-kit';
+import type { DeadLetterCause, WorkerMetrics } from './metrics';
 import { readGroup, type StreamEntry } from './stream-reads';
 
 /** What processing needs, whichever consumer name it acts under. */
@@ -27,6 +28,7 @@ export interface ProcessingContext {
   readonly maxDeliveries: number;
   /** Approximate cap on the dead-letter stream's length. */
   readonly deadLetterMaxLen: number;
+  readonly metrics: WorkerMetrics;
 }
 
 export interface ProcessOutcome {
@@ -49,6 +51,7 @@ interface Unpacked {
 
 interface Rejected extends Unpacked {
   readonly reason: string;
+  readonly cause: DeadLetterCause;
 }
 
 interface Decoded extends Unpacked {
@@ -111,6 +114,19 @@ export async function processEntries(
   entries: readonly StreamEntry[],
 ): Promise<ProcessOutcome> {
   if (entries.length === 0) return { read: 0, processed: 0, deadLettered: 0, acked: 0 };
+  const { metrics } = context;
+  const stopTimer = metrics.batchSeconds.startTimer();
+  try {
+    const outcome = await processBatch(context, consumer, entries);
+    metrics.processed.inc(outcome.processed);
+    return outcome;
+  } finally {
+    stopTimer();
+    metrics.batches.inc();
+  }
+}
+
+async function processBatch(context: ProcessingContext, consumer: string, entries: readonly StreamEntry[]): Promise<ProcessOutcome> {
   const { client, keys, group, logger } = context;
 
   const valid: Decoded[] = [];
@@ -119,7 +135,7 @@ export async function processEntries(
     const { fields: payload, history } = splitReplayHistory(entry.fields);
     const unpacked = { entry, payload, history };
     if (entry.deliveryCount !== undefined && entry.deliveryCount > context.maxDeliveries) {
-      rejected.push({ ...unpacked, reason: MAX_DELIVERIES_REASON });
+      rejected.push({ ...unpacked, reason: MAX_DELIVERIES_REASON, cause: 'max_deliveries' });
       continue;
     }
     const decoded = decodeEntry(payload);
@@ -127,7 +143,7 @@ export async function processEntries(
       const { metric, source, value } = decoded.event;
       valid.push({ ...unpacked, sample: { metric, source, value, timestampMs: decoded.timestampMs } });
     } else {
-      rejected.push({ ...unpacked, reason: describeErrors(decoded.errors) });
+      rejected.push({ ...unpacked, reason: describeErrors(decoded.errors), cause: 'validation' });
     }
   }
 
@@ -136,7 +152,7 @@ export async function processEntries(
   results.forEach((result, i) => {
     if (result === undefined) return;
     if (result.ok) stored.push(valid[i]!.entry.id);
-    else rejected.push({ ...valid[i]!, reason: result.reason });
+    else rejected.push({ ...valid[i]!, reason: result.reason, cause: 'store_refused' });
   });
 
   // Together, so they share one round trip.
@@ -182,8 +198,10 @@ async function deadLetter(context: ProcessingContext, consumer: string, rejected
   const outcomes = (await deadLetterScript.run(client, call.keys, call.args)) as (number | string)[];
   let written = 0;
   outcomes.forEach((outcome, i) => {
-    if (outcome === 1) written++;
-    else if (typeof outcome === 'string') {
+    if (outcome === 1) {
+      written++;
+      context.metrics.deadLettered.inc({ reason: rejected[i]!.cause });
+    } else if (typeof outcome === 'string') {
       logger.error({ err: outcome, messageId: rejected[i]!.entry.id }, 'dead-letter write refused; entry left pending');
     }
   });

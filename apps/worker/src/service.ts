@@ -1,9 +1,9 @@
-import { createServer } from 'node:http';
-import { createKeys, createRedisClient, createRollupStore, type RedisClient } from '@redis-ingest/redis-schema';
-import { closeServer, listen, type Logger } from '@redis-ingest/service-kit';
-import { createAdminApp } from './admin-server';
+import { createKeys, createRedisClient, createRollupStore, readQueueStats, type RedisClient } from '@redis-ingest/redis-schema';
+import { closeServer, createLimitedHttpServer, listen, type Logger } from '@redis-ingest/service-kit';
+import { ADMIN_HTTP_LIMITS, createAdminApp, groupReadiness } from './admin-server';
 import type { WorkerConfig } from './config';
 import { createConsumerName } from './consumer-name';
+import { WorkerMetrics } from './metrics';
 import type { ProcessingContext } from './process-entries';
 import { ensureConsumerGroup } from './stream-reads';
 import { Worker } from './worker';
@@ -17,7 +17,12 @@ export interface RunningWorker {
 }
 
 /** Creates the consumer group and the rollup store: what must exist before the first entry is processed. */
-export async function prepareProcessing(client: RedisClient, config: WorkerConfig, logger: Logger): Promise<ProcessingContext> {
+export async function prepareProcessing(
+  client: RedisClient,
+  config: WorkerConfig,
+  logger: Logger,
+  metrics = new WorkerMetrics(),
+): Promise<ProcessingContext> {
   const keys = createKeys(config.keys);
   await ensureConsumerGroup(client, keys.stream, config.consumerGroup);
   const store = await createRollupStore(client, config);
@@ -29,12 +34,13 @@ export async function prepareProcessing(client: RedisClient, config: WorkerConfi
     logger,
     maxDeliveries: config.maxDeliveries,
     deadLetterMaxLen: config.deadLetterMaxLen,
+    metrics,
   };
 }
 
 /**
  * Waits for Redis (the client keeps retrying), prepares the group and the store, then starts the
- * read loop and the admin server.
+ * read loop and the admin server. Stopping turns /readyz 503 first, then finishes the batch in hand.
  */
 export async function start(config: WorkerConfig, logger: Logger): Promise<RunningWorker> {
   const consumer = config.consumerName ?? createConsumerName();
@@ -42,13 +48,20 @@ export async function start(config: WorkerConfig, logger: Logger): Promise<Runni
   await client.connect();
   try {
     const context = await prepareProcessing(client, config, logger);
-    const server = createServer(createAdminApp({ context, consumer, logger }));
+    context.metrics.service.sampleQueue(() => readQueueStats(client, context.keys, context.group));
+    if (config.adminToken === undefined) {
+      logger.warn({ variable: 'WORKER_ADMIN_TOKEN' }, 'no admin token: anyone who reaches the admin port may drain the stream');
+    }
+    const readiness = groupReadiness(context);
+    const app = createAdminApp({ context, consumer, logger, readiness, adminToken: config.adminToken });
+    const server = createLimitedHttpServer(app, ADMIN_HTTP_LIMITS);
     const adminPort = await listen(server, config.adminPort);
     const worker = new Worker({ context, consumer, config });
     worker.run().catch((error: unknown) => logger.error({ err: error }, 'worker stopped unexpectedly'));
     logger.info({ consumer, adminPort, backend: context.store.backend }, 'worker service started');
 
     const shutdown = async () => {
+      await readiness.beginStopping(0);
       try {
         await worker.close();
       } catch (error) {

@@ -150,11 +150,11 @@ describe('worker against a live Redis', () => {
       type Operation = { requestBody?: { content: Record<string, { schema: unknown }> }; responses: Record<string, unknown> };
       const document = (await response.json()) as { openapi: string; paths: Record<string, Record<string, Operation>> };
       expect(document.openapi).toBe('3.1.0');
-      expect(Object.keys(document.paths).sort()).toEqual(['/api/ingest/workers/process', '/healthz', '/openapi.json']);
+      expect(Object.keys(document.paths).sort()).toEqual(['/api/ingest/workers/process', '/healthz', '/metrics', '/openapi.json', '/readyz']);
       const drain = document.paths['/api/ingest/workers/process']!.post;
       expect(drain!.requestBody!.content['application/json']!.schema).toEqual(JSON.parse(JSON.stringify(DrainRequestSchema)));
-      expect(Object.keys(drain!.responses).sort()).toEqual(['200', '400', '415', '503']);
-      expect(Object.keys(document.paths['/healthz']!.get!.responses).sort()).toEqual(['200', '503']);
+      expect(Object.keys(drain!.responses).sort()).toEqual(['200', '400', '401', '415', '503']);
+      expect(Object.keys(document.paths['/readyz']!.get!.responses).sort()).toEqual(['200', '503']);
     });
 
     it('stops reading when closed, and close() can be called again', async () => {
@@ -399,12 +399,13 @@ describe('worker when Redis goes away', () => {
   });
   afterEach(() => server.stop());
 
-  it('answers 503, not 500, from the admin server while Redis is down', async () => {
+  it('answers 503, not 500, from the admin server while Redis is down, and stays alive', async () => {
     const service = await start(config, logger);
     try {
       await server.kill();
       const base = `http://127.0.0.1:${service.adminPort}`;
-      await eventually(async () => (await fetch(`${base}/healthz`)).status === 503);
+      await eventually(async () => (await fetch(`${base}/readyz`)).status === 503);
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
       const response = await fetch(`${base}/api/ingest/workers/process`, { method: 'POST' });
       expect(response.status).toBe(503);
       expect(response.headers.get('retry-after')).toBe('1');

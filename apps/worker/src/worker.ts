@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ErrorReply } from 'redis';
 import { createRedisClient, isConnectionError, type RedisClient } from '@redis-ingest/redis-schema';
 import type { Logger } from '@redis-ingest/service-kit';
 import type { WorkerConfig } from './config';
@@ -35,6 +36,9 @@ const RETRY_BASE_MS = 100;
 const RETRY_MAX_MS = 5_000;
 /** How long past its BLOCK a read may stay unanswered before the connection counts as dead. */
 export const READ_GRACE_MS = 5_000;
+
+/** Errors that came from Redis, as opposed to this process. */
+export const isRedisError = (error: unknown) => isConnectionError(error) || error instanceof ErrorReply;
 
 /** Capped exponential backoff after `failures` consecutive failed steps. */
 function retryDelayMs(failures: number): number {
@@ -117,6 +121,7 @@ export class Worker {
         failures = 0;
       } catch (error) {
         if (this.isClosing) break;
+        this.countRedisError(error, 'read');
         if (isConnectionError(error)) this.logger.debug({ err: error }, 'redis unreachable; retrying');
         else this.logger.error({ err: error }, 'batch failed; its entries stay pending');
         await this.pause(retryDelayMs(failures++));
@@ -144,6 +149,7 @@ export class Worker {
         await step();
       } catch (error) {
         if (this.isClosing) break;
+        this.countRedisError(error, name);
         if (isConnectionError(error)) this.logger.debug({ err: error }, `${name}: redis unreachable`);
         else this.logger.warn({ err: error }, `${name} failed`);
       }
@@ -167,6 +173,7 @@ export class Worker {
     if (claimed.entries.length === 0) return;
     this.logger.info({ reclaimed: claimed.entries.length }, 'reclaimed idle entries');
     this.counted = { ...this.counted, reclaimed: this.counted.reclaimed + claimed.entries.length };
+    context.metrics.reclaimed.inc(claimed.entries.length);
     this.count(await processEntries(context, consumer, claimed.entries));
   }
 
@@ -193,6 +200,10 @@ export class Worker {
       acked: acked + outcome.acked,
       reclaimed,
     };
+  }
+
+  private countRedisError(error: unknown, operation: string): void {
+    if (isRedisError(error)) this.options.context.metrics.service.redisErrors.inc({ operation });
   }
 
   /** A delay that close() cuts short. */
