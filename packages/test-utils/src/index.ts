@@ -3,3 +3,4 @@ export * from './provide-redis';
 export * from './keys';
 export * from './redis-command';
 export * from './redis-cluster';
+export * from './request-in-flight';
