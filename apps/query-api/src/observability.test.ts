@@ -1,5 +1,4 @@
-import { connect } from 'node:net';
-import { freePort, isolatedEnv, testRedisUrl } from '@redis-ingest/test-utils';
+import { freePort, isolatedEnv, startRequestInFlight, testRedisUrl } from '@redis-ingest/test-utils';
 import { createClient } from 'redis';
 import { loadQueryConfig } from './config';
 import { start } from './server';
@@ -81,27 +80,13 @@ describe('query-api metrics and probes', () => {
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
 
     // A request whose body is still arriving when stopping begins.
-    const body = JSON.stringify({ ids: ['1-0'] });
-    const socket = connect(api.port, '127.0.0.1');
-    let reply = '';
-    const answered = new Promise<void>((resolve) =>
-      socket.on('data', (data) => {
-        reply += data.toString();
-        if (reply.endsWith('}')) resolve();
-      }),
-    );
-    socket.write(
-      `POST /api/ingest/dead-letters/delete HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`,
-    );
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    const deletion = await startRequestInFlight(api.port, '/api/ingest/dead-letters/delete', { ids: ['1-0'] });
 
     const stopped = api.stop();
     const ready = await fetch(`${base}/readyz`);
     expect(ready.status).toBe(503);
     expect(await ready.json()).toEqual({ error: 'Stopping' });
-    socket.write(body.slice(5));
-    await answered;
-    socket.destroy();
+    const reply = await deletion.finish();
     expect(reply).toMatch(/^HTTP\/1\.1 200 /);
     expect(reply).toContain('{"deleted":0,"missing":["1-0"]}');
     await stopped;

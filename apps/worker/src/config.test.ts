@@ -17,6 +17,8 @@ describe('loadWorkerConfig', () => {
       retainProcessedCount: 10_000,
       retainProcessedMs: 3_600_000,
       deadLetterMaxLen: 100_000,
+      adminToken: undefined,
+      stopDelayMs: 0,
       redisUrl: 'redis://localhost:6379',
       consumerGroup: 'telemetry-workers',
       keys: { streamKey: 'telemetry:events', deadLetterKey: 'telemetry:events:dead-letter' },
@@ -38,6 +40,8 @@ describe('loadWorkerConfig', () => {
       INGEST_RETAIN_PROCESSED_COUNT: '0',
       INGEST_RETAIN_PROCESSED_MS: '0',
       INGEST_DEAD_LETTER_MAXLEN: '500',
+      WORKER_ADMIN_TOKEN: 'worker-admin-0123456789',
+      WORKER_STOP_DELAY_MS: '2000',
     });
     expect(config).toMatchObject({
       readCount: 250,
@@ -53,6 +57,8 @@ describe('loadWorkerConfig', () => {
       retainProcessedCount: 0,
       retainProcessedMs: 0,
       deadLetterMaxLen: 500,
+      adminToken: 'worker-admin-0123456789',
+      stopDelayMs: 2_000,
     });
   });
 
@@ -82,8 +88,16 @@ describe('loadWorkerConfig', () => {
     ['INGEST_RETAIN_PROCESSED_MS', '1.5'],
     ['INGEST_DEAD_LETTER_MAXLEN', '0'],
     ['REDIS_URL', 'http://localhost'],
+    ['WORKER_ADMIN_TOKEN', 'too-short'],
+    ['WORKER_ADMIN_TOKEN', 'with a space inside it'],
+    ['WORKER_STOP_DELAY_MS', '120001'],
   ])('stops on %s=%s and names it', (variable, value) => {
     expect(() => loadWorkerConfig({ [variable]: value })).toThrow(ConfigError);
     expect(() => loadWorkerConfig({ [variable]: value })).toThrow(new RegExp(`^${variable}: `));
+  });
+
+  it('refuses to run in production without an admin token', () => {
+    expect(() => loadWorkerConfig({ NODE_ENV: 'production' })).toThrow(/^WORKER_ADMIN_TOKEN: .*NODE_ENV=production/);
+    expect(loadWorkerConfig({ NODE_ENV: 'production', WORKER_ADMIN_TOKEN: 'worker-admin-0123456789' }).adminToken).toBe('worker-admin-0123456789');
   });
 });

@@ -20,6 +20,8 @@ export interface WorkerConfig extends PipelineConfig {
   readonly adminPort: number;
   /** Opens the admin port's drain route; unset, anyone who reaches the port may drain. */
   readonly adminToken: string | undefined;
+  /** How long /readyz answers 503 before a stopping worker stops reading and closes its admin port. */
+  readonly stopDelayMs: number;
   /** How often the reclaim loop looks for entries another consumer took and never acked. */
   readonly reclaimIntervalMs: number;
   /** How long an entry must have been pending, unacked, before another consumer takes it over. */
@@ -65,6 +67,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     consumerName,
     adminPort: readInteger(env, 'WORKER_ADMIN_PORT', 8082, { max: 65_535 }),
     adminToken: readToken(env, 'WORKER_ADMIN_TOKEN', production),
+    stopDelayMs: readInteger(env, 'WORKER_STOP_DELAY_MS', 0, { max: 120_000 }),
     reclaimIntervalMs: readInteger(env, 'WORKER_RECLAIM_INTERVAL_MS', 5_000, { min: 10 }),
     reclaimIdleMs: readInteger(env, 'WORKER_RECLAIM_IDLE_MS', 30_000, { min: 1 }),
     maxDeliveries: readInteger(env, 'INGEST_MAX_DELIVERIES', 5, { min: 1 }),

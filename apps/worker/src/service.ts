@@ -61,7 +61,7 @@ export async function start(config: WorkerConfig, logger: Logger): Promise<Runni
     logger.info({ consumer, adminPort, backend: context.store.backend }, 'worker service started');
 
     const shutdown = async () => {
-      await readiness.beginStopping(0);
+      await readiness.beginStopping(config.stopDelayMs);
       try {
         await worker.close();
       } catch (error) {
