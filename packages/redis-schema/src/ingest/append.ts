@@ -42,6 +42,18 @@ export function appendArguments(keys: AppendTarget, events: readonly TelemetryEv
   return { keys: scriptKeys, args };
 }
 
+type AppendCall = ReturnType<typeof appendArguments>;
+
+async function runAppendScript(client: RedisClient, call: AppendCall): Promise<[string[], number[]]> {
+  try {
+    return (await appendScript.run(client, call.keys, call.args)) as [string[], number[]];
+  } catch (error) {
+    const backlog = /^BACKPRESSURE (\d+)/.exec((error as Error).message);
+    if (backlog) throw new BackpressureError(Number(backlog[1]));
+    throw error;
+  }
+}
+
 /**
  * Appends validated events in one round trip, atomically with the backlog check, so a 2xx always
  * means the entries are in the stream and an overloaded pipeline writes nothing.
@@ -53,31 +65,37 @@ export async function appendEvents(
   options: AppendOptions,
 ): Promise<AppendedEvent[]> {
   if (events.length === 0) return [];
-  const call = appendArguments(keys, events, options);
-  let reply: [string[], number[]];
-  try {
-    reply = (await appendScript.run(client, call.keys, call.args)) as [string[], number[]];
-  } catch (error) {
-    const backlog = /^BACKPRESSURE (\d+)/.exec((error as Error).message);
-    if (backlog) throw new BackpressureError(Number(backlog[1]));
-    throw error;
-  }
-  const [ids, duplicates] = reply;
+  const [ids, duplicates] = await runAppendScript(client, appendArguments(keys, events, options));
   return ids.map((id, index) => ({ id, duplicate: duplicates[index] === 1 }));
 }
 
-/**
- * Appends each event to its source's partition: one script call per partition, all at once. Each
- * call is atomic for its own partition only, and the backlog limit applies per partition: should
- * one partition refuse (BackpressureError) or fail, others may have been written, which a retry
- * with the same event ids answers as duplicates.
- */
-export async function appendToPartitions(
-  client: RedisClient,
-  keys: Keys,
-  events: readonly TelemetryEvent[],
-  options: AppendOptions,
-): Promise<AppendedEvent[]> {
+/** Throws BackpressureError when the partition's group is too far behind: the append script with no events, which writes nothing. */
+export async function checkBacklog(client: RedisClient, keys: AppendTarget, options: AppendOptions): Promise<void> {
+  await runAppendScript(client, appendArguments(keys, [], options));
+}
+
+/** The events of one partition that did not get in, and why. */
+export interface PartitionFailure {
+  readonly partition: StreamPartition;
+  /** Positions of the events in the batch given to appendToPartitions. */
+  readonly positions: readonly number[];
+  readonly error: unknown;
+}
+
+/** Some partitions took their events and others did not. */
+export class PartialAppendError extends Error {
+  constructor(
+    /** Per position of the batch: what was appended, or undefined for the events of a failed partition. */
+    readonly results: readonly (AppendedEvent | undefined)[],
+    readonly failures: readonly PartitionFailure[],
+  ) {
+    super(`${failures.length} partitions of the batch failed; the others were appended`);
+    this.name = 'PartialAppendError';
+  }
+}
+
+/** The positions of a batch's events grouped by their source's partition, in batch order within each. */
+export function groupByPartition(keys: Pick<Keys, 'partitionFor'>, events: readonly TelemetryEvent[]): Map<StreamPartition, number[]> {
   const positionsByPartition = new Map<StreamPartition, number[]>();
   events.forEach((event, position) => {
     const partition = keys.partitionFor(event.source);
@@ -85,14 +103,39 @@ export async function appendToPartitions(
     if (positions) positions.push(position);
     else positionsByPartition.set(partition, [position]);
   });
-  const results = new Array<AppendedEvent>(events.length);
-  await Promise.all(
-    [...positionsByPartition].map(async ([partition, positions]) => {
-      const appended = await appendEvents(client, partition, positions.map((position) => events[position]!), options);
-      appended.forEach((result, index) => {
-        results[positions[index]!] = result;
-      });
-    }),
+  return positionsByPartition;
+}
+
+/**
+ * Appends each event to its source's partition: one script call per partition, all at once. Each
+ * call is atomic for its own partition only, and the backlog limit applies per partition. A batch
+ * spanning partitions first checks every involved partition's backlog, read-only, so a pipeline
+ * that is behind refuses the batch whole (BackpressureError) before anything is written; the
+ * appends check again atomically. Should a partition still refuse or fail, the others' appends
+ * are awaited and PartialAppendError says which events got in; when no partition took its events,
+ * the first partition's error is thrown as it is.
+ */
+export async function appendToPartitions(
+  client: RedisClient,
+  keys: Keys,
+  events: readonly TelemetryEvent[],
+  options: AppendOptions,
+): Promise<AppendedEvent[]> {
+  const groups = [...groupByPartition(keys, events)];
+  if (groups.length > 1 && options.maxBacklog > 0) {
+    await Promise.all(groups.map(([partition]) => checkBacklog(client, partition, options)));
+  }
+  const outcomes = await Promise.allSettled(
+    groups.map(([partition, positions]) => appendEvents(client, partition, positions.map((position) => events[position]!), options)),
   );
-  return results;
+  const results = new Array<AppendedEvent | undefined>(events.length).fill(undefined);
+  const failures: PartitionFailure[] = [];
+  outcomes.forEach((outcome, group) => {
+    const [partition, positions] = groups[group]!;
+    if (outcome.status === 'rejected') failures.push({ partition, positions, error: outcome.reason });
+    else outcome.value.forEach((result, index) => (results[positions[index]!] = result));
+  });
+  if (failures.length === 0) return results as AppendedEvent[];
+  if (failures.length === groups.length) throw failures[0]!.error;
+  throw new PartialAppendError(results, failures);
 }
