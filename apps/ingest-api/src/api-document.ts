@@ -27,7 +27,8 @@ export function ingestApiRoutes(config: IngestConfig): RouteDescription[] {
       path: '/api/ingest/events',
       summary:
         'Append one event, a JSON array of events, or application/x-ndjson (one event per line). Each event of a ' +
-        'batch is validated on its own; valid ones are appended atomically in request order. Once a device key ' +
+        'batch is validated on its own; valid ones are appended in request order, atomically per stream partition ' +
+        '(each source\'s events go to one partition: INGEST_STREAM_PARTITIONS). Once a device key ' +
         'exists (or with INGEST_AUTH_REQUIRED=true) requests need `Authorization: Bearer <keyId>.<secret>`. ' +
         'With INGEST_RATE_LIMIT_EVENTS_PER_SECOND set, each valid event counts against the key\'s budget ' +
         '(each source\'s while no keys exist).',
@@ -72,8 +73,23 @@ export function ingestApiRoutes(config: IngestConfig): RouteDescription[] {
           schema: Type.Object({ error: Type.String(), retryAfterMs: Type.Integer() }),
         },
         503: {
-          description: 'Redis is unreachable, or the consumer group is behind by INGEST_MAX_BACKLOG entries; see Retry-After.',
-          schema: ErrorBody,
+          description:
+            'Nothing appended: Redis (or the partition of an event\'s source) is unreachable, the consumer group is ' +
+            'behind by INGEST_MAX_BACKLOG entries on a partition the request writes to, or the replicas did not ' +
+            'acknowledge in time (INGEST_WAIT_REPLICAS; retry with the same eventIds). Or, for a batch spanning ' +
+            'partitions of which only some took their events: `appended` lists the events that are in (index in ' +
+            'the request, id), `notAppended` those to send again and why. See Retry-After.',
+          schema: Type.Union([
+            ErrorBody,
+            Type.Object({
+              error: Type.String(),
+              appended: Type.Array(Type.Object({ index: Type.Integer(), id: StreamId, duplicate: Type.Boolean() })),
+              notAppended: Type.Array(
+                Type.Object({ index: Type.Integer(), reason: Type.Union([Type.Literal('backpressure'), Type.Literal('not_replicated'), Type.Literal('unavailable')]) }),
+              ),
+              rejected: Type.Array(Type.Object({ index: Type.Integer(), errors: FieldErrors })),
+            }),
+          ]),
         },
       },
     },

@@ -18,10 +18,16 @@ export interface IngestConfig extends PipelineConfig {
   /** How long one Redis command may take before the request answers 503. */
   readonly redisTimeoutMs: number;
   readonly maxBatch: number;
-  /** Lag plus pending of the consumer group at which ingest answers 503; 0 disables the check. */
+  /**
+   * Lag plus pending of the consumer group on one stream partition at which events for that partition
+   * are refused (503); each partition has this limit of its own. 0 disables the check.
+   */
   readonly maxBacklog: number;
   readonly idempotencyWindowMs: number;
-  /** Replicas that must have an appended entry before a 2xx; 0 answers once the primary has it. */
+  /**
+   * Replicas that must have an appended entry before a 2xx; 0 answers once the primary has it. On a
+   * cluster it counts the replicas of each written partition's primary.
+   */
   readonly waitReplicas: number;
   readonly waitTimeoutMs: number;
   /** Processes sharing the port (node:cluster); 1 runs in this process alone. */

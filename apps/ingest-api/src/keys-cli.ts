@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { DeviceKeyStore, connectWithin, createAccessKeys, createRedisClient, parseSources, type Env } from '@redis-ingest/redis-schema';
+import { DeviceKeyStore, connectWithin, createAccessKeys, createRedisClient, parseSources, type Env, type RedisTarget } from '@redis-ingest/redis-schema';
 import { createLogger } from '@redis-ingest/service-kit';
 import { loadIngestConfig } from './config';
 
@@ -8,7 +8,7 @@ const USAGE = `Usage: keys-cli <command>
                                      and print its token; it is shown this once only
   revoke --id <keyId>                delete a key; ingest refuses it within INGEST_AUTH_CACHE_MS
   list                               key ids, sources and creation times (never secrets)
-Configured by the same environment as the ingest-api (REDIS_URL, INGEST_AUTH_KEY, ...).`;
+Configured by the same environment as the ingest-api (REDIS_URL or REDIS_CLUSTER_NODES, INGEST_AUTH_KEY, ...).`;
 
 export interface CliOutput {
   out(line: string): void;
@@ -16,6 +16,12 @@ export interface CliOutput {
 }
 
 const CONNECT_WAIT_MS = 5_000;
+
+/** Where the tool connects, without the credentials a URL may carry. */
+function redisHosts(target: RedisTarget): string {
+  const urls = 'url' in target ? [target.url] : target.clusterNodes;
+  return urls.map((url) => new URL(url).host).join(', ');
+}
 
 /** Runs one command and resolves to the process exit code. */
 export async function runKeysCli(argv: readonly string[], env: Env, output: CliOutput): Promise<number> {
@@ -33,10 +39,10 @@ export async function runKeysCli(argv: readonly string[], env: Env, output: CliO
     return 2;
   }
   const config = loadIngestConfig(env);
-  const redis = createRedisClient(config.redisUrl, { name: 'ingest-keys-cli', logger: createLogger('keys-cli', 'silent') });
+  const redis = createRedisClient(config.redis, { name: 'ingest-keys-cli', logger: createLogger('keys-cli', 'silent') });
   try {
     if (!(await connectWithin(redis, CONNECT_WAIT_MS))) {
-      output.err(`Redis at ${new URL(config.redisUrl).host} did not answer within ${CONNECT_WAIT_MS} ms`);
+      output.err(`Redis at ${redisHosts(config.redis)} did not answer within ${CONNECT_WAIT_MS} ms`);
       return 1;
     }
     const store = new DeviceKeyStore(redis, createAccessKeys(config.accessKeys));

@@ -2,7 +2,7 @@ import express, { type Express, type Response } from 'express';
 import { ErrorReply } from 'redis';
 import {
   BackpressureError,
-  appendEvents,
+  PartialAppendError,
   connectWithin,
   createKeys,
   createRedisClient,
@@ -28,10 +28,11 @@ import {
   type Logger,
 } from '@redis-ingest/service-kit';
 import { IngestAccess, type Caller } from './access';
+import { NotReplicatedError, PartitionedAppend } from './append';
 import { ingestApiDocument } from './api-document';
 import type { IngestConfig } from './config';
 import { IngestMetrics, rejectionReason } from './metrics';
-import { parseNdjson, validateBatch, type ParsedBatch } from './parse-body';
+import { parseNdjson, validateBatch, type ParsedBatch, type RejectedEvent } from './parse-body';
 
 export interface IngestDeps {
   readonly config: IngestConfig;
@@ -60,11 +61,28 @@ function classifyError(error: unknown): HttpError | undefined {
   return undefined;
 }
 
-/** The entries are on the primary but not yet on enough replicas: a failover now could lose them. */
-class NotReplicatedError extends Error {
-  constructor(readonly replicas: number) {
-    super(`only ${replicas} replicas acknowledged the write in time`);
-  }
+/** Why the events of a failed partition are not (or not surely) in: the same words as the whole-request 503s. */
+function notAppendedReason(error: unknown): 'backpressure' | 'not_replicated' | 'unavailable' {
+  if (error instanceof BackpressureError) return 'backpressure';
+  if (error instanceof NotReplicatedError) return 'not_replicated';
+  return 'unavailable';
+}
+
+/**
+ * A batch whose partitions did not all take their events: which events (by index in the request) are
+ * in, with their ids, and which to send again. Never 2xx, so a client that reads only the status
+ * retries the whole batch, which its eventIds make safe.
+ */
+function partlyAppended(error: PartialAppendError, indexes: readonly number[], rejected: readonly RejectedEvent[]): HttpError {
+  const reasons = new Map(error.failures.flatMap((failure) => failure.positions.map((position) => [position, notAppendedReason(failure.error)])));
+  const appended = error.results.flatMap((result, position) => (result ? [{ index: indexes[position]!, id: result.id, duplicate: result.duplicate }] : []));
+  const notAppended = [...reasons].map(([position, reason]) => ({ index: indexes[position]!, reason })).sort((a, b) => a.index - b.index);
+  return new HttpError(
+    503,
+    'Only some events were appended; send those under notAppended again (with their eventIds)',
+    { appended, notAppended, rejected },
+    { 'Retry-After': '1' },
+  );
 }
 
 function rejectIdempotencyKeyOnBatch(idempotencyKey: string | undefined): void {
@@ -116,32 +134,20 @@ export function createServer({
     res.json(apiDocument);
   });
 
-  const appendOptions = {
-    consumerGroup: config.consumerGroup,
-    maxBacklog: config.maxBacklog,
-    idempotencyWindowMs: config.idempotencyWindowMs,
-  };
-
-  async function append(events: readonly TelemetryEvent[]): Promise<AppendedEvent[]> {
-    const appended = await appendEvents(redis, keys, events, appendOptions);
-    if (config.waitReplicas > 0 && appended.length > 0) {
-      // WAIT covers every write this connection sent before it, so concurrent requests share one wait.
-      const replicas = Number(await redis.sendCommand(['WAIT', String(config.waitReplicas), String(config.waitTimeoutMs)]));
-      if (replicas < config.waitReplicas) throw new NotReplicatedError(replicas);
-    }
-    return appended;
-  }
+  const partitioned = new PartitionedAppend(redis, config);
 
   /** Source checks, rate limit, then the append; every event the request carried is counted either way. */
   async function admit(caller: Caller, admitted: readonly TelemetryEvent[]): Promise<AppendedEvent[]> {
     try {
       access.authorize(caller, admitted);
       await access.limit(caller, admitted);
-      const appended = await append(admitted);
+      const appended = await partitioned.append(admitted);
       events.accepted.inc(appended.length);
       return appended;
     } catch (error) {
-      events.rejected.inc({ reason: rejectionReason(error) }, admitted.length);
+      const appendedCount = error instanceof PartialAppendError ? error.results.filter((result) => result !== undefined).length : 0;
+      if (appendedCount > 0) events.accepted.inc(appendedCount);
+      events.rejected.inc({ reason: rejectionReason(error) }, admitted.length - appendedCount);
       throw error;
     }
   }
@@ -170,7 +176,12 @@ export function createServer({
 
   async function sendBatch(res: Response, caller: Caller, batch: ParsedBatch): Promise<void> {
     events.rejected.inc({ reason: 'invalid' }, batch.rejected.length);
-    const appended = await admit(caller, batch.events);
+    let appended: AppendedEvent[];
+    try {
+      appended = await admit(caller, batch.events);
+    } catch (error) {
+      throw error instanceof PartialAppendError ? partlyAppended(error, batch.indexes, batch.rejected) : error;
+    }
     res.status(appended.length > 0 ? 202 : 400).json({
       ...(appended.length === 0 ? { error: 'No event of the batch is valid' } : {}),
       accepted: appended.length,
@@ -200,7 +211,7 @@ const CONNECT_WAIT_MS = 2_000;
 
 /** Connects to Redis (waiting briefly; requests answer 503 until it is reachable) and listens. */
 export async function start(config: IngestConfig, logger: Logger = createLogger('ingest-api', config.logLevel)): Promise<RunningIngestApi> {
-  const redis = createRedisClient(config.redisUrl, { name: 'ingest-api', logger, commandTimeoutMs: config.redisTimeoutMs });
+  const redis = createRedisClient(config.redis, { name: 'ingest-api', logger, commandTimeoutMs: config.redisTimeoutMs });
   if (!(await connectWithin(redis, CONNECT_WAIT_MS))) logger.warn('redis not reachable yet; answering 503 until it is');
   const readiness = new Readiness(() => redis.ping());
   const access = new IngestAccess(redis, config);
