@@ -35,3 +35,15 @@ export async function startRequestInFlight(port: number, path: string, body: unk
     },
   };
 }
+
+/** Sends `request` as raw bytes, for heads no HTTP client would send, and resolves with all the server answered. */
+export function rawHttpExchange(port: number, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let received = '';
+    socket.on('data', (data) => (received += data.toString()));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(received));
+    socket.write(request);
+  });
+}
