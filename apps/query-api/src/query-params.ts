@@ -133,8 +133,15 @@ function compile<T extends TSchema>(schema: T, what: string, prepare: (value: un
   const checker = TypeCompiler.Compile(schema);
   return (value) => {
     const candidate = prepare(value);
-    if (checker.Check(candidate)) return candidate;
-    throw invalid(what, [...checker.Errors(candidate)].map(({ path, message }) => ({ path, message })));
+    try {
+      if (checker.Check(candidate)) return candidate;
+      throw invalid(what, [...checker.Errors(candidate)].map(({ path, message }) => ({ path, message })));
+    } catch (error) {
+      // Some checks (uniqueItems hashes every item) recurse as deep as the input; JSON nested
+      // thousands deep exhausts the stack, and is no valid input anywhere.
+      if (error instanceof RangeError) throw invalid(what, [{ path: '', message: 'Nested too deeply' }]);
+      throw error;
+    }
   };
 }
 

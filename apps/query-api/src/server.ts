@@ -60,8 +60,14 @@ export interface QueryDeps {
 const DEFAULT_SERIES_PAGE = 100;
 const DEFAULT_RECENT = 10;
 
-const redisUnavailable = (error: unknown) =>
-  isConnectionError(error) ? new HttpError(503, 'Redis is unavailable; retry later', {}, { 'Retry-After': '1' }) : undefined;
+function classifyError(error: unknown): HttpError | undefined {
+  if (isConnectionError(error)) return new HttpError(503, 'Redis is unavailable; retry later', {}, { 'Retry-After': '1' });
+  // Express refuses a path parameter that is not valid percent-encoding with a bare URIError.
+  if (error instanceof URIError && (error as URIError & { status?: unknown }).status === 400) {
+    return new HttpError(400, 'A path parameter is not valid percent-encoding');
+  }
+  return undefined;
+}
 
 /** Errors that came from Redis, as opposed to the client or this process. */
 const isRedisError = (error: unknown) => isConnectionError(error) || error instanceof ErrorReply;
@@ -184,7 +190,7 @@ export function createServer({ config, redis, store, logger, readiness = new Rea
   app.use(
     errorHandler(logger, (error) => {
       if (isRedisError(error)) metrics.redisErrors.inc({ operation: 'query' });
-      return redisUnavailable(error);
+      return classifyError(error);
     }),
   );
   return app;
