@@ -73,6 +73,12 @@ export function createAdminApp({ context, consumer, logger, adminToken, readines
 
   const authorize = requireBearerToken({ realm: 'worker', accepted: adminToken === undefined ? [] : [adminToken] });
   app.post('/api/ingest/workers/process', authorize, ...jsonBody(BODY_LIMIT_BYTES), async (req, res) => {
+    // Settings belong in the body; a query string is a client mistake that must not pass unnoticed.
+    if (Object.keys(req.query).length > 0) {
+      throw new HttpError(400, 'The drain takes no query parameters; send consumer and count in the JSON body', {
+        errors: Object.keys(req.query).map((name) => ({ path: `?${name}`, message: 'Unknown query parameter' })),
+      });
+    }
     const body: unknown = req.body ?? {};
     if (!drainRequestChecker.Check(body)) {
       const errors = [...drainRequestChecker.Errors(body)].map(({ path, message }) => ({ path, message }));

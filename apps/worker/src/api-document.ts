@@ -40,7 +40,7 @@ export const workerAdminRoutes: RouteDescription[] = [
         description: 'What the read delivered and what became of it.',
         schema: Type.Object({ read: Count, processed: Count, dead_lettered: Count, acked: Count }),
       },
-      400: { description: 'Invalid drain request; `errors` names each problem.', schema: ErrorBody },
+      400: { description: 'Invalid drain request, or a query string; `errors` names each problem.', schema: ErrorBody },
       401: { description: 'WORKER_ADMIN_TOKEN is set and `Authorization: Bearer <token>` does not carry it.', schema: ErrorBody },
       415: { description: 'A content type other than application/json.', schema: ErrorBody },
       ...redisDown,
