@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { createClient } from 'redis';
 import { createRollupStore, deadLetterFields, type RedisClient } from '@redis-ingest/redis-schema';
-import { isolatedEnv, rawHttpExchange, startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
+import { isolatedEnv, rawHttpExchange, redisSnapshot, startRedisServer, type RedisServer, type ScanningClient } from '@redis-ingest/test-utils';
 import { loadQueryConfig, type QueryConfig } from './config';
 import { start, type RunningQueryApi } from './server';
 
@@ -132,14 +132,6 @@ const attempts: [string, Attempt, number][] = [
   ['an unknown route', { path: '/api/ingest/everything' }, 404],
 ];
 
-/** Every key with its serialized value: equal snapshots mean nothing was written. */
-async function snapshot(redis: RedisClient): Promise<Map<string, string>> {
-  const keys: string[] = [];
-  for await (const batch of (redis as unknown as ReturnType<typeof createClient>).scanIterator({ COUNT: 1_000 })) keys.push(...batch);
-  const values = await Promise.all(keys.map((key) => redis.sendCommand(['DUMP', key])));
-  return new Map(keys.map((key, i) => [key, String(values[i])]));
-}
-
 describe('query-api under hostile input', () => {
   let redisServer: RedisServer;
   let redis: RedisClient;
@@ -169,7 +161,7 @@ describe('query-api under hostile input', () => {
     await redis.xAdd(config.keys.deadLetterKey, '*', deadLetterFields(failure, { source: 's', metric: 'm', value: 'x' }, []));
     api = await start(config);
     base = `http://127.0.0.1:${api.port}`;
-    before = await snapshot(redis);
+    before = await redisSnapshot(redis as unknown as ScanningClient);
   });
 
   afterAll(async () => {
@@ -217,7 +209,7 @@ describe('query-api under hostile input', () => {
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
 
-    const after = await snapshot(redis);
+    const after = await redisSnapshot(redis as unknown as ScanningClient);
     expect([...after.keys()].sort()).toEqual([...before.keys()].sort());
     for (const [key, value] of after) expect({ key, same: value === before.get(key) }).toEqual({ key, same: true });
 

@@ -3,7 +3,7 @@ import { gzipSync } from 'node:zlib';
 import { createClient } from 'redis';
 import { createRedisClient, encodeEvent, type RedisClient } from '@redis-ingest/redis-schema';
 import { closeServer, createLimitedHttpServer, createLogger, listen } from '@redis-ingest/service-kit';
-import { isolatedEnv, rawHttpExchange, startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
+import { isolatedEnv, rawHttpExchange, redisSnapshot, startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
 import { ADMIN_HTTP_LIMITS, createAdminApp } from './admin-server';
 import { loadWorkerConfig, type WorkerConfig } from './config';
 import { prepareProcessing } from './service';
@@ -93,14 +93,6 @@ const attempts: [string, Attempt, number][] = [
   ['a unicode path', { path: '/api/ingest/workers/%E2%9C%93' }, 404],
 ];
 
-/** Every key with its serialized value: equal snapshots mean nothing was written. */
-async function snapshot(redis: ReturnType<typeof createClient>): Promise<Map<string, string>> {
-  const keys: string[] = [];
-  for await (const batch of redis.scanIterator({ COUNT: 1_000 })) keys.push(...batch);
-  const values = await Promise.all(keys.map((key) => redis.sendCommand(['DUMP', key])));
-  return new Map(keys.map((key, i) => [key, String(values[i])]));
-}
-
 describe('worker admin port under hostile input', () => {
   const logger = createLogger('worker-hostile-test', 'silent');
   let redisServer: RedisServer;
@@ -124,7 +116,7 @@ describe('worker admin port under hostile input', () => {
     const app = createAdminApp({ context, consumer: 'hostile', logger, adminToken: config.adminToken });
     server = createLimitedHttpServer(app, ADMIN_HTTP_LIMITS);
     port = await listen(server, 0, '127.0.0.1');
-    before = await snapshot(redis);
+    before = await redisSnapshot(redis);
   });
 
   afterAll(async () => {
@@ -160,7 +152,7 @@ describe('worker admin port under hostile input', () => {
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
 
-    const after = await snapshot(redis);
+    const after = await redisSnapshot(redis);
     expect([...after.keys()].sort()).toEqual([...before.keys()].sort());
     for (const [key, value] of after) expect({ key, same: value === before.get(key) }).toEqual({ key, same: true });
     const [group] = await redis.xInfoGroups(config.keys.streamKey);

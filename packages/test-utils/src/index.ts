@@ -4,3 +4,4 @@ export * from './keys';
 export * from './redis-command';
 export * from './redis-cluster';
 export * from './request-in-flight';
+export * from './redis-snapshot';
