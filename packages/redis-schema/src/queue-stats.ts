@@ -83,12 +83,11 @@ export async function readPartitionQueueStats(
 }
 
 /**
- * Queue health of the whole stream: the partitions' counts added up; the lag is unknown (null) if
- * any partition's is. A worker consumes every partition under one name, so the consumers are the
- * most any partition's group has, not their sum.
+ * The partitions' counts added up; the lag is unknown (null) if any partition's is. A worker
+ * consumes every partition under one name, so the consumers are the most any partition's group
+ * has, not their sum.
  */
-export async function readQueueStats(client: RedisClient, keys: Pick<Keys, 'partitions'>, groupName: string): Promise<QueueStats> {
-  const partitions = await Promise.all(keys.partitions.map((partition) => readPartitionQueueStats(client, partition, groupName)));
+export function addUpQueueStats(partitions: readonly QueueStats[]): QueueStats {
   return partitions.reduce((sum, one) => ({
     total: sum.total + one.total,
     pending: sum.pending + one.pending,
@@ -96,4 +95,10 @@ export async function readQueueStats(client: RedisClient, keys: Pick<Keys, 'part
     lag: sum.lag === null || one.lag === null ? null : sum.lag + one.lag,
     consumers: Math.max(sum.consumers, one.consumers),
   }));
+}
+
+/** Queue health of the whole stream, every partition's figures added up (addUpQueueStats). */
+export async function readQueueStats(client: RedisClient, keys: Pick<Keys, 'partitions'>, groupName: string): Promise<QueueStats> {
+  const partitions = await Promise.all(keys.partitions.map((partition) => readPartitionQueueStats(client, partition, groupName)));
+  return addUpQueueStats(partitions);
 }
