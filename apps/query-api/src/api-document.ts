@@ -35,12 +35,21 @@ const Aggregation = Type.Union(AGGREGATIONS.map((type) => Type.Literal(type)));
 
 const Failure = { messageId: Type.String(), reason: Type.String(), failedAt: Type.String(), consumer: Type.String() };
 const DeadLetter = Type.Object({
-  id: Type.String(),
+  id: Type.String({
+    description: 'The dead-letter stream id; `<partition>:<stream id>` when the stream has several partitions (INGEST_STREAM_PARTITIONS).',
+  }),
   ...Failure,
   payload: Type.Record(Type.String(), Type.String(), { description: 'The original stream fields.' }),
   history: Type.Array(Type.Object(Failure), { description: 'Earlier failures of the same event, oldest first.' }),
 });
 const Missing = Type.Array(Type.String(), { description: 'Requested ids that are not in the dead-letter stream.' });
+const QueueFigures = {
+  total: Type.Integer(),
+  pending: Type.Integer(),
+  dead_lettered: Type.Integer(),
+  lag: Nullable(Type.Integer()),
+  consumers: Type.Integer(),
+};
 
 const unauthorized: Record<number, RouteResponse> = {
   401: { description: 'QUERY_READ_TOKEN is set and `Authorization: Bearer <token>` does not carry it or the admin token.', schema: ErrorBody },
@@ -73,19 +82,20 @@ function dataRoutes(config: QueryConfig): RouteDescription[] {
     {
       method: 'get',
       path: '/api/ingest/summary',
-      summary: 'Queue health and one page of series with their latest raw and rollup points',
+      summary: 'Queue health, over every stream partition, and one page of series with their latest raw and rollup points',
       query: seriesPageQuerySchema(config.maxSeriesPage),
       responses: {
         ...ok(
           'Queue figures and series',
           Type.Object({
-            queue: Type.Object({
-              total: Type.Integer(),
-              pending: Type.Integer(),
-              dead_lettered: Type.Integer(),
-              lag: Nullable(Type.Integer()),
-              consumers: Type.Integer(),
+            queue: Type.Object(QueueFigures, {
+              description: "Every partition added up; the lag is null if any partition's is, the consumers the most any partition has.",
             }),
+            partitions: Type.Optional(
+              Type.Array(Type.Object({ partition: Type.Integer(), ...QueueFigures }), {
+                description: "Each partition's figures, in partition order; only when the stream has several partitions.",
+              }),
+            ),
             metrics: Type.Array(
               Type.Object({ metric: Type.String(), source: Type.String(), raw: Nullable(Point), rollup: Nullable(Point) }),
             ),
@@ -99,7 +109,7 @@ function dataRoutes(config: QueryConfig): RouteDescription[] {
     {
       method: 'get',
       path: '/api/ingest/events/recent',
-      summary: 'The newest stream entries, newest first',
+      summary: 'The newest stream entries, newest first across every partition',
       query: recentQuerySchema(config.maxRecent),
       responses: {
         ...ok(
@@ -195,7 +205,7 @@ function dataRoutes(config: QueryConfig): RouteDescription[] {
     {
       method: 'get',
       path: DEAD_LETTERS_PATH,
-      summary: 'One page of dead letters, newest first',
+      summary: 'One page of dead letters, newest first across every partition',
       query: deadLetterQuerySchema(config.maxRecent),
       responses: {
         ...ok('Dead letters', Type.Object({ deadLetters: Type.Array(DeadLetter), next: Cursor })),
@@ -211,14 +221,16 @@ const changeRoutes: RouteDescription[] = [
   {
     method: 'post',
     path: `${DEAD_LETTERS_PATH}/replay`,
-    summary: 'Put dead letters back on the main stream, with their failure added to `deadLetterHistory`',
+    summary: 'Put dead letters back on the stream of their partition, with their failure added to `deadLetterHistory`',
     body: deadLetterSelectionSchema,
     responses: {
       ...ok(
         'Replayed',
         Type.Object({
           replayed: Type.Integer(),
-          ids: Type.Array(Type.String(), { description: 'The new main-stream ids, in replay order.' }),
+          ids: Type.Array(Type.String(), {
+            description: 'The new stream ids, in replay order; `<partition>:<stream id>` when the stream has several partitions.',
+          }),
           missing: Missing,
         }),
       ),

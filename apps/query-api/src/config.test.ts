@@ -13,7 +13,7 @@ describe('loadQueryConfig', () => {
       maxSources: 10_000,
       redisTimeoutMs: 1000,
     });
-    expect(config.redisUrl).toBe('redis://localhost:6379');
+    expect(config.redis).toEqual({ url: 'redis://localhost:6379' });
   });
 
   it('reads the query settings next to the pipeline ones', () => {

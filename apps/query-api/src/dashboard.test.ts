@@ -32,7 +32,7 @@ function dashboardConfig(overrides: Record<string, string>): QueryConfig {
 }
 
 async function connectedClient(config: QueryConfig): Promise<RedisClient> {
-  const client = createRedisClient(config.redisUrl, { name: 'dashboard-test', logger: { warn: () => undefined } });
+  const client = createRedisClient(config.redis, { name: 'dashboard-test', logger: { warn: () => undefined } });
   await client.connect();
   return client;
 }

@@ -16,9 +16,12 @@ const nameFilter = (description: string) => Type.Optional(name(description));
 
 const NAME_BODY = NAME_PATTERN.replace(/^\^|\$$/g, '');
 
-/** `<milliseconds>-<sequence>`, as Redis numbers stream entries. */
-export const STREAM_ID_PATTERN = '^\\d{1,20}-\\d{1,20}$';
-const streamId = (description: string) => Type.String({ maxLength: 41, pattern: STREAM_ID_PATTERN, description });
+/**
+ * `<milliseconds>-<sequence>`, as Redis numbers stream entries, led by `<partition>:` when the
+ * stream has several partitions (see formatEntryRef).
+ */
+export const ENTRY_REF_PATTERN = '^(\\d{1,3}:)?\\d{1,20}-\\d{1,20}$';
+const entryRef = (description: string) => Type.String({ maxLength: 45, pattern: ENTRY_REF_PATTERN, description });
 
 // Read by parseTime, which names the parameter when the text is no time.
 const time = (description: string) => Type.Optional(Type.String({ minLength: 1, maxLength: 40, description }));
@@ -59,7 +62,9 @@ export function deadLetterQuerySchema(maxCount: number) {
   return Type.Object(
     {
       count: Type.Optional(Type.Integer({ minimum: 1, maximum: maxCount, description: 'Dead letters per page, newest first.' })),
-      cursor: Type.Optional(streamId('The `next` of the previous page.')),
+      cursor: Type.Optional(
+        entryRef('The `next` of the previous page; a bare stream id starts below that id in every partition.'),
+      ),
     },
     { additionalProperties: false },
   );
@@ -112,7 +117,7 @@ export const MAX_SELECTED_IDS = 1_000;
 export const deadLetterSelectionSchema = Type.Object(
   {
     ids: Type.Optional(
-      Type.Array(streamId('A dead-letter entry id.'), {
+      Type.Array(entryRef('A dead-letter id as listed: `<partition>:<stream id>` when the stream has several partitions.'), {
         minItems: 1,
         maxItems: MAX_SELECTED_IDS,
         uniqueItems: true,

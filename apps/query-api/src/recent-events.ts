@@ -1,4 +1,5 @@
-import { parseStreamNumber, type RedisClient } from '@redis-ingest/redis-schema';
+import { parseStreamNumber, type RedisClient, type StreamPartition } from '@redis-ingest/redis-schema';
+import { mergeNewestFirst } from './stream-ids';
 
 export interface RecentEvent {
   readonly id: string;
@@ -20,8 +21,12 @@ export function toRecentEvent(id: string, fields: Readonly<Record<string, string
   };
 }
 
-/** The newest `count` stream entries, newest first, whatever their fields. */
-export async function readRecentEvents(client: RedisClient, stream: string, count: number): Promise<RecentEvent[]> {
-  const entries = await client.xRevRange(stream, '+', '-', { COUNT: count });
-  return entries.map(({ id, message }) => toRecentEvent(id, message));
+/**
+ * The newest `count` entries of the whole stream, newest first, whatever their fields: each
+ * partition's newest `count`, merged by stream id. Each partition numbers its entries by its own
+ * clock, so across partitions the order is as close to arrival order as those clocks agree.
+ */
+export async function readRecentEvents(client: RedisClient, partitions: readonly Pick<StreamPartition, 'stream'>[], count: number): Promise<RecentEvent[]> {
+  const lists = await Promise.all(partitions.map(({ stream }) => client.xRevRange(stream, '+', '-', { COUNT: count })));
+  return mergeNewestFirst(lists, count).map(({ entry: { id, message } }) => toRecentEvent(id, message));
 }

@@ -7,8 +7,11 @@ import {
   createRedisClient,
   createRollupStore,
   isConnectionError,
+  addUpQueueStats,
   listSeries,
+  readPartitionQueueStats,
   readQueueStats,
+  type Keys,
   type RedisClient,
   type RollupStore,
 } from '@redis-ingest/redis-schema';
@@ -53,8 +56,16 @@ export interface QueryDeps {
    */
   readonly store: () => Promise<RollupStore>;
   readonly logger: Logger;
-  /** Flipped by whoever stops the server; by default one that only PINGs Redis. */
+  /** Flipped by whoever stops the server; by default one that checks Redis (queryReadiness). */
   readonly readiness?: Readiness;
+}
+
+/**
+ * Ready while every primary answers PING and every stream partition's slot is served: a cluster
+ * that lost a shard can still answer PING on the others while some partitions are out of reach.
+ */
+export function queryReadiness(redis: RedisClient, keys: Pick<Keys, 'partitions'>): Readiness {
+  return new Readiness(() => Promise.all([redis.ping(), ...keys.partitions.map(({ stream }) => redis.exists(stream))]));
 }
 
 const DEFAULT_SERIES_PAGE = 100;
@@ -72,8 +83,9 @@ function classifyError(error: unknown): HttpError | undefined {
 /** Errors that came from Redis, as opposed to the client or this process. */
 const isRedisError = (error: unknown) => isConnectionError(error) || error instanceof ErrorReply;
 
-export function createServer({ config, redis, store, logger, readiness = new Readiness(() => redis.ping()) }: QueryDeps): Express {
+export function createServer({ config, redis, store, logger, readiness }: QueryDeps): Express {
   const keys = createKeys(config.keys);
+  readiness ??= queryReadiness(redis, keys);
   const metrics = new ServiceMetrics();
   metrics.sampleQueue(() => readQueueStats(redis, keys, config.consumerGroup));
   const access = queryAccess(config);
@@ -115,7 +127,10 @@ export function createServer({ config, redis, store, logger, readiness = new Rea
 
   app.get('/api/ingest/summary', async (req, res) => {
     const query = parseSeriesPageQuery(req.query);
-    const [queue, page] = await Promise.all([readQueueStats(redis, keys, config.consumerGroup), seriesPage(query)]);
+    const [partitions, page] = await Promise.all([
+      Promise.all(keys.partitions.map((partition) => readPartitionQueueStats(redis, partition, config.consumerGroup))),
+      seriesPage(query),
+    ]);
     const latest = page.series.length === 0 ? [] : await (await store()).latest(page.series);
     const metrics = page.series.map((series, i) => ({
       metric: series.metric,
@@ -123,12 +138,14 @@ export function createServer({ config, redis, store, logger, readiness = new Rea
       raw: latest[i]?.raw ?? null,
       rollup: latest[i]?.rollups[0] ?? null,
     }));
-    res.json({ queue, metrics, next: page.next });
+    // A single partition's figures would only repeat the queue's.
+    const byPartition = partitions.length === 1 ? {} : { partitions: partitions.map((stats, partition) => ({ partition, ...stats })) };
+    res.json({ queue: addUpQueueStats(partitions), ...byPartition, metrics, next: page.next });
   });
 
   app.get('/api/ingest/events/recent', async (req, res) => {
     const { count = Math.min(DEFAULT_RECENT, config.maxRecent) } = parseRecentQuery(req.query);
-    res.json({ events: await readRecentEvents(redis, keys.stream, count) });
+    res.json({ events: await readRecentEvents(redis, keys.partitions, count) });
   });
 
   app.get('/api/ingest/series', async (req, res) => {
@@ -217,7 +234,7 @@ export interface RunningQueryApi {
 }
 
 export async function start(config: QueryConfig, logger: Logger = createLogger('query-api', config.logLevel)): Promise<RunningQueryApi> {
-  const redis = createRedisClient(config.redisUrl, { name: 'query-api', logger, commandTimeoutMs: config.redisTimeoutMs });
+  const redis = createRedisClient(config.redis, { name: 'query-api', logger, commandTimeoutMs: config.redisTimeoutMs });
   const store = retryUntilBuilt(() => createRollupStore(redis, config));
   try {
     if (await connectWithin(redis, CONNECT_WAIT_MS)) {
@@ -229,7 +246,7 @@ export async function start(config: QueryConfig, logger: Logger = createLogger('
       logger.warn('redis not reachable yet; answering 503 until it is');
     }
     warnAboutOpenRoutes(config, logger);
-    const readiness = new Readiness(() => redis.ping());
+    const readiness = queryReadiness(redis, createKeys(config.keys));
     const server = createLimitedHttpServer(createServer({ config, redis, store, logger, readiness }), config.http);
     const port = await listen(server, config.port, config.host);
     logger.info({ port, readToken: config.readToken !== undefined, adminToken: config.adminToken !== undefined }, 'query-api listening');

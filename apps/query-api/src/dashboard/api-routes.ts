@@ -32,14 +32,14 @@ export const dashboardApiRoutes: RouteDescription[] = [
   {
     method: 'get',
     path: STREAM_PATH,
-    summary: 'Stream counters; two readings give the ingest rate',
+    summary: 'Stream counters, every partition added up; two readings give the ingest rate',
     responses: {
       ...ok(
         'Counters',
         Type.Object({
           length: Type.Integer({ description: 'Entries in the stream now.' }),
           entriesAdded: Type.Integer({ description: 'Entries ever added; unaffected by trimming.' }),
-          lastId: Nullable(Type.String({ description: 'The id of the last entry added; null before the first.' })),
+          lastId: Nullable(Type.String({ description: 'The newest id any partition added; null before the first.' })),
           readAtMs: Type.Integer({ description: 'When the counters were read, epoch milliseconds.' }),
         }),
       ),

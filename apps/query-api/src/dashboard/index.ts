@@ -62,7 +62,7 @@ export function dashboardRouter({ redis, keys, store, rawRetentionMs }: Dashboar
   });
 
   router.get(STREAM_PATH, async (_req, res) => {
-    res.json(await readStreamCounters(redis, keys.stream));
+    res.json(await readStreamCounters(redis, keys.partitions));
   });
 
   return router;

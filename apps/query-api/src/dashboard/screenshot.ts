@@ -61,7 +61,7 @@ async function main(): Promise<void> {
     INGEST_ROLLUPS: '1m:avg,1m:max,1h:avg',
     LOG_LEVEL: 'silent',
   });
-  const redis = createRedisClient(config.redisUrl, { name: 'dashboard-screenshot', logger: console });
+  const redis = createRedisClient(config.redis, { name: 'dashboard-screenshot', logger: console });
   await redis.connect();
   const api = await start(config);
   const browser = await openHeadlessPage({ width: 1440, height: 720 });

@@ -1,4 +1,5 @@
-import type { RedisClient } from '@redis-ingest/redis-schema';
+import type { RedisClient, StreamPartition } from '@redis-ingest/redis-schema';
+import { compareStreamIds } from '../stream-ids';
 
 export interface StreamCounters {
   /** Entries in the stream now; trimming and deletion lower it. */
@@ -26,8 +27,7 @@ function parseStreamInfo(reply: Reply[], readAtMs: number): StreamCounters {
   };
 }
 
-export async function readStreamCounters(client: RedisClient, stream: string): Promise<StreamCounters> {
-  const readAtMs = Date.now();
+async function readPartitionCounters(client: RedisClient, stream: string, readAtMs: number): Promise<StreamCounters> {
   try {
     return parseStreamInfo((await client.sendCommand(['XINFO', 'STREAM', stream])) as unknown as Reply[], readAtMs);
   } catch (error) {
@@ -35,4 +35,16 @@ export async function readStreamCounters(client: RedisClient, stream: string): P
     if (/no such key/i.test((error as Error).message)) return { length: 0, entriesAdded: 0, lastId: null, readAtMs };
     throw error;
   }
+}
+
+/** The whole stream's counters: every partition's added up, and the newest of their last ids. */
+export async function readStreamCounters(client: RedisClient, partitions: readonly Pick<StreamPartition, 'stream'>[]): Promise<StreamCounters> {
+  const readAtMs = Date.now();
+  const counters = await Promise.all(partitions.map(({ stream }) => readPartitionCounters(client, stream, readAtMs)));
+  return counters.reduce((sum, one) => ({
+    length: sum.length + one.length,
+    entriesAdded: sum.entriesAdded + one.entriesAdded,
+    lastId: sum.lastId === null || (one.lastId !== null && compareStreamIds(one.lastId, sum.lastId) > 0) ? one.lastId : sum.lastId,
+    readAtMs,
+  }));
 }
