@@ -48,7 +48,7 @@ describe('a blocking read on a connection that went silent', () => {
     );
     const context = await prepareProcessing(client, config, silent);
     // Only the blocking reads go through the proxy; processing uses the direct connection.
-    const worker = new Worker({ context, consumer: 'survivor', config: { ...config, redisUrl: proxy.url } });
+    const worker = new Worker({ context, consumer: 'survivor', config: { ...config, redis: { url: proxy.url } } });
     const running = worker.run();
     closers.push(async () => {
       await worker.close();

@@ -80,7 +80,7 @@ describe('stream trimming under load', () => {
     const added: string[] = [];
     for (let k = 0; k < EARLY; k++) added.push(await xadd(k));
     const early = parseGroupReadReply(await client.sendCommand(['XREADGROUP', 'GROUP', group(), 'early', 'COUNT', String(EARLY), 'STREAMS', stream(), '>']));
-    await processEntries(context, 'early', early);
+    await processEntries(context, 'early', context.keys.partitions[0]!, early);
     for (let k = EARLY; k < EARLY + STALLED; k++) added.push(await xadd(k));
     // A consumer that read these and stopped: they stay pending, and hold the trim floor.
     await client.sendCommand(['XREADGROUP', 'GROUP', group(), 'stalled', 'COUNT', String(STALLED), 'STREAMS', stream(), '>']);

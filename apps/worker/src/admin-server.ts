@@ -43,12 +43,16 @@ export interface AdminDeps {
 const redisUnavailable = (error: unknown) =>
   isConnectionError(error) ? new HttpError(503, 'Redis is unavailable; retry later', {}, { 'Retry-After': '1' }) : undefined;
 
-/** Ready while Redis answers and the consumer group the worker reads exists. */
+/** Ready while Redis answers and the consumer group the worker reads exists on every partition. */
 export function groupReadiness({ client, keys, group }: ProcessingContext): Readiness {
   return new Readiness(async () => {
     await client.ping();
-    const groups = await client.xInfoGroups(keys.stream);
-    if (!groups.some(({ name }) => name === group)) throw new Error(`consumer group ${group} does not exist yet`);
+    await Promise.all(
+      keys.partitions.map(async ({ stream }) => {
+        const groups = await client.xInfoGroups(stream);
+        if (!groups.some(({ name }) => name === group)) throw new Error(`consumer group ${group} does not exist yet on ${stream}`);
+      }),
+    );
   });
 }
 

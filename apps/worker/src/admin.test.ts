@@ -148,7 +148,7 @@ describe('worker metrics', () => {
 
   it('moves the counters by what a drain did', async () => {
     const config = workerConfig();
-    const client = createRedisClient(config.redisUrl, { name: 'admin-test', logger: silent });
+    const client = createRedisClient(config.redis, { name: 'admin-test', logger: silent });
     await client.connect();
     // No daemon: the drain alone reads the stream.
     const context = await prepareProcessing(client, config, silent);

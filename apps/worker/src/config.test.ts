@@ -19,7 +19,7 @@ describe('loadWorkerConfig', () => {
       deadLetterMaxLen: 100_000,
       adminToken: undefined,
       stopDelayMs: 0,
-      redisUrl: 'redis://localhost:6379',
+      redis: { url: 'redis://localhost:6379' },
       consumerGroup: 'telemetry-workers',
       keys: { streamKey: 'telemetry:events', deadLetterKey: 'telemetry:events:dead-letter' },
     });

@@ -108,7 +108,7 @@ describe('worker admin port under hostile input', () => {
     redis = createClient({ url: redisServer.url, RESP: 2 });
     await redis.connect();
     config = loadWorkerConfig(isolatedEnv(redisServer.url, { WORKER_ADMIN_TOKEN: ADMIN_TOKEN }));
-    client = createRedisClient(config.redisUrl, { name: 'worker-hostile-test', logger });
+    client = createRedisClient(config.redis, { name: 'worker-hostile-test', logger });
     await client.connect();
     const context = await prepareProcessing(client, config, logger);
     // Waiting in the stream: a refused drain must leave it there.

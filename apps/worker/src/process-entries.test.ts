@@ -11,7 +11,7 @@ import {
 import { createLogger } from '@redis-ingest/service-kit';
 import { isolatedEnv, testRedisUrl } from '@redis-ingest/test-utils';
 import { loadWorkerConfig, type WorkerConfig } from './config';
-import { MAX_DELIVERIES_REASON, deadLetterArguments, processEntries, type ProcessingContext } from './process-entries';
+import { MAX_DELIVERIES_REASON, deadLetterArguments, drainShares, processEntries, type ProcessingContext } from './process-entries';
 import { prepareProcessing } from './service';
 import { parseGroupReadReply, type StreamEntry } from './stream-reads';
 
@@ -22,11 +22,26 @@ const event = (source: string, value: number, timestampMs: number) =>
 
 describe('deadLetterArguments', () => {
   it('gives each entry its id, its value count and its fields in order', () => {
-    const keys = createKeys({ streamKey: 's', deadLetterKey: 'dl', metricsKey: 'm', seriesPrefix: 'p' });
-    expect(deadLetterArguments(keys, 'g', 500, [{ id: '1-0', fields: { a: '1', b: '2' } }, { id: '2-0', fields: {} }])).toEqual({
+    const [partition] = createKeys({ streamKey: 's', deadLetterKey: 'dl', metricsKey: 'm', seriesPrefix: 'p' }).partitions;
+    expect(deadLetterArguments(partition!, 'g', 500, [{ id: '1-0', fields: { a: '1', b: '2' } }, { id: '2-0', fields: {} }])).toEqual({
       keys: ['s', 'dl'],
       args: ['g', '500', '1-0', '4', 'a', '1', 'b', '2', '2-0', '0'],
     });
+  });
+
+  it("writes to the entry's own partition's dead-letter stream", () => {
+    const keys = createKeys({ streamKey: 's', deadLetterKey: 'dl', metricsKey: 'm', seriesPrefix: 'p', streamPartitions: 3 });
+    const third = keys.partitions[2]!;
+    expect(deadLetterArguments(third, 'g', 500, []).keys).toEqual([third.stream, third.deadLetter]);
+    expect(third.deadLetter).not.toBe(keys.deadLetter);
+  });
+});
+
+describe('drainShares', () => {
+  it('splits the count evenly, the remainder going to the first partitions', () => {
+    expect(drainShares(100, 1)).toEqual([100]);
+    expect(drainShares(100, 3)).toEqual([34, 33, 33]);
+    expect(drainShares(2, 3)).toEqual([1, 1, 0]);
   });
 });
 
@@ -63,7 +78,7 @@ describe('processEntries against a live Redis', () => {
     const id = await xadd(event('s', 1, T0));
     const [entry] = await readAs('c');
 
-    expect(await processEntries(context, 'c', [{ ...entry!, deliveryCount: 4 }])).toEqual({ read: 1, processed: 0, deadLettered: 1, acked: 1 });
+    expect(await processEntries(context, 'c', context.keys.partitions[0]!, [{ ...entry!, deliveryCount: 4 }])).toEqual({ read: 1, processed: 0, deadLettered: 1, acked: 1 });
 
     const [letter] = await deadLetters();
     expect(letter).toMatchObject({ messageId: id, reason: MAX_DELIVERIES_REASON, payload: entry!.fields, history: [] });
@@ -74,7 +89,7 @@ describe('processEntries against a live Redis', () => {
   it('still tries an entry delivered exactly the limit', async () => {
     await xadd(event('s', 1, T0));
     const [entry] = await readAs('c');
-    expect(await processEntries(context, 'c', [{ ...entry!, deliveryCount: 3 }])).toMatchObject({ processed: 1, deadLettered: 0 });
+    expect(await processEntries(context, 'c', context.keys.partitions[0]!, [{ ...entry!, deliveryCount: 3 }])).toMatchObject({ processed: 1, deadLettered: 0 });
   });
 
   it('stores the batch-mates of an entry the store refuses outright, and leaves only that one pending', async () => {
@@ -84,7 +99,7 @@ describe('processEntries against a live Redis', () => {
     const culpritId = await xadd(event('broken', 2, T0));
     await xadd(event('ok-2', 3, T0));
 
-    const outcome = await processEntries(context, 'c', await readAs('c'));
+    const outcome = await processEntries(context, 'c', context.keys.partitions[0]!, await readAs('c'));
 
     expect(outcome).toEqual({ read: 3, processed: 2, deadLettered: 0, acked: 2 });
     expect(await pendingIds()).toEqual([culpritId]);
@@ -96,7 +111,7 @@ describe('processEntries against a live Redis', () => {
     await xadd({ source: 's' });
     const entries = await readAs('first');
 
-    const [one, two] = await Promise.all([processEntries(context, 'first', entries), processEntries(context, 'second', entries)]);
+    const [one, two] = await Promise.all([processEntries(context, 'first', context.keys.partitions[0]!, entries), processEntries(context, 'second', context.keys.partitions[0]!, entries)]);
 
     expect(one.deadLettered + two.deadLettered).toBe(1);
     expect(one.acked + two.acked).toBe(1);
@@ -111,7 +126,7 @@ describe('processEntries against a live Redis', () => {
     const id = await xadd(replayed);
     await xadd(replayFields(parseDeadLetter('9-1', deadLetterFields(first, event('s', 5, T0), []))));
 
-    const outcome = await processEntries(context, 'c', await readAs('c'));
+    const outcome = await processEntries(context, 'c', context.keys.partitions[0]!, await readAs('c'));
 
     expect(outcome).toEqual({ read: 2, processed: 1, deadLettered: 1, acked: 2 });
     expect(await points('s')).toEqual([{ timestampMs: T0, value: 5 }]);
@@ -122,7 +137,7 @@ describe('processEntries against a live Redis', () => {
 
   it('caps the dead-letter stream near its configured length', async () => {
     for (let i = 0; i < 300; i++) await xadd({ source: 's', n: String(i) });
-    await processEntries(context, 'c', await readAs('c'));
+    await processEntries(context, 'c', context.keys.partitions[0]!, await readAs('c'));
     const length = await redis.xLen(config.keys.deadLetterKey);
     expect(length).toBeLessThan(300);
     expect(length).toBeGreaterThanOrEqual(10);

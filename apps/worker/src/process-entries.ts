@@ -10,6 +10,7 @@ import {
   type RedisClient,
   type RollupStore,
   type Sample,
+  type StreamPartition,
   type WriteResult,
 } from '@redis-ingest/redis-schema';
 import type { Logger } from '@redis-ingest/service-kit';
@@ -41,6 +42,21 @@ export interface ProcessOutcome {
 }
 
 export const MAX_DELIVERIES_REASON = 'max deliveries exceeded';
+
+const NOTHING: ProcessOutcome = { read: 0, processed: 0, deadLettered: 0, acked: 0 };
+
+/** The outcomes of several batches as one. */
+export function addOutcomes(outcomes: readonly ProcessOutcome[]): ProcessOutcome {
+  return outcomes.reduce(
+    (sum, one) => ({
+      read: sum.read + one.read,
+      processed: sum.processed + one.processed,
+      deadLettered: sum.deadLettered + one.deadLettered,
+      acked: sum.acked + one.acked,
+    }),
+    NOTHING,
+  );
+}
 
 /** An entry with a replay's history split off its fields: the history is no event field. */
 interface Unpacked {
@@ -91,14 +107,23 @@ return results
 `,
 );
 
-/** KEYS and ARGV of the dead-letter script: per entry its id, the number of values that follow, then field, value, ... */
-export function deadLetterArguments(keys: Keys, group: string, maxLen: number, letters: readonly { id: string; fields: Record<string, string> }[]) {
+/**
+ * KEYS and ARGV of the dead-letter script: per entry its id, the number of values that follow, then
+ * field, value, ... An entry's dead letter goes to its own partition's dead-letter stream, which
+ * shares the partition's slot.
+ */
+export function deadLetterArguments(
+  partition: Pick<StreamPartition, 'stream' | 'deadLetter'>,
+  group: string,
+  maxLen: number,
+  letters: readonly { id: string; fields: Record<string, string> }[],
+) {
   const args = [group, String(maxLen)];
   for (const { id, fields } of letters) {
     const flat = Object.entries(fields).flat();
     args.push(id, String(flat.length), ...flat);
   }
-  return { keys: [keys.stream, keys.deadLetter], args };
+  return { keys: [partition.stream, partition.deadLetter], args };
 }
 
 /**
@@ -111,13 +136,14 @@ export function deadLetterArguments(keys: Keys, group: string, maxLen: number, l
 export async function processEntries(
   context: ProcessingContext,
   consumer: string,
+  partition: StreamPartition,
   entries: readonly StreamEntry[],
 ): Promise<ProcessOutcome> {
-  if (entries.length === 0) return { read: 0, processed: 0, deadLettered: 0, acked: 0 };
+  if (entries.length === 0) return NOTHING;
   const { metrics } = context;
   const stopTimer = metrics.batchSeconds.startTimer();
   try {
-    const outcome = await processBatch(context, consumer, entries);
+    const outcome = await processBatch(context, consumer, partition, entries);
     metrics.processed.inc(outcome.processed);
     return outcome;
   } finally {
@@ -126,8 +152,13 @@ export async function processEntries(
   }
 }
 
-async function processBatch(context: ProcessingContext, consumer: string, entries: readonly StreamEntry[]): Promise<ProcessOutcome> {
-  const { client, keys, group, logger } = context;
+async function processBatch(
+  context: ProcessingContext,
+  consumer: string,
+  partition: StreamPartition,
+  entries: readonly StreamEntry[],
+): Promise<ProcessOutcome> {
+  const { client, group, logger } = context;
 
   const valid: Decoded[] = [];
   const rejected: Rejected[] = [];
@@ -157,11 +188,11 @@ async function processBatch(context: ProcessingContext, consumer: string, entrie
 
   // Together, so they share one round trip.
   const [deadLettered, storedAcked] = await Promise.all([
-    deadLetter(context, consumer, rejected),
-    stored.length === 0 ? 0 : client.xAck(keys.stream, group, stored),
+    deadLetter(context, consumer, partition, rejected),
+    stored.length === 0 ? 0 : client.xAck(partition.stream, group, stored),
   ]);
   const acked = storedAcked + deadLettered;
-  logger.debug({ consumer, read: entries.length, processed: stored.length, deadLettered, acked }, 'batch processed');
+  logger.debug({ consumer, partition: partition.index, read: entries.length, processed: stored.length, deadLettered, acked }, 'batch processed');
   return { read: entries.length, processed: stored.length, deadLettered, acked };
 }
 
@@ -186,15 +217,20 @@ async function storeIsolatingFailures(context: ProcessingContext, valid: readonl
 }
 
 /** Writes the dead letters of `rejected` and acks them; answers how many this call dead-lettered. */
-async function deadLetter(context: ProcessingContext, consumer: string, rejected: readonly Rejected[]): Promise<number> {
+async function deadLetter(
+  context: ProcessingContext,
+  consumer: string,
+  partition: StreamPartition,
+  rejected: readonly Rejected[],
+): Promise<number> {
   if (rejected.length === 0) return 0;
-  const { client, keys, group, logger, deadLetterMaxLen } = context;
+  const { client, group, logger, deadLetterMaxLen } = context;
   const failedAt = new Date().toISOString();
   const letters = rejected.map(({ entry, payload, history, reason }) => ({
     id: entry.id,
     fields: deadLetterFields({ messageId: entry.id, reason, failedAt, consumer }, payload, history),
   }));
-  const call = deadLetterArguments(keys, group, deadLetterMaxLen, letters);
+  const call = deadLetterArguments(partition, group, deadLetterMaxLen, letters);
   const outcomes = (await deadLetterScript.run(client, call.keys, call.args)) as (number | string)[];
   let written = 0;
   outcomes.forEach((outcome, i) => {
@@ -213,9 +249,30 @@ export interface DrainRequest {
   readonly count: number;
 }
 
-/** One non-blocking read of new entries on the shared connection, then their processing: the HTTP drain. */
+/**
+ * How many of `count` entries the drain asks each of `partitions` partitions for: an even split,
+ * the remainder going to the first ones. A partition whose share is 0 (count below the number of
+ * partitions) is not read.
+ */
+export function drainShares(count: number, partitions: number): number[] {
+  return Array.from({ length: partitions }, (_, index) => Math.floor(count / partitions) + (index < count % partitions ? 1 : 0));
+}
+
+/**
+ * The HTTP drain: one non-blocking read of new entries per partition on the shared connection, the
+ * count split evenly between them (drainShares), then each partition's entries processed against
+ * that partition. Reads that never block keep the shared connection free; a partition with fewer
+ * new entries than its share leaves the difference unread rather than taking a second round trip.
+ */
 export async function readAndProcess(context: ProcessingContext, { consumer, count }: DrainRequest): Promise<ProcessOutcome> {
   const { client, keys, group } = context;
-  const entries = await readGroup(client, { stream: keys.stream, group, consumer, count });
-  return processEntries(context, consumer, entries);
+  const shares = drainShares(count, keys.partitions.length);
+  const outcomes = await Promise.all(
+    keys.partitions.map(async (partition, index) => {
+      if (shares[index] === 0) return NOTHING;
+      const entries = await readGroup(client, { stream: partition.stream, group, consumer, count: shares[index]! });
+      return processEntries(context, consumer, partition, entries);
+    }),
+  );
+  return addOutcomes(outcomes);
 }

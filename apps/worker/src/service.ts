@@ -16,7 +16,7 @@ export interface RunningWorker {
   close(): Promise<void>;
 }
 
-/** Creates the consumer group and the rollup store: what must exist before the first entry is processed. */
+/** Creates the consumer group on every partition and the rollup store: what must exist before the first entry is processed. */
 export async function prepareProcessing(
   client: RedisClient,
   config: WorkerConfig,
@@ -24,7 +24,7 @@ export async function prepareProcessing(
   metrics = new WorkerMetrics(),
 ): Promise<ProcessingContext> {
   const keys = createKeys(config.keys);
-  await ensureConsumerGroup(client, keys.stream, config.consumerGroup);
+  await Promise.all(keys.partitions.map(({ stream }) => ensureConsumerGroup(client, stream, config.consumerGroup)));
   const store = await createRollupStore(client, config);
   return {
     client,
@@ -44,7 +44,7 @@ export async function prepareProcessing(
  */
 export async function start(config: WorkerConfig, logger: Logger): Promise<RunningWorker> {
   const consumer = config.consumerName ?? createConsumerName();
-  const client = createRedisClient(config.redisUrl, { name: `worker:${consumer}`, logger });
+  const client = createRedisClient(config.redis, { name: `worker:${consumer}`, logger });
   await client.connect();
   try {
     const context = await prepareProcessing(client, config, logger);

@@ -63,7 +63,7 @@ describe('worker against a live Redis', () => {
   });
 
   async function processingContext(): Promise<ProcessingContext> {
-    const client = createRedisClient(config.redisUrl, { name: 'worker-test', logger });
+    const client = createRedisClient(config.redis, { name: 'worker-test', logger });
     clients.push(client);
     await client.connect();
     return prepareProcessing(client, config, logger);
@@ -183,7 +183,7 @@ describe('worker against a live Redis', () => {
       }));
       expect(entries.map(({ deliveryCount }) => deliveryCount)).toEqual([2, 2]);
 
-      const outcome = await processEntries(context, 'heir', entries);
+      const outcome = await processEntries(context, 'heir', context.keys.partitions[0]!, entries);
 
       expect(outcome).toEqual({ read: 2, processed: 1, deadLettered: 1, acked: 2 });
       const [letter] = await deadLetters();
@@ -199,7 +199,7 @@ describe('worker against a live Redis', () => {
       const entries = parseGroupReadReply(reply);
       context.client.destroy();
 
-      await expect(processEntries(context, 'c', entries)).rejects.toThrow();
+      await expect(processEntries(context, 'c', context.keys.partitions[0]!, entries)).rejects.toThrow();
       expect(await pendingCount()).toBe(2);
       expect(await redis.xLen(config.keys.deadLetterKey)).toBe(0);
     });
@@ -211,7 +211,7 @@ describe('worker against a live Redis', () => {
       const badId = await xadd({ source: 's' });
       const reply = await redis.sendCommand(['XREADGROUP', 'GROUP', group(), 'c', 'COUNT', '10', 'STREAMS', stream(), '>']);
 
-      const outcome = await processEntries(context, 'c', parseGroupReadReply(reply));
+      const outcome = await processEntries(context, 'c', context.keys.partitions[0]!, parseGroupReadReply(reply));
 
       expect(outcome).toEqual({ read: 2, processed: 1, deadLettered: 0, acked: 1 });
       const pending = (await redis.sendCommand(['XPENDING', stream(), group(), '-', '+', '10'])) as [string, ...unknown[]][];

@@ -1,15 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorReply } from 'redis';
-import { createRedisClient, isConnectionError, type RedisClient } from '@redis-ingest/redis-schema';
+import { createRedisClient, isConnectionError, type RedisClient, type StreamPartition } from '@redis-ingest/redis-schema';
 import type { Logger } from '@redis-ingest/service-kit';
 import type { WorkerConfig } from './config';
 import { removeIdleConsumers, trimStream } from './maintenance';
-import { processEntries, type ProcessOutcome, type ProcessingContext } from './process-entries';
-import { readGroupWithin, reclaimIdleEntries } from './stream-reads';
+import { addOutcomes, processEntries, type ProcessOutcome, type ProcessingContext } from './process-entries';
+import { readGroupWithin, reclaimIdleEntries, type GroupRead, type StreamEntry } from './stream-reads';
 
 export type WorkerSettings = Pick<
   WorkerConfig,
-  | 'redisUrl'
+  | 'redis'
   | 'readCount'
   | 'blockMs'
   | 'reclaimIntervalMs'
@@ -23,7 +23,7 @@ export type WorkerSettings = Pick<
 export interface WorkerOptions {
   readonly context: ProcessingContext;
   readonly consumer: string;
-  /** `redisUrl` gives the blocking reads a connection of their own. */
+  /** `redis` gives the blocking reads connections of their own. */
   readonly config: WorkerSettings;
 }
 
@@ -45,24 +45,43 @@ function retryDelayMs(failures: number): number {
   return Math.min(RETRY_BASE_MS * 2 ** Math.min(failures, 16), RETRY_MAX_MS);
 }
 
+/** What the worker keeps per stream partition. */
+interface PartitionReader {
+  readonly partition: StreamPartition;
+  readonly read: GroupRead;
+  /** Blocking reads of this partition only: a XREADGROUP BLOCK holds its connection (on a cluster, the partition's primary's). */
+  blockingClient: RedisClient | undefined;
+  /** Where the next XAUTOCLAIM resumes scanning the pending entries, so none waits behind the others for ever. */
+  reclaimCursor: string;
+}
+
 /**
- * The consumer daemon. Three loops run until closed: the read loop processes new entries of the
- * group in batches; the reclaim loop takes over entries other consumers (crashed ones, mostly) left
- * pending; the maintenance loop trims the stream and removes long-idle consumers. `run()` resolves
- * once all three have stopped; `close()` stops them after the batch in hand is acked.
+ * The consumer daemon. It reads every partition of the stream through the consumer group: one read
+ * loop per partition, each on a blocking connection of its own, since partitions in different
+ * Cluster slots cannot share a XREADGROUP and one partition's outage must not hold up the others.
+ * The group hands each partition's entries to one of its consumers, which shares the work among
+ * the workers. Beside the read loops, the reclaim loop takes over entries other consumers (crashed
+ * ones, mostly) left pending, and the maintenance loop trims the partitions and removes long-idle
+ * consumers. `run()` resolves once every loop has stopped; `close()` stops them after the batches
+ * in hand are acked.
  */
 export class Worker {
   private readonly logger: Logger;
   private running: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private readonly stopping = new AbortController();
-  private blockingClient: RedisClient | undefined;
+  private readonly readers: PartitionReader[];
   private counted: WorkerTotals = { read: 0, processed: 0, deadLettered: 0, acked: 0, reclaimed: 0 };
-  /** Where the next XAUTOCLAIM resumes scanning the pending entries, so none waits behind the others for ever. */
-  private reclaimCursor = '0-0';
 
   constructor(private readonly options: WorkerOptions) {
-    this.logger = options.context.logger.child({ consumer: options.consumer });
+    const { context, consumer, config } = options;
+    this.logger = context.logger.child({ consumer });
+    this.readers = context.keys.partitions.map((partition) => ({
+      partition,
+      read: { stream: partition.stream, group: context.group, consumer, count: config.readCount, blockMs: config.blockMs },
+      blockingClient: undefined,
+      reclaimCursor: '0-0',
+    }));
   }
 
   /** What this worker has done since it started. */
@@ -73,11 +92,12 @@ export class Worker {
   run(): Promise<void> {
     if (this.closing) return Promise.reject(new Error('Worker is closed'));
     if (this.running) return Promise.reject(new Error('Worker is already running'));
-    const { reclaimIntervalMs, maintenanceIntervalMs } = this.options.config;
+    const { reclaimIntervalMs, maintenanceIntervalMs, blockMs, readCount } = this.options.config;
+    this.logger.info({ blockMs, readCount, partitions: this.readers.length }, 'worker started');
     this.running = Promise.all([
-      this.readLoop(),
-      this.repeat(reclaimIntervalMs, 'reclaim', () => this.reclaim()),
-      this.repeat(maintenanceIntervalMs, 'maintenance', () => this.maintain()),
+      ...this.readers.map((reader) => this.readLoop(reader)),
+      this.repeat(reclaimIntervalMs, 'reclaim', (reader) => this.reclaim(reader)),
+      this.repeat(maintenanceIntervalMs, 'maintenance', (reader) => this.maintain(reader)),
     ]).then(() => undefined);
     return this.running;
   }
@@ -94,12 +114,14 @@ export class Worker {
 
   private async shutdown(): Promise<void> {
     this.stopping.abort();
-    try {
-      // A XREADGROUP BLOCK already sent cannot be cancelled; dropping its connection ends it now
-      // instead of up to blockMs later. Entries it was about to deliver stay pending for reclaim.
-      if (this.blockingClient?.isOpen) this.blockingClient.destroy();
-    } catch (error) {
-      this.logger.warn({ err: error }, 'closing the blocking connection failed');
+    for (const reader of this.readers) {
+      try {
+        // A XREADGROUP BLOCK already sent cannot be cancelled; dropping its connection ends it now
+        // instead of up to blockMs later. Entries it was about to deliver stay pending for reclaim.
+        if (reader.blockingClient?.isOpen) reader.blockingClient.destroy();
+      } catch (error) {
+        this.logger.warn({ err: error, partition: reader.partition.index }, 'closing the blocking connection failed');
+      }
     }
     try {
       await this.running;
@@ -109,97 +131,137 @@ export class Worker {
     this.logger.info('worker closed');
   }
 
-  private async readLoop(): Promise<void> {
-    const { context, consumer, config } = this.options;
-    const read = { stream: context.keys.stream, group: context.group, consumer, count: config.readCount, blockMs: config.blockMs };
+  /**
+   * Reads the next batch while the current one is written: Redis and this process then work at the
+   * same time instead of taking turns. A batch is acked only after its own writes, and at most two
+   * batches per partition are in memory: the one being written and the one read ahead.
+   */
+  private async readLoop(reader: PartitionReader): Promise<void> {
+    const { config } = this.options;
+    const readBatch = async () => readGroupWithin(await this.blockingConnection(reader), reader.read, config.blockMs + READ_GRACE_MS);
+    const log = this.logger.child({ partition: reader.partition.index });
+    let readAhead: Promise<StreamEntry[]> | undefined;
     let failures = 0;
-    this.logger.info({ blockMs: config.blockMs, readCount: config.readCount }, 'worker started');
     while (!this.isClosing) {
+      let entries: StreamEntry[];
       try {
-        const entries = await readGroupWithin(await this.blockingConnection(), read, config.blockMs + READ_GRACE_MS);
-        this.count(await processEntries(context, consumer, entries));
-        failures = 0;
+        entries = await (readAhead ?? readBatch());
       } catch (error) {
+        readAhead = undefined;
         if (this.isClosing) break;
         this.countRedisError(error, 'read');
-        if (isConnectionError(error)) this.logger.debug({ err: error }, 'redis unreachable; retrying');
-        else this.logger.error({ err: error }, 'batch failed; its entries stay pending');
+        if (isConnectionError(error)) log.debug({ err: error }, 'redis unreachable; retrying');
+        else log.error({ err: error }, 'read failed');
         await this.pause(retryDelayMs(failures++));
+        continue;
       }
+      // An empty read has waited its BLOCK already; reading ahead only pays while there is a backlog.
+      readAhead = entries.length > 0 && !this.isClosing ? readBatch() : undefined;
+      // Settled later, by the next turn or after the loop; this keeps its failure from counting as unhandled meanwhile.
+      readAhead?.catch(() => undefined);
+      failures = (await this.processBatch(reader, entries, log)) ? 0 : failures + 1;
+      if (failures > 0) await this.pause(retryDelayMs(failures - 1));
+    }
+    // A batch that was read ahead before close() is in hand too; one whose read close() cut short stays pending.
+    const inHand = await readAhead?.catch(() => []);
+    if (inHand !== undefined && inHand.length > 0) await this.processBatch(reader, inHand, log);
+  }
+
+  /** Processes one batch; false when it failed, leaving its entries pending. */
+  private async processBatch(reader: PartitionReader, entries: readonly StreamEntry[], log: Logger): Promise<boolean> {
+    const { context, consumer } = this.options;
+    try {
+      this.count(await processEntries(context, consumer, reader.partition, entries));
+      return true;
+    } catch (error) {
+      this.countRedisError(error, 'read');
+      if (isConnectionError(error)) log.debug({ err: error }, 'redis unreachable; retrying');
+      else log.error({ err: error }, 'batch failed; its entries stay pending');
+      return false;
     }
   }
 
-  /** The connection for blocking reads; a new one once the read deadline has destroyed the last. */
-  private async blockingConnection(): Promise<RedisClient> {
-    if (this.blockingClient?.isOpen) return this.blockingClient;
-    if (this.blockingClient) this.logger.warn('a blocking read went unanswered; reading on a new connection');
+  /** The partition's connection for blocking reads; a new one once the read deadline has destroyed the last. */
+  private async blockingConnection(reader: PartitionReader): Promise<RedisClient> {
+    if (reader.blockingClient?.isOpen) return reader.blockingClient;
+    const { partition } = reader;
+    if (reader.blockingClient) this.logger.warn({ partition: partition.index }, 'a blocking read went unanswered; reading on a new connection');
     const { context, consumer, config } = this.options;
+    // One partition keeps the name it always had; with several, the name tells which partition a connection reads.
+    const suffix = this.readers.length === 1 ? '' : `:${partition.index}`;
     // Set before connecting, so that close() can destroy it while it is still connecting.
-    this.blockingClient = createRedisClient(config.redisUrl, { name: `worker:${consumer}:blocking`, logger: context.logger });
-    await this.blockingClient.connect();
-    return this.blockingClient;
+    reader.blockingClient = createRedisClient(config.redis, { name: `worker:${consumer}:blocking${suffix}`, logger: context.logger });
+    await reader.blockingClient.connect();
+    return reader.blockingClient;
   }
 
-  /** Runs `step` every `intervalMs` until closed; a failed step is logged and tried again next time. */
-  private async repeat(intervalMs: number, name: string, step: () => Promise<void>): Promise<void> {
+  /**
+   * Runs `step` for every partition every `intervalMs` until closed. The partitions go concurrently
+   * and fail alone: one whose primary is down does not hold up the others. A failed step is logged
+   * and tried again next time.
+   */
+  private async repeat(intervalMs: number, name: string, step: (reader: PartitionReader) => Promise<void>): Promise<void> {
     while (!this.isClosing) {
       await this.pause(intervalMs);
       if (this.isClosing) break;
-      try {
-        await step();
-      } catch (error) {
-        if (this.isClosing) break;
-        this.countRedisError(error, name);
-        if (isConnectionError(error)) this.logger.debug({ err: error }, `${name}: redis unreachable`);
-        else this.logger.warn({ err: error }, `${name} failed`);
-      }
+      await Promise.all(
+        this.readers.map(async (reader) => {
+          try {
+            await step(reader);
+          } catch (error) {
+            if (this.isClosing) return;
+            this.countRedisError(error, name);
+            const fields = { err: error, partition: reader.partition.index };
+            if (isConnectionError(error)) this.logger.debug(fields, `${name}: redis unreachable`);
+            else this.logger.warn(fields, `${name} failed`);
+          }
+        }),
+      );
     }
   }
 
-  private async reclaim(): Promise<void> {
+  private async reclaim(reader: PartitionReader): Promise<void> {
     const { context, consumer, config } = this.options;
+    const { partition } = reader;
     const claimed = await reclaimIdleEntries(context.client, {
-      stream: context.keys.stream,
+      stream: partition.stream,
       group: context.group,
       consumer,
       minIdleMs: config.reclaimIdleMs,
-      cursor: this.reclaimCursor,
+      cursor: reader.reclaimCursor,
       count: config.readCount,
     });
-    this.reclaimCursor = claimed.cursor;
+    reader.reclaimCursor = claimed.cursor;
     if (claimed.deleted.length > 0) {
-      this.logger.warn({ ids: claimed.deleted }, 'pending entries no longer in the stream; Redis dropped them from the pending list');
+      this.logger.warn(
+        { ids: claimed.deleted, partition: partition.index },
+        'pending entries no longer in the stream; Redis dropped them from the pending list',
+      );
     }
     if (claimed.entries.length === 0) return;
-    this.logger.info({ reclaimed: claimed.entries.length }, 'reclaimed idle entries');
+    this.logger.info({ reclaimed: claimed.entries.length, partition: partition.index }, 'reclaimed idle entries');
     this.counted = { ...this.counted, reclaimed: this.counted.reclaimed + claimed.entries.length };
     context.metrics.reclaimed.inc(claimed.entries.length);
-    this.count(await processEntries(context, consumer, claimed.entries));
+    this.count(await processEntries(context, consumer, partition, claimed.entries));
   }
 
-  private async maintain(): Promise<void> {
+  private async maintain({ partition }: PartitionReader): Promise<void> {
     const { context, consumer, config } = this.options;
-    const { client, keys, group } = context;
+    const { client, group } = context;
+    const { stream } = partition;
     const trimmed = await trimStream(client, {
-      stream: keys.stream,
+      stream,
       group,
       retainProcessedCount: config.retainProcessedCount,
       retainProcessedMs: config.retainProcessedMs,
     });
-    if (trimmed.removed > 0) this.logger.debug(trimmed, 'stream trimmed');
-    const removed = await removeIdleConsumers(client, { stream: keys.stream, group, idleMs: config.consumerIdleMs, self: consumer });
-    if (removed.length > 0) this.logger.info({ removed }, 'removed idle consumers without pending entries');
+    if (trimmed.removed > 0) this.logger.debug({ ...trimmed, partition: partition.index }, 'stream trimmed');
+    const removed = await removeIdleConsumers(client, { stream, group, idleMs: config.consumerIdleMs, self: consumer });
+    if (removed.length > 0) this.logger.info({ removed, partition: partition.index }, 'removed idle consumers without pending entries');
   }
 
   private count(outcome: ProcessOutcome): void {
-    const { read, processed, deadLettered, acked, reclaimed } = this.counted;
-    this.counted = {
-      read: read + outcome.read,
-      processed: processed + outcome.processed,
-      deadLettered: deadLettered + outcome.deadLettered,
-      acked: acked + outcome.acked,
-      reclaimed,
-    };
+    this.counted = { ...addOutcomes([this.counted, outcome]), reclaimed: this.counted.reclaimed };
   }
 
   private countRedisError(error: unknown, operation: string): void {
