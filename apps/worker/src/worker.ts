@@ -149,9 +149,7 @@ export class Worker {
       } catch (error) {
         readAhead = undefined;
         if (this.isClosing) break;
-        this.countRedisError(error, 'read');
-        if (isConnectionError(error)) log.debug({ err: error }, 'redis unreachable; retrying');
-        else log.error({ err: error }, 'read failed');
+        this.reportFailure(log, error, 'read', 'read failed');
         await this.pause(retryDelayMs(failures++));
         continue;
       }
@@ -159,26 +157,39 @@ export class Worker {
       readAhead = entries.length > 0 && !this.isClosing ? readBatch() : undefined;
       // Settled later, by the next turn or after the loop; this keeps its failure from counting as unhandled meanwhile.
       readAhead?.catch(() => undefined);
-      failures = (await this.processBatch(reader, entries, log)) ? 0 : failures + 1;
-      if (failures > 0) await this.pause(retryDelayMs(failures - 1));
+      failures = 0;
+      await this.processUntilDone(reader, entries, log);
     }
     // A batch that was read ahead before close() is in hand too; one whose read close() cut short stays pending.
     const inHand = await readAhead?.catch(() => []);
-    if (inHand !== undefined && inHand.length > 0) await this.processBatch(reader, inHand, log);
+    if (inHand !== undefined && inHand.length > 0) await this.processUntilDone(reader, inHand, log);
   }
 
-  /** Processes one batch; false when it failed, leaving its entries pending. */
-  private async processBatch(reader: PartitionReader, entries: readonly StreamEntry[], log: Logger): Promise<boolean> {
+  /**
+   * Processes a batch, and while Redis is unreachable tries the same batch again with backoff: its
+   * entries are pending under this consumer, and no read hands them out again before the reclaim
+   * loop's idle time has passed.
+   */
+  private async processUntilDone(reader: PartitionReader, entries: readonly StreamEntry[], log: Logger): Promise<void> {
     const { context, consumer } = this.options;
-    try {
-      this.count(await processEntries(context, consumer, reader.partition, entries));
-      return true;
-    } catch (error) {
-      this.countRedisError(error, 'read');
-      if (isConnectionError(error)) log.debug({ err: error }, 'redis unreachable; retrying');
-      else log.error({ err: error }, 'batch failed; its entries stay pending');
-      return false;
+    for (let failures = 0; ; failures++) {
+      try {
+        this.count(await processEntries(context, consumer, reader.partition, entries));
+        return;
+      } catch (error) {
+        this.reportFailure(log, error, 'read', 'batch failed; its entries stay pending');
+        await this.pause(retryDelayMs(failures));
+        // A batch Redis refused is left to the reclaim loop, which counts its deliveries.
+        if (!isConnectionError(error) || this.isClosing) return;
+      }
     }
+  }
+
+  /** Counts a failed step and logs it: quietly while Redis is merely unreachable. */
+  private reportFailure(log: Logger, error: unknown, operation: string, message: string): void {
+    this.countRedisError(error, operation);
+    if (isConnectionError(error)) log.debug({ err: error }, 'redis unreachable; retrying');
+    else log.error({ err: error }, message);
   }
 
   /** The partition's connection for blocking reads; a new one once the read deadline has destroyed the last. */
