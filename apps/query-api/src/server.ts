@@ -11,7 +11,6 @@ import {
   listSeries,
   readPartitionQueueStats,
   readQueueStats,
-  type Keys,
   type RedisClient,
   type RollupStore,
 } from '@redis-ingest/redis-schema';
@@ -56,16 +55,11 @@ export interface QueryDeps {
    */
   readonly store: () => Promise<RollupStore>;
   readonly logger: Logger;
-  /** Flipped by whoever stops the server; by default one that checks Redis (queryReadiness). */
+  /**
+   * Flipped by whoever stops the server; by default one that only PINGs Redis, which on a cluster
+   * asks every primary and so every partition's.
+   */
   readonly readiness?: Readiness;
-}
-
-/**
- * Ready while every primary answers PING and every stream partition's slot is served: a cluster
- * that lost a shard can still answer PING on the others while some partitions are out of reach.
- */
-export function queryReadiness(redis: RedisClient, keys: Pick<Keys, 'partitions'>): Readiness {
-  return new Readiness(() => Promise.all([redis.ping(), ...keys.partitions.map(({ stream }) => redis.exists(stream))]));
 }
 
 const DEFAULT_SERIES_PAGE = 100;
@@ -83,9 +77,8 @@ function classifyError(error: unknown): HttpError | undefined {
 /** Errors that came from Redis, as opposed to the client or this process. */
 const isRedisError = (error: unknown) => isConnectionError(error) || error instanceof ErrorReply;
 
-export function createServer({ config, redis, store, logger, readiness }: QueryDeps): Express {
+export function createServer({ config, redis, store, logger, readiness = new Readiness(() => redis.ping()) }: QueryDeps): Express {
   const keys = createKeys(config.keys);
-  readiness ??= queryReadiness(redis, keys);
   const metrics = new ServiceMetrics();
   metrics.sampleQueue(() => readQueueStats(redis, keys, config.consumerGroup));
   const access = queryAccess(config);
@@ -246,7 +239,7 @@ export async function start(config: QueryConfig, logger: Logger = createLogger('
       logger.warn('redis not reachable yet; answering 503 until it is');
     }
     warnAboutOpenRoutes(config, logger);
-    const readiness = queryReadiness(redis, createKeys(config.keys));
+    const readiness = new Readiness(() => redis.ping());
     const server = createLimitedHttpServer(createServer({ config, redis, store, logger, readiness }), config.http);
     const port = await listen(server, config.port, config.host);
     logger.info({ port, readToken: config.readToken !== undefined, adminToken: config.adminToken !== undefined }, 'query-api listening');
