@@ -580,6 +580,14 @@ describe('query-api dead letters', () => {
     expect(await remainingIds()).toEqual([ids[1], ids[3]]);
   });
 
+  it('replays an entry once however its id is spelled, and lists nothing below the first possible id', async () => {
+    const [id] = await deadLetter(1);
+    const { body } = await post('/api/ingest/dead-letters/replay', { ids: [id, `0${id}`] });
+    expect(body).toEqual({ replayed: 1, ids: [expect.any(String)], missing: [] });
+    expect(await live.redis.xLen(live.config.keys.streamKey)).toBe(1);
+    expect(await get('/api/ingest/dead-letters?cursor=0-0')).toEqual({ status: 200, body: { deadLetters: [], next: null } });
+  });
+
   it('appends the latest failure to the history an entry already carries', async () => {
     const earlier = failureOf(7);
     const [id] = await deadLetter(1, [earlier]);
