@@ -5,7 +5,7 @@ describe('loadWorkerConfig', () => {
   it('uses the documented defaults on top of the pipeline config', () => {
     const config = loadWorkerConfig({});
     expect(config).toMatchObject({
-      readCount: 100,
+      readCount: 1_000,
       blockMs: 2_000,
       consumerName: undefined,
       adminPort: 8082,

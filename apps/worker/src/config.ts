@@ -62,7 +62,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
   }
   return {
     ...loadPipelineConfig(env),
-    readCount: readInteger(env, 'WORKER_READ_COUNT', 100, { min: 1, max: 10_000 }),
+    readCount: readInteger(env, 'WORKER_READ_COUNT', 1_000, { min: 1, max: 10_000 }),
     blockMs: readInteger(env, 'WORKER_BLOCK_MS', 2_000, { min: 1, max: MAX_BLOCK_MS }),
     consumerName,
     adminPort: readInteger(env, 'WORKER_ADMIN_PORT', 8082, { max: 65_535 }),

@@ -1,5 +1,6 @@
 import {
   LuaScript,
+  REPLAY_HISTORY_FIELD,
   deadLetterFields,
   decodeEntry,
   describeErrors,
@@ -63,6 +64,13 @@ interface Unpacked {
   readonly entry: StreamEntry;
   readonly payload: Readonly<Record<string, string>>;
   readonly history: readonly Failure[];
+}
+
+const NO_HISTORY: readonly Failure[] = [];
+
+/** Only a replayed entry carries a history; every other entry's fields are its payload as they are. */
+function unpack(fields: Readonly<Record<string, string>>): { fields: Readonly<Record<string, string>>; history: readonly Failure[] } {
+  return Object.hasOwn(fields, REPLAY_HISTORY_FIELD) ? splitReplayHistory(fields) : { fields, history: NO_HISTORY };
 }
 
 interface Rejected extends Unpacked {
@@ -163,18 +171,17 @@ async function processBatch(
   const valid: Decoded[] = [];
   const rejected: Rejected[] = [];
   for (const entry of entries) {
-    const { fields: payload, history } = splitReplayHistory(entry.fields);
-    const unpacked = { entry, payload, history };
+    const { fields: payload, history } = unpack(entry.fields);
     if (entry.deliveryCount !== undefined && entry.deliveryCount > context.maxDeliveries) {
-      rejected.push({ ...unpacked, reason: MAX_DELIVERIES_REASON, cause: 'max_deliveries' });
+      rejected.push({ entry, payload, history, reason: MAX_DELIVERIES_REASON, cause: 'max_deliveries' });
       continue;
     }
     const decoded = decodeEntry(payload);
     if (decoded.ok) {
       const { metric, source, value } = decoded.event;
-      valid.push({ ...unpacked, sample: { metric, source, value, timestampMs: decoded.timestampMs } });
+      valid.push({ entry, payload, history, sample: { metric, source, value, timestampMs: decoded.timestampMs } });
     } else {
-      rejected.push({ ...unpacked, reason: describeErrors(decoded.errors), cause: 'validation' });
+      rejected.push({ entry, payload, history, reason: describeErrors(decoded.errors), cause: 'validation' });
     }
   }
 

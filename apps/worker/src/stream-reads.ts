@@ -36,8 +36,11 @@ export function parseGroupReadReply(reply: unknown): StreamEntry[] {
 function fieldsFromPairs(flat: readonly string[]): Record<string, string> {
   const fields: Record<string, string> = {};
   for (let i = 0; i + 1 < flat.length; i += 2) {
-    // defineProperty, not assignment: a field literally named "__proto__" must stay an ordinary field.
-    Object.defineProperty(fields, flat[i]!, { value: flat[i + 1]!, enumerable: true, writable: true, configurable: true });
+    const name = flat[i]!;
+    // Assignment to "__proto__" would set the prototype; defineProperty keeps it an ordinary field.
+    // Every other field is assigned, which keeps entries of the same fields on one fast object shape.
+    if (name === '__proto__') Object.defineProperty(fields, name, { value: flat[i + 1]!, enumerable: true, writable: true, configurable: true });
+    else fields[name] = flat[i + 1]!;
   }
   return fields;
 }
