@@ -16,6 +16,7 @@ const SLOT_MAP_REFRESH_INTERVAL_MS = 250;
 function createClusterConnection(
   rootNodes: readonly string[],
   { name, connectTimeoutMs = 1_000, commandTimeoutMs }: RedisClientOptions,
+  reconnectStrategy: (retries: number) => number | false,
 ) {
   return createCluster({
     rootNodes: rootNodes.map((url) => ({ url })),
@@ -25,7 +26,7 @@ function createClusterConnection(
     defaults: {
       name,
       disableOfflineQueue: true,
-      socket: { connectTimeout: connectTimeoutMs, reconnectStrategy: reconnectDelay },
+      socket: { connectTimeout: connectTimeoutMs, reconnectStrategy },
     },
     ...(commandTimeoutMs === undefined ? {} : { commandOptions: { timeout: commandTimeoutMs } }),
   });
@@ -46,7 +47,8 @@ export class RedisClusterClient {
   private lastRefreshAtMs = 0;
 
   constructor(rootNodes: readonly string[], options: RedisClientOptions) {
-    this.cluster = createClusterConnection(rootNodes, options);
+    // A closed client stops reconnecting, so a rediscovery still connecting to a dead node settles.
+    this.cluster = createClusterConnection(rootNodes, options, (retries) => (this.closed ? false : reconnectDelay(retries)));
     const { logger, name } = options;
     // One line per outage of a node, not one per reconnect attempt.
     const reported = new Set<string>();
@@ -88,12 +90,23 @@ export class RedisClusterClient {
 
   close(): Promise<void> {
     this.closed = true;
-    return this.cluster.close();
+    const closing = this.cluster.close();
+    this.destroyAfterRefresh();
+    return closing;
   }
 
   destroy(): void {
     this.closed = true;
     this.cluster.destroy();
+    this.destroyAfterRefresh();
+  }
+
+  /**
+   * node-redis' rediscovery does not notice a close while it asks for the slot map, and then opens a
+   * connection to every node, which would keep the process alive: those are closed once it ends.
+   */
+  private destroyAfterRefresh(): void {
+    void this.refreshing?.finally(() => this.cluster.destroy());
   }
 
   ping(): Promise<string> {
