@@ -85,7 +85,7 @@ export function ingestApiRoutes(config: IngestConfig): RouteDescription[] {
               error: Type.String(),
               appended: Type.Array(Type.Object({ index: Type.Integer(), id: StreamId, duplicate: Type.Boolean() })),
               notAppended: Type.Array(
-                Type.Object({ index: Type.Integer(), reason: Type.Union([Type.Literal('backpressure'), Type.Literal('not_replicated'), Type.Literal('unavailable')]) }),
+                Type.Object({ index: Type.Integer(), reason: Type.Union(['backpressure', 'not_replicated', 'unavailable', 'failed'].map((reason) => Type.Literal(reason))) }),
               ),
               rejected: Type.Array(Type.Object({ index: Type.Integer(), errors: FieldErrors })),
             }),

@@ -25,6 +25,7 @@ import {
   listen,
   notFound,
   requestContext,
+  requestLogger,
   type Logger,
 } from '@redis-ingest/service-kit';
 import { IngestAccess, type Caller } from './access';
@@ -61,11 +62,11 @@ function classifyError(error: unknown): HttpError | undefined {
   return undefined;
 }
 
-/** Why the events of a failed partition are not (or not surely) in: the same words as the whole-request 503s. */
-function notAppendedReason(error: unknown): 'backpressure' | 'not_replicated' | 'unavailable' {
+/** Why the events of a failed partition are not (or not surely) in. */
+function notAppendedReason(error: unknown): 'backpressure' | 'not_replicated' | 'unavailable' | 'failed' {
   if (error instanceof BackpressureError) return 'backpressure';
   if (error instanceof NotReplicatedError) return 'not_replicated';
-  return 'unavailable';
+  return isConnectionError(error) ? 'unavailable' : 'failed';
 }
 
 /**
@@ -180,7 +181,9 @@ export function createServer({
     try {
       appended = await admit(caller, batch.events);
     } catch (error) {
-      throw error instanceof PartialAppendError ? partlyAppended(error, batch.indexes, batch.rejected) : error;
+      if (!(error instanceof PartialAppendError)) throw error;
+      for (const failure of error.failures) reportPartitionFailure(res, failure.error);
+      throw partlyAppended(error, batch.indexes, batch.rejected);
     }
     res.status(appended.length > 0 ? 202 : 400).json({
       ...(appended.length === 0 ? { error: 'No event of the batch is valid' } : {}),
@@ -189,6 +192,12 @@ export function createServer({
       duplicates: appended.filter((event) => event.duplicate).length,
       rejected: batch.rejected,
     });
+  }
+
+  /** A partly appended batch answers 503 itself, so its partitions' failures are counted and logged here. */
+  function reportPartitionFailure(res: Response, error: unknown): void {
+    if (isRedisError(error)) metrics.redisErrors.inc({ operation: 'ingest' });
+    if (notAppendedReason(error) === 'failed') requestLogger(res, logger).error({ err: error }, 'append to a stream partition failed');
   }
 
   app.use(notFound());
