@@ -79,7 +79,7 @@ describe('docker-compose.yml', () => {
     expect(service.depends_on.redis.condition).toBe('service_healthy');
     for (const variable of Object.keys(service.environment)) expect(variables).toContain(variable);
     const config = load(service.environment);
-    expect(config.redisUrl).toBe('redis://redis:6379');
+    expect(config.redis).toEqual({ url: 'redis://redis:6379' });
     const port = String(service.environment[ports[name as keyof typeof ports]]);
     expect(service.healthcheck.test.join(' ')).toContain(`http://localhost:${port}/healthz`);
   });
@@ -88,5 +88,73 @@ describe('docker-compose.yml', () => {
     expect(compose.services['ingest-api'].ports).toEqual(['8080:8080']);
     expect(compose.services['query-api'].ports).toEqual(['8081:8081']);
     expect(compose.services.worker.ports).toBeUndefined();
+  });
+
+  it('starts the single-node stack without a profile and every other service only under `cluster`', () => {
+    const profiles = Object.entries(compose.services as Record<string, { profiles?: string[] }>).map(([name, service]) => [name, service.profiles] as const);
+    expect(profiles.filter(([, profile]) => profile === undefined).map(([name]) => name).sort()).toEqual(['ingest-api', 'query-api', 'redis', 'worker']);
+    const others = profiles.filter(([, profile]) => profile !== undefined);
+    expect(others.length).toBeGreaterThan(0);
+    expect(others.filter(([, profile]) => profile!.join() !== 'cluster')).toEqual([]);
+  });
+});
+
+describe('docker-compose.yml, profile `cluster`', () => {
+  const compose = parse(read('docker-compose.yml'), { merge: true });
+  const variables = variablesReadBySources();
+  const nodeNames = [1, 2, 3, 4, 5, 6].map((n) => `redis-node-${n}`);
+  const nodes = nodeNames.map((name) => compose.services[name]);
+
+  it('runs six cluster-enabled Redis 8 nodes with AOF, each on a volume of its own, with a healthcheck', () => {
+    const volumes = new Set<string>();
+    for (const node of nodes) {
+      expect(node.image).toBe('redis:8');
+      const command = node.command.join(' ');
+      expect(command).toMatch(/--cluster-enabled yes/);
+      expect(command).toMatch(/--appendonly yes/);
+      // One shard failing over must not take the other partitions down.
+      expect(command).toMatch(/--cluster-require-full-coverage no/);
+      expect(node.healthcheck.test).toEqual(expect.arrayContaining(['redis-cli', 'ping']));
+      expect(node.ports).toBeUndefined();
+      volumes.add(node.volumes[0]);
+    }
+    expect([...volumes].map((volume) => volume.replace(/:.*/, '')).sort()).toEqual(nodeNames.map((name) => `${name}-data`));
+    expect(Object.keys(compose.volumes)).toEqual(expect.arrayContaining([...volumes].map((volume) => volume.replace(/:.*/, ''))));
+  });
+
+  it('creates the cluster once every node is healthy: three primaries with a replica each', () => {
+    const init = compose.services['redis-cluster-init'];
+    expect(init.image).toBe('redis:8');
+    expect(init.restart).toBe('no');
+    expect(Object.keys(init.depends_on).sort()).toEqual(nodeNames);
+    expect(Object.values(init.depends_on).every((dependency) => (dependency as { condition: string }).condition === 'service_healthy')).toBe(true);
+    const script = init.command.join(' ');
+    expect(script).toMatch(/redis-cli --cluster create[\s\S]*--cluster-replicas 1 --cluster-yes/);
+    for (const name of nodeNames) expect(script).toContain(name);
+    // A second `up` finds the cluster in the nodes' nodes.conf and must not create it again.
+    expect(script).toMatch(/if ! redis-cli .*cluster_slots_assigned:16384/);
+  });
+
+  it.each(Object.entries(loaders))('runs %s on the cluster with three stream partitions', (name, load) => {
+    const service = compose.services[`${name}-cluster`];
+    const single = compose.services[name];
+    expect(service.profiles).toEqual(['cluster']);
+    expect(service.command).toEqual(single.command);
+    expect(service.depends_on).toEqual({ 'redis-cluster-init': { condition: 'service_completed_successfully' } });
+    for (const variable of Object.keys(service.environment)) expect(variables).toContain(variable);
+    const config = load(service.environment);
+    expect(config.redis).toEqual({ clusterNodes: nodeNames.map((node) => `redis://${node}:6379`) });
+    expect(config.keys).toMatchObject({ streamPartitions: 3, cluster: true });
+    expect(service.environment.REDIS_URL).toBeUndefined();
+    const port = String(service.environment[ports[name as keyof typeof ports]]);
+    expect(service.healthcheck.test.join(' ')).toContain(`http://localhost:${port}/healthz`);
+  });
+
+  it('publishes the cluster stack’s API ports beside the single-node ones', () => {
+    expect(compose.services['ingest-api-cluster'].ports).toEqual(['8090:8080']);
+    expect(compose.services['query-api-cluster'].ports).toEqual(['8091:8081']);
+    expect(compose.services['worker-cluster'].ports).toBeUndefined();
+    const published = Object.values(compose.services).flatMap((service) => ((service as { ports?: string[] }).ports ?? []).map((mapping) => mapping.split(':')[0]));
+    expect(new Set(published).size).toBe(published.length);
   });
 });
