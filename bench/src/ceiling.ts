@@ -48,9 +48,13 @@ export async function rawStoreWriteRate(store: RollupStore, samples: number, ser
   return samples / ((performance.now() - startedAt) / 1_000);
 }
 
-export async function redisInfoField(client: RedisClient, section: string, field: string): Promise<string> {
-  const info = (await client.sendCommand(['INFO', section])) as unknown as string;
+/** One `field:value` line of an INFO reply. */
+export function infoField(info: string, field: string): string {
   const match = new RegExp(`^${field}:(.*)$`, 'm').exec(info);
-  if (!match) throw new Error(`INFO ${section} has no ${field}`);
+  if (!match) throw new Error(`INFO has no ${field}`);
   return match[1]!.trim();
+}
+
+export async function redisInfoField(client: RedisClient, section: string, field: string): Promise<string> {
+  return infoField((await client.sendCommand(['INFO', section])) as unknown as string, field);
 }

@@ -1,27 +1,36 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { encodeEvent, type RedisClient } from '@redis-ingest/redis-schema';
+import { encodeEvent, type Keys, type RedisClient } from '@redis-ingest/redis-schema';
 import { deviceReading, toEvent } from './workload';
 
 const FILL_CHUNK = 10_000;
 const POLL_MS = 10;
 
-/** XADDs readings straight into the stream, pipelined, with the fields the ingest-api writes. */
-export async function fillStream(client: RedisClient, stream: string, events: number, series: number, baseMs: number): Promise<void> {
+/**
+ * XADDs readings straight into their source's stream partition, pipelined, with the fields the
+ * ingest-api writes.
+ */
+export async function fillStream(
+  client: RedisClient,
+  keys: Pick<Keys, 'partitionFor'>,
+  events: number,
+  series: number,
+  baseMs: number,
+): Promise<void> {
   for (let first = 0; first < events; first += FILL_CHUNK) {
     const count = Math.min(FILL_CHUNK, events - first);
     await Promise.all(
       Array.from({ length: count }, (_, i) => {
-        const fields = encodeEvent(toEvent(deviceReading(first + i, series, baseMs)));
-        return client.sendCommand(['XADD', stream, '*', ...Object.entries(fields).flat()]);
+        const event = toEvent(deviceReading(first + i, series, baseMs));
+        return client.sendCommand(['XADD', keys.partitionFor(event.source).stream, '*', ...Object.entries(encodeEvent(event)).flat()]);
       }),
     );
   }
 }
 
-/** A group that starts before the first entry with a known read count, so Redis can always tell its lag. */
-export async function createGroupAtStart(client: RedisClient, stream: string, group: string): Promise<void> {
-  await client.sendCommand(['XGROUP', 'CREATE', stream, group, '0', 'MKSTREAM', 'ENTRIESREAD', '0']);
+/** Groups that start before the first entry with a known read count, so Redis can always tell their lag. */
+export async function createGroupsAtStart(client: RedisClient, streams: readonly string[], group: string): Promise<void> {
+  await Promise.all(streams.map((stream) => client.sendCommand(['XGROUP', 'CREATE', stream, group, '0', 'MKSTREAM', 'ENTRIESREAD', '0'])));
 }
 
 /** Entries the group still has to finish: never delivered (lag) plus delivered but not acked (pending). */
@@ -38,22 +47,30 @@ export async function groupBacklog(client: RedisClient, stream: string, group: s
   throw new Error(`stream ${stream} has no group ${group}`);
 }
 
+function groupBacklogs(client: RedisClient, streams: readonly string[], group: string): Promise<number[]> {
+  return Promise.all(streams.map((stream) => groupBacklog(client, stream, group)));
+}
+
+const sum = (values: readonly number[]) => values.reduce((total, value) => total + value, 0);
+
 /**
- * Events per second the group finished, timed from the moment every worker answered its health
- * check to the moment nothing is left. A worker that is up early starts reading at once; what it
- * finished before the others were ready is left out of both the count and the time.
+ * Events per second the group finished over every partition, timed from the moment every worker
+ * answered its health check to the moment nothing is left. A worker that is up early starts
+ * reading at once; what it finished before the others were ready is left out of both the count and
+ * the time. `eventsByPartition` is the timed count of each partition.
  */
-export async function timeDrain(client: RedisClient, stream: string, group: string, timeoutMs: number) {
+export async function timeDrain(client: RedisClient, streams: readonly string[], group: string, timeoutMs: number) {
   const startedAt = performance.now();
-  const backlogAtStart = await groupBacklog(client, stream, group);
-  let backlog = backlogAtStart;
+  const eventsByPartition = await groupBacklogs(client, streams, group);
+  const events = sum(eventsByPartition);
+  let backlog = events;
   while (backlog > 0) {
     if (performance.now() - startedAt > timeoutMs) {
-      throw new Error(`the workers left ${backlog} of ${backlogAtStart} entries after ${timeoutMs} ms`);
+      throw new Error(`the workers left ${backlog} of ${events} entries after ${timeoutMs} ms`);
     }
     await sleep(POLL_MS);
-    backlog = await groupBacklog(client, stream, group);
+    backlog = sum(await groupBacklogs(client, streams, group));
   }
   const seconds = (performance.now() - startedAt) / 1_000;
-  return { events: backlogAtStart, eventsPerSecond: backlogAtStart / seconds };
+  return { events, eventsPerSecond: events / seconds, eventsByPartition };
 }

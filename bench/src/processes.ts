@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
@@ -11,6 +11,8 @@ export interface ServiceProcess {
   readonly pid: number;
   /** The highest resident set size (VmHWM) of the process and of each process it started, in bytes. */
   peakRssBytes(): number[];
+  /** CPU seconds (user + system) the process and each process it started have used so far. */
+  cpuSeconds(): number;
   /** Fails with the service's last output when it has exited. */
   assertRunning(): void;
   /** SIGTERM to the service, SIGKILL to its whole process group if it has not exited in time. */
@@ -25,6 +27,22 @@ export function peakRssOf(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+let clockTicksPerSecond: number | undefined;
+
+/** utime + stime of one process in seconds, or 0 once it is gone. */
+export function cpuSecondsOf(pid: number): number {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return 0;
+  }
+  clockTicksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+  // Fields after the command name: state is field 3, utime and stime are fields 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / clockTicksPerSecond;
 }
 
 /** The parent pid from /proc/<pid>/stat; the command name before it may itself contain spaces and parentheses. */
@@ -90,6 +108,7 @@ export class ProcessRegistry {
       pid,
       peakRssBytes: () =>
         [pid, ...descendantsOf(pid)].map(peakRssOf).filter((bytes): bytes is number => bytes !== undefined),
+      cpuSeconds: () => [pid, ...descendantsOf(pid)].reduce((sum, each) => sum + cpuSecondsOf(each), 0),
       assertRunning: () => {
         if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} exited:\n${output}`);
       },
@@ -111,6 +130,11 @@ export class ProcessRegistry {
   }
 
   /** Once an adopted process has been stopped, so that its pid, maybe reused by then, is left alone. */
+  release(pid: number): void {
+    this.adopted.delete(pid);
+  }
+
+  /** Once every adopted process has been stopped. */
   releaseAll(): void {
     this.adopted.clear();
   }
