@@ -24,14 +24,18 @@ describe('bench --quick', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('measures every figure and ratio as a positive number and judges every target', async () => {
+  it('measures every figure and ratio as a positive number, judges every target and projects from a cluster', async () => {
     if (!existsSync(BENCH)) throw new Error(`${BENCH} is missing: build first (pnpm build)`);
     const output = join(dir, 'results.json');
-    await run(process.execPath, [BENCH, '--quick', '--output', output], { timeout: 80_000, maxBuffer: 16 * 1_048_576 });
+    // A small drain keeps the cluster comparison within the suite's time.
+    const args = [BENCH, '--quick', '--topology', 'cluster', '--drain-events', '20000', '--output', output];
+    const { stdout } = await run(process.execPath, args, { timeout: 80_000, maxBuffer: 16 * 1_048_576 });
     const results = JSON.parse(readFileSync(output, 'utf8'));
 
     const figures = leaves(results.figures);
-    expect([...figures.keys()].sort()).toEqual(
+    const shardFigures = [...figures.keys()].filter((path) => path.includes('.shardCpuMicrosPerEvent.'));
+    expect(shardFigures.length).toBeGreaterThanOrEqual(3);
+    expect([...figures.keys()].filter((path) => !shardFigures.includes(path)).sort()).toEqual(
       [
         'ceiling.xaddPerSecond',
         'ceiling.nativeRawSamplesPerSecond',
@@ -47,8 +51,22 @@ describe('bench --quick', () => {
         'memory.peakRssMb.ingestApiProcess',
         'memory.peakRssMb.worker',
         'memory.peakRssMb.redis',
+        ...['batchIngest', 'drainOneWorker', 'drainTwoWorkers'].flatMap((workload) =>
+          ['eventsPerSecond', 'redisCpuMicrosPerEvent', 'serviceCpuMicrosPerEvent'].map((name) => `topology.cluster.${workload}.${name}`),
+        ),
+        'topology.cluster.shards',
       ].sort(),
     );
+    expect(results.projection.formula).toMatch(/min\(service capacity, S × 1 \/ c\)/);
+    expect(results.projection.rows.map((row: { shards: number; costFrom: string }) => [row.shards, row.costFrom])).toEqual(
+      [1, 2, 3, 4, 6, 8].map((shards) => [shards, 'cluster']),
+    );
+    for (const row of results.projection.rows) {
+      for (const [name, value] of Object.entries(row)) {
+        if (name !== 'costFrom') expect({ name, positive: typeof value === 'number' && value > 0 }).toEqual({ name, positive: true });
+      }
+    }
+    expect(stdout).toMatch(/cannot show a real speed-up/);
     const ratios = leaves(results.ratios);
     expect(ratios.size).toBeGreaterThan(0);
     for (const [path, value] of [...figures, ...ratios]) {
@@ -61,5 +79,10 @@ describe('bench --quick', () => {
     }
     expect(results.machine.cores).toBeGreaterThan(0);
     expect(results.machine.redis).toMatch(/^\d+\.\d+/);
+    for (const workload of ['batchIngest', 'drainOneWorker', 'drainTwoWorkers']) {
+      const { events, shards } = results.counts.topology.cluster[workload];
+      expect(shards).toHaveLength(3);
+      expect(shards.reduce((total: number, shard: { events: number }) => total + shard.events, 0)).toBe(events);
+    }
   }, 90_000);
 });

@@ -7,17 +7,42 @@ import {
   createRedisClient,
   createRollupStore,
   loadPipelineConfig,
+  type Keys,
   type RedisClient,
+  type RedisLogger,
 } from '@redis-ingest/redis-schema';
 import { isolatedEnv, startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
 import { rawStoreWriteRate, redisInfoField, xaddCeiling } from './ceiling';
-import { createGroupAtStart, fillStream, groupBacklog, timeDrain } from './drain';
+import { redisCpuSeconds, redisUsedMemory, singleDeployment, startClusterDeployment, type Deployment } from './deployment';
+import { createGroupsAtStart, fillStream, groupBacklog, timeDrain } from './drain';
 import { measureEndToEnd } from './end-to-end';
 import { runClosedLoop, type LoadResult } from './load';
 import { UsageError, parseOptions, phaseDurations, processCountsToMeasure, type BenchOptions } from './options';
 import { ProcessRegistry, peakRssOf, type ServiceProcess } from './processes';
-import { cautions, evaluateTargets, formatReport, rateFigures, ratiosToCeilings, type Counts, type Figures } from './report';
+import {
+  cautions,
+  evaluateTargets,
+  formatReport,
+  formatTopologyComparison,
+  rateFigures,
+  ratiosToCeilings,
+  type Counts,
+  type Figures,
+  type TopologyCounts,
+} from './report';
 import { startIngestApi, startWorkers } from './services';
+import {
+  CLUSTER_PRIMARIES,
+  COMPARED_PARTITIONS,
+  PROJECTION_ASSUMPTIONS,
+  PROJECTION_FORMULA,
+  clusterToSingleRatios,
+  projectThroughput,
+  workloadCounts,
+  workloadFigures,
+  type CpuReading,
+  type TopologyComparison,
+} from './shards';
 import { batchBodies, singleEventBodies, type Fleet } from './workload';
 
 const startedAt = performance.now();
@@ -27,6 +52,24 @@ const MIB = 1_048_576;
 /** Distinct batch bodies cycled through; enough that no two requests in flight carry the same one. */
 const BATCH_BODIES = 32;
 const DRAIN_TIMEOUT_MS = 120_000;
+/** Shard counts the projection covers. */
+const PROJECTED_SHARDS = [1, 2, 3, 4, 6, 8];
+
+const redisLogger: RedisLogger = { warn: (object, message) => log(`${message} ${JSON.stringify(object)}`) };
+
+const sum = (values: readonly number[]) => values.reduce((total, value) => total + value, 0);
+
+async function cpuReading(deployment: Deployment, services: readonly ServiceProcess[]): Promise<CpuReading> {
+  return {
+    redisCpuSeconds: await Promise.all(deployment.nodes.map(redisCpuSeconds)),
+    serviceCpuSeconds: sum(services.map((service) => service.cpuSeconds())),
+  };
+}
+
+/** For each partition, the index in deployment.nodes of the node holding it. */
+function nodeOfPartition(deployment: Deployment, keys: Keys): Promise<number[]> {
+  return Promise.all(keys.partitions.map(async ({ stream }) => deployment.nodes.indexOf(await deployment.nodeFor(stream))));
+}
 
 function countsOf({ requests, refusedRequests, failedRequests, clientCpuCores }: LoadResult) {
   return { requests, refusedRequests, failedRequests, clientCpuCores };
@@ -45,15 +88,23 @@ class Bench {
     private readonly client: RedisClient,
   ) {
     this.durations = phaseDurations(options);
+    this.single = singleDeployment(redis, client);
   }
 
+  private readonly single: Deployment;
+
   /** Fresh key names and the native backend for each phase; every phase ends with FLUSHALL. */
-  private freshEnv(): Record<string, string> {
-    return isolatedEnv(this.redis.url, { LOG_LEVEL: 'warn', INGEST_ROLLUP_BACKEND: 'native' });
+  private freshEnv(deployment = this.single, partitions = 1): Record<string, string> {
+    return isolatedEnv(deployment.url, {
+      LOG_LEVEL: 'warn',
+      INGEST_ROLLUP_BACKEND: 'native',
+      INGEST_STREAM_PARTITIONS: String(partitions),
+      ...deployment.serviceEnv,
+    });
   }
 
   private async flush(): Promise<void> {
-    await this.client.sendCommand(['FLUSHALL']);
+    await this.single.flush();
   }
 
   private async stopServices(kind: keyof Bench['peakRss'], services: readonly ServiceProcess[]): Promise<void> {
@@ -87,11 +138,13 @@ class Bench {
       ingestCounts[String(processes)] = measured.counts;
     }
 
-    const oneWorker = await this.drainPhase(1);
-    const twoWorkers = await this.drainPhase(2);
+    const oneWorker = await this.drainPhase(this.single, this.freshEnv(), 1);
+    const twoWorkers = await this.drainPhase(this.single, this.freshEnv(), 2);
 
     const peakBatchRate = ingest[String(options.processes)]!.batches.eventsPerSecond;
     const endToEnd = await this.endToEndPhase(peakBatchRate * options.endToEndFraction);
+    const redisPeakRss = peakRssOf(Number(await redisInfoField(this.client, 'server', 'process_id'))) ?? 0;
+    const topology = await this.compareTopologies();
 
     const figures: Figures = {
       ceiling: { xaddPerSecond, nativeRawSamplesPerSecond },
@@ -103,24 +156,80 @@ class Bench {
         peakRssMb: {
           ingestApiProcess: this.peakRss.ingestApi / MIB,
           worker: this.peakRss.worker / MIB,
-          redis: (peakRssOf(Number(await redisInfoField(this.client, 'server', 'process_id'))) ?? 0) / MIB,
+          redis: redisPeakRss / MIB,
         },
       },
+      ...(options.topologies.length > 0 ? { topology: topology.figures } : {}),
     };
     const counts: Counts = {
       ingest: ingestCounts,
       drainedEvents: { oneWorker: oneWorker.events, twoWorkers: twoWorkers.events },
       endToEnd: endToEnd.counts,
+      ...(options.topologies.length > 0 ? { topology: topology.counts } : {}),
     };
     return { figures, counts };
+  }
+
+  /**
+   * The same partitioned workload on one node and on a cluster: batch ingest, then drains with one
+   * and two workers, each with every node's CPU read before and after.
+   */
+  private async compareTopologies() {
+    const figures: TopologyComparison = {};
+    const counts: TopologyCounts = {};
+    for (const topology of this.options.topologies) {
+      if (topology === 'cluster') log(`starting a Redis Cluster of ${CLUSTER_PRIMARIES} primaries without replicas`);
+      const deployment =
+        topology === 'single' ? this.single : await startClusterDeployment(CLUSTER_PRIMARIES, this.registry, redisLogger);
+      try {
+        const batchIngest = await this.batchIngestCost(deployment);
+        const env = () => this.freshEnv(deployment, COMPARED_PARTITIONS);
+        const drainOneWorker = await this.drainPhase(deployment, env(), 1);
+        const drainTwoWorkers = await this.drainPhase(deployment, env(), 2);
+        figures[topology] = {
+          shards: deployment.nodes.length,
+          batchIngest: batchIngest.figures,
+          drainOneWorker: workloadFigures(drainOneWorker.eventsPerSecond, drainOneWorker.cost),
+          drainTwoWorkers: workloadFigures(drainTwoWorkers.eventsPerSecond, drainTwoWorkers.cost),
+        };
+        counts[topology] = { batchIngest: batchIngest.counts, drainOneWorker: drainOneWorker.cost, drainTwoWorkers: drainTwoWorkers.cost };
+      } finally {
+        await deployment.stop();
+      }
+    }
+    return { figures, counts };
+  }
+
+  private closedLoop(origin: string, durationMs: number, connections: number, bodies: string[]): Promise<LoadResult> {
+    return runClosedLoop({ origin, connections, durationMs, warmupMs: durationMs * this.durations.warmupShare, bodies });
+  }
+
+  /** Batches into a partitioned stream; each node's CPU is set against the events its partitions took. */
+  private async batchIngestCost(deployment: Deployment) {
+    const { options, durations } = this;
+    const env = this.freshEnv(deployment, COMPARED_PARTITIONS);
+    const keys = createKeys(loadPipelineConfig(env).keys);
+    const nodes = await nodeOfPartition(deployment, keys);
+    const api = await startIngestApi(this.registry, env, options.processes);
+    try {
+      log(`${deployment.topology}: batches of ${options.batchSize} into ${keys.partitions.length} partitions over ${options.batchConnections} connections, ${(durations.topologyBatchesMs / 1_000).toFixed(1)} s`);
+      const before = await cpuReading(deployment, [api.service]);
+      const load = await this.closedLoop(api.origin, durations.topologyBatchesMs, options.batchConnections, batchBodies(this.fleet, options.batchSize, BATCH_BODIES));
+      const after = await cpuReading(deployment, [api.service]);
+      const appended = await Promise.all(keys.partitions.map(async ({ stream }) => Number(await deployment.client.sendCommand(['XLEN', stream]))));
+      const cost = workloadCounts(deployment.nodes.map((node) => node.port), nodes, appended, before, after);
+      return { figures: workloadFigures(load.eventsPerSecond, cost), counts: { ...cost, requests: countsOf(load) } };
+    } finally {
+      await this.stopServices('ingestApi', [api.service]);
+      await deployment.flush();
+    }
   }
 
   private async ingestPhase(processes: number) {
     const { options, durations } = this;
     const env = this.freshEnv();
     const api = await startIngestApi(this.registry, env, processes);
-    const load = (durationMs: number, connections: number, bodies: string[]) =>
-      runClosedLoop({ origin: api.origin, connections, durationMs, warmupMs: durationMs * durations.warmupShare, bodies });
+    const load = (durationMs: number, connections: number, bodies: string[]) => this.closedLoop(api.origin, durationMs, connections, bodies);
     try {
       log(`ingest x${processes}: single events over ${options.singleConnections} connections, ${(durations.singleEventsMs / 1_000).toFixed(1)} s`);
       const single = await load(durations.singleEventsMs, options.singleConnections, singleEventBodies(this.fleet, options.devices));
@@ -139,26 +248,43 @@ class Bench {
     }
   }
 
-  private async drainPhase(workerCount: number) {
-    const { options, client } = this;
-    const env = this.freshEnv();
+  /**
+   * Fills every partition of the stream, starts the workers and times them until nothing is left;
+   * each node's CPU is set against the timed events of the partitions it holds.
+   */
+  private async drainPhase(deployment: Deployment, env: Record<string, string>, workerCount: number) {
+    const { options } = this;
+    const { client } = deployment;
     const config = loadPipelineConfig(env);
     const keys = createKeys(config.keys);
-    await createGroupAtStart(client, keys.stream, config.consumerGroup);
-    log(`drain x${workerCount}: filling the stream with ${options.drainEvents} events over ${options.series} series`);
-    const memoryBefore = Number(await redisInfoField(client, 'memory', 'used_memory'));
-    await fillStream(client, keys.stream, options.drainEvents, options.series, this.baseMs);
-    const memoryAfter = Number(await redisInfoField(client, 'memory', 'used_memory'));
+    const streams = keys.partitions.map(({ stream }) => stream);
+    const nodes = await nodeOfPartition(deployment, keys);
+    const usedMemory = async () => sum(await Promise.all(deployment.nodes.map(redisUsedMemory)));
+    await createGroupsAtStart(client, streams, config.consumerGroup);
+    const label = `${deployment.topology} drain x${workerCount}`;
+    log(`${label}: filling ${streams.length} partition${streams.length === 1 ? '' : 's'} with ${options.drainEvents} events over ${options.series} series`);
+    const memoryBefore = await usedMemory();
+    await fillStream(client, keys, options.drainEvents, options.series, this.baseMs);
+    const memoryAfter = await usedMemory();
     const workers = await startWorkers(this.registry, env, workerCount, options.workerReadCount);
     try {
-      const drained = await timeDrain(client, keys.stream, config.consumerGroup, DRAIN_TIMEOUT_MS);
-      log(`drain x${workerCount}: timed ${drained.events} of ${options.drainEvents} events (any others went before every worker was up)`);
-      const deadLettered = Number(await client.sendCommand(['XLEN', keys.deadLetter]));
+      const before = await cpuReading(deployment, workers);
+      const drained = await timeDrain(client, streams, config.consumerGroup, DRAIN_TIMEOUT_MS);
+      const after = await cpuReading(deployment, workers);
+      log(`${label}: timed ${drained.events} of ${options.drainEvents} events (any others went before every worker was up)`);
+      const deadLettered = sum(
+        await Promise.all(keys.partitions.map(async ({ deadLetter }) => Number(await client.sendCommand(['XLEN', deadLetter])))),
+      );
       if (deadLettered > 0) throw new Error(`the workers dead-lettered ${deadLettered} valid events`);
-      return { ...drained, bytesPerMillionEvents: ((memoryAfter - memoryBefore) / options.drainEvents) * 1_000_000 };
+      return {
+        events: drained.events,
+        eventsPerSecond: drained.eventsPerSecond,
+        bytesPerMillionEvents: ((memoryAfter - memoryBefore) / options.drainEvents) * 1_000_000,
+        cost: workloadCounts(deployment.nodes.map((node) => node.port), nodes, drained.eventsByPartition, before, after),
+      };
     } finally {
       await this.stopServices('worker', workers);
-      await this.flush();
+      await deployment.flush();
     }
   }
 
@@ -167,7 +293,7 @@ class Bench {
     const env = this.freshEnv();
     const config = loadPipelineConfig(env);
     const { stream } = createKeys(config.keys);
-    await createGroupAtStart(this.client, stream, config.consumerGroup);
+    await createGroupsAtStart(this.client, [stream], config.consumerGroup);
     const workers = await startWorkers(this.registry, env, options.endToEndWorkers, options.workerReadCount);
     const api = await startIngestApi(this.registry, env, options.processes);
     try {
@@ -253,23 +379,26 @@ async function main(): Promise<void> {
   const [loadAverageAtStart] = loadavg();
   try {
     redis = await startRedisServer();
-    client = createRedisClient(redis.url, {
-      name: 'bench',
-      logger: { warn: (object, message) => log(`${message} ${JSON.stringify(object)}`) },
-    });
+    client = createRedisClient(redis.url, { name: 'bench', logger: redisLogger });
     await client.connect();
     registry.adopt(Number(await redisInfoField(client, 'server', 'process_id')));
     const { figures, counts } = await new Bench(options, registry, redis, client).run();
     const ratios = ratiosToCeilings(figures, options.processes);
     const targets = evaluateTargets(figures, ratios, options.processes);
+    const projection = figures.topology && {
+      formula: PROJECTION_FORMULA,
+      assumptions: PROJECTION_ASSUMPTIONS,
+      rows: projectThroughput(figures.topology, options.processes, PROJECTED_SHARDS),
+    };
     const { output, ...settings } = options;
     const warnings = cautions(counts, options.drainEvents, options.batchSize, cpus().length);
     const results = {
       machine: await machine(client, loadAverageAtStart!),
       settings: { ...settings, phases: phaseDurations(options) },
       figures,
-      ratios,
+      ratios: { ...ratios, ...(figures.topology ? clusterToSingleRatios(figures.topology) : {}) },
       targets,
+      ...(projection ? { projection } : {}),
       counts,
       cautions: warnings,
     };
@@ -280,6 +409,7 @@ async function main(): Promise<void> {
       `${box.cores} x ${box.cpuModel}, Node ${box.node}, Redis ${box.redis}, ${box.date}, ` +
         `load average ${box.loadAverageAtStart.toFixed(2)} at start\n\n` +
         `${formatReport(figures, ratios, targets, options.processes)}\n\n` +
+        (figures.topology && projection ? `${formatTopologyComparison(figures.topology, results.ratios, projection.rows, box.cores)}\n\n` : '') +
         warnings.map((warning) => `caution: ${warning}\n`).join('') +
         `written to ${output}\n`,
     );

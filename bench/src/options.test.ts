@@ -14,6 +14,14 @@ describe('parseOptions', () => {
     });
   });
 
+  it('compares one node with a cluster in a full run, and in quick mode only when asked', () => {
+    expect(parseOptions([]).topologies).toEqual(['single', 'cluster']);
+    expect(parseOptions(['--quick']).topologies).toEqual([]);
+    expect(parseOptions(['--quick', '--topology', 'cluster']).topologies).toEqual(['cluster']);
+    expect(parseOptions(['--topology=none']).topologies).toEqual([]);
+    expect(() => parseOptions(['--topology', 'sharded'])).toThrow(/--topology must be one of single, cluster, both, none/);
+  });
+
   it('refuses unknown flags, missing values and values out of range', () => {
     expect(() => parseOptions(['--fast'])).toThrow(UsageError);
     expect(() => parseOptions(['--processes'])).toThrow(/--processes needs a value/);
@@ -32,8 +40,9 @@ describe('phase plan', () => {
 
   it('leaves room in the budget for the untimed phases', () => {
     const options = parseOptions([]);
-    const { singleEventsMs, batchesMs, endToEndMs } = phaseDurations(options);
-    const timedMs = processCountsToMeasure(options).length * (singleEventsMs + batchesMs) + endToEndMs;
+    const { singleEventsMs, batchesMs, endToEndMs, topologyBatchesMs } = phaseDurations(options);
+    const timedMs =
+      processCountsToMeasure(options).length * (singleEventsMs + batchesMs) + endToEndMs + options.topologies.length * topologyBatchesMs;
     expect(timedMs).toBeLessThan(options.durationSeconds * 1_000 * 0.8);
   });
 });

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { TOPOLOGIES, type Topology } from './shards';
 
 export interface BenchOptions {
   readonly quick: boolean;
@@ -20,6 +21,8 @@ export interface BenchOptions {
   readonly endToEndWorkers: number;
   /** The end-to-end run's rate as a share of the peak batch ingest rate. */
   readonly endToEndFraction: number;
+  /** Where the comparison of one node and a cluster runs (batch ingest and drains over partitioned streams); empty skips it. */
+  readonly topologies: readonly Topology[];
   readonly output: string;
   /** When set, every service runs with --cpu-prof and writes its profile here. */
   readonly cpuProfileDir: string | undefined;
@@ -28,11 +31,14 @@ export interface BenchOptions {
 export const USAGE = `usage: node bench/dist/main.js [--quick] [--duration-seconds N] [--processes N] [--batch-size N]
   [--devices N] [--invalid-share F] [--single-connections N] [--batch-connections N] [--series N]
   [--drain-events N] [--worker-read-count N] [--end-to-end-workers N] [--end-to-end-fraction F]
-  [--output FILE] [--cpu-prof DIR]`;
+  [--topology single|cluster|both|none] [--output FILE] [--cpu-prof DIR]
+The topology comparison runs on both by default, and not at all in quick mode unless --topology asks for it.`;
 
 const DEFAULT_OUTPUT = join(__dirname, '..', 'results.json');
 
-type NumericOption = Exclude<keyof BenchOptions, 'quick' | 'output' | 'cpuProfileDir'>;
+type NumericOption = Exclude<keyof BenchOptions, 'quick' | 'topologies' | 'output' | 'cpuProfileDir'>;
+
+const TOPOLOGY_CHOICES: Record<string, readonly Topology[]> = { single: ['single'], cluster: ['cluster'], both: TOPOLOGIES, none: [] };
 
 const NUMERIC_FLAGS: Record<string, { key: NumericOption; integer: boolean; min: number; max: number }> = {
   '--duration-seconds': { key: 'durationSeconds', integer: false, min: 5, max: 3_600 },
@@ -78,11 +84,17 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   };
   let output = DEFAULT_OUTPUT;
   let cpuProfileDir: string | undefined;
+  let topologies: readonly Topology[] = quick ? [] : TOPOLOGIES;
   for (const [flag, value] of pairs) {
     if (flag === '--quick') continue;
     if (value === undefined || value.startsWith('--')) throw new UsageError(`${flag} needs a value\n${USAGE}`);
     if (flag === '--output') output = value;
     else if (flag === '--cpu-prof') cpuProfileDir = value;
+    else if (flag === '--topology') {
+      const choice = TOPOLOGY_CHOICES[value];
+      if (!choice) throw new UsageError(`--topology must be one of ${Object.keys(TOPOLOGY_CHOICES).join(', ')}, got "${value}"`);
+      topologies = choice;
+    }
     else {
       const spec = NUMERIC_FLAGS[flag];
       if (!spec) throw new UsageError(`unknown option ${flag}\n${USAGE}`);
@@ -93,7 +105,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       numbers[spec.key] = number;
     }
   }
-  return { quick, ...numbers, output, cpuProfileDir };
+  return { quick, ...numbers, topologies, output, cpuProfileDir };
 }
 
 /** How long each timed phase runs, from the overall budget. */
@@ -103,6 +115,8 @@ export function phaseDurations(options: BenchOptions) {
     singleEventsMs: budgetMs * 0.12,
     batchesMs: budgetMs * 0.12,
     endToEndMs: budgetMs * 0.2,
+    /** Batch ingest on each deployment of the topology comparison. */
+    topologyBatchesMs: budgetMs * 0.05,
     /** Untimed start of each load phase, so the services' JIT has warmed up before counting. */
     warmupShare: 0.15,
   };

@@ -1,3 +1,4 @@
+import { CLUSTER_PRIMARIES, COMPARED_PARTITIONS, PROJECTION_FORMULA, type ProjectionRow, type TopologyComparison, type WorkloadCounts } from './shards';
 import type { LatencySummary } from './stats';
 
 export interface RateFigures {
@@ -22,6 +23,8 @@ export interface Figures {
     readonly redisBytesPerMillionEvents: number;
     readonly peakRssMb: { readonly ingestApiProcess: number; readonly worker: number; readonly redis: number };
   };
+  /** One node against a cluster, when the run compared them. */
+  readonly topology?: TopologyComparison;
 }
 
 export interface RequestCounts {
@@ -30,6 +33,17 @@ export interface RequestCounts {
   readonly failedRequests: number;
   readonly clientCpuCores: number;
 }
+
+export type TopologyCounts = Partial<
+  Record<
+    keyof TopologyComparison,
+    {
+      readonly batchIngest: WorkloadCounts & { readonly requests: RequestCounts };
+      readonly drainOneWorker: WorkloadCounts;
+      readonly drainTwoWorkers: WorkloadCounts;
+    }
+  >
+>;
 
 /** What the figures rest on; the cautions below say when they rest on too little. */
 export interface Counts {
@@ -41,6 +55,7 @@ export interface Counts {
     readonly failedRequests: number;
     readonly backlogWhenSendingStopped: number;
   };
+  readonly topology?: TopologyCounts;
 }
 
 export interface TargetResult {
@@ -123,6 +138,63 @@ export function formatReport(figures: Figures, ratios: Ratios, targets: readonly
   return `${table(rows)}\n\ntargets (ingest-api with ${processes} process${processes === 1 ? '' : 'es'}):\n${table(targetRows)}`;
 }
 
+const WORKLOADS = [
+  ['batchIngest', 'batch ingest'],
+  ['drainOneWorker', 'drain, one worker'],
+  ['drainTwoWorkers', 'drain, two workers'],
+] as const;
+
+/** The comparison of one node with a cluster, what it cannot show on this box, and the projection from its costs. */
+export function formatTopologyComparison(
+  comparison: TopologyComparison,
+  ratios: Readonly<Record<string, number>>,
+  projection: readonly ProjectionRow[],
+  cores: number,
+): string {
+  const rows = [['workload', 'topology', 'events/s', 'Redis CPU µs/event', 'per shard', 'service CPU µs/event']];
+  for (const [workload, label] of WORKLOADS) {
+    for (const [topology, figures] of Object.entries(comparison)) {
+      const measured = figures[workload];
+      rows.push([
+        label,
+        `${topology} (${figures.shards} shard${figures.shards === 1 ? '' : 's'})`,
+        whole(measured.eventsPerSecond),
+        fixed(2)(measured.redisCpuMicrosPerEvent),
+        measured.shardCpuMicrosPerEvent.map(fixed(2)).join(' / '),
+        fixed(2)(measured.serviceCpuMicrosPerEvent),
+      ]);
+    }
+  }
+  const ratioLines = Object.entries(ratios)
+    .filter(([name]) => name.startsWith('clusterToSingle'))
+    .map(([name, ratio]) => `ratio ${name}: ${fixed(3)(ratio)}`);
+  const projectionRows = [
+    ['shards', 'c from', 'Redis-bound ingest', 'projected batch ingest', 'Redis-bound drain', 'projected drain, 2 workers', 'workers for Redis-bound drain'],
+    ...projection.map((row) => [
+      String(row.shards),
+      row.costFrom,
+      whole(row.batchIngestRedisBound),
+      whole(row.batchIngestEventsPerSecond),
+      whole(row.drainRedisBound),
+      whole(row.drainTwoWorkersEventsPerSecond),
+      String(row.drainWorkersForRedisBound),
+    ]),
+  ];
+  return [
+    `topology comparison (INGEST_STREAM_PARTITIONS=${COMPARED_PARTITIONS}, cluster of ${CLUSTER_PRIMARIES} primaries without replicas; ` +
+      'Redis CPU is INFO cpu used_cpu_sys + used_cpu_user of each node before and after the phase, over the events of the partitions it holds):',
+    table(rows),
+    ...ratioLines,
+    '',
+    `note: this box has ${cores} cores. The cluster's ${CLUSTER_PRIMARIES} redis-server processes, the services and the load generator ` +
+      'all share them, so the cluster cannot show a real speed-up here: its events/s above measure contention, not sharding. ' +
+      'What carries over is the CPU each event costs, projected below.',
+    '',
+    `projection of throughput vs shard count: ${PROJECTION_FORMULA}`,
+    table(projectionRows),
+  ].join('\n');
+}
+
 /** Reasons not to take a figure at face value. */
 export function cautions(counts: Counts, filledEvents: number, batchSize: number, cores: number): string[] {
   const found: string[] = [];
@@ -142,6 +214,14 @@ export function cautions(counts: Counts, filledEvents: number, batchSize: number
   if (failedRequests > 0) found.push(`end to end: ${failedRequests} requests failed`);
   if (backlogWhenSendingStopped > 2 * batchSize) {
     found.push(`end to end: the workers were ${backlogWhenSendingStopped} entries behind when sending stopped; they cannot sustain this rate`);
+  }
+  for (const [topology, workloads] of Object.entries(counts.topology ?? {})) {
+    for (const [workload, { shards }] of Object.entries(workloads)) {
+      const idle = shards.filter((shard) => shard.events === 0).map((shard) => shard.port);
+      if (idle.length > 0) found.push(`${topology} ${workload}: the node(s) on port ${idle.join(', ')} held no partition, so the per-shard costs leave them out`);
+    }
+    const { failedRequests, requests } = workloads.batchIngest.requests;
+    if (failedRequests > 0) found.push(`${topology} batch ingest: ${failedRequests} of ${requests} requests failed (not 2xx, not 400)`);
   }
   return found;
 }
