@@ -109,6 +109,21 @@ describe('device keys in a live Redis', () => {
     expect(await verifier.anyKeys()).toBe(true);
   });
 
+  it('keeps its last answers while Redis is unreachable, and cannot answer what it never read', async () => {
+    const token = await store.add('dev-1', ['a']);
+    const lost = createClient({ url: testRedisUrl(), RESP: 2 }) as unknown as RedisClient;
+    await lost.connect();
+    let now = 1_000;
+    const verifier = new DeviceKeyVerifier(new DeviceKeyStore(lost, keys), { cacheMs: 5_000, now: () => now });
+    expect(await verifier.verify(token)).toBeDefined();
+    expect(await verifier.anyKeys()).toBe(true);
+    lost.destroy();
+    now += 5_000;
+    expect(await verifier.verify(token)).toEqual({ keyId: 'dev-1', sources: ['a'], createdAt: expect.any(String) });
+    expect(await verifier.anyKeys()).toBe(true);
+    await expect(verifier.verify(`dev-2.${randomBytes(32).toString('base64url')}`)).rejects.toThrow();
+  });
+
   it('bounds the cache, dropping the oldest key id first', async () => {
     const token = await store.add('dev-1', ['*']);
     const verifier = new DeviceKeyVerifier(store, { cacheMs: 60_000, maxEntries: 2 });

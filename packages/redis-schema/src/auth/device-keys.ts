@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AccessKeys } from '../keys';
 import { isValidName } from '../names';
-import type { RedisClient } from '../redis';
+import { isConnectionError, type RedisClient } from '../redis';
 
 /**
  * Device keys: a device sends `<keyId>.<secret>`; Redis keeps per key id only the SHA-256 of the
@@ -156,10 +156,18 @@ interface CacheEntry<T> {
   readonly value: Promise<T>;
 }
 
+/** The lookup's answer, or the previous entry's when the lookup finds Redis unreachable. */
+function orWhileUnreachable<T>(lookup: Promise<T>, previous: CacheEntry<T> | undefined): Promise<T> {
+  if (previous === undefined) return lookup;
+  return lookup.catch((error: unknown) => (isConnectionError(error) ? previous.value : Promise.reject(error)));
+}
+
 /**
  * Verifies tokens against the store, trusting what it read for `cacheMs`: a request costs a Redis
  * round trip only once per key id and period. Concurrent misses share one lookup, and a failed
- * lookup is not cached.
+ * lookup is not cached. A refresh that finds Redis unreachable keeps the answer it replaces for
+ * another period: on a cluster the keys live on one shard, and its failover must not stop ingest on
+ * the others (a key revoked meanwhile keeps working until the refresh succeeds).
  */
 export class DeviceKeyVerifier {
   private readonly entries = new Map<string, CacheEntry<StoredKey | undefined>>();
@@ -184,7 +192,7 @@ export class DeviceKeyVerifier {
   /** Whether any device key exists, refreshed as often as the keys themselves. */
   async anyKeys(): Promise<boolean> {
     if (!this.keyCount || this.expired(this.keyCount)) {
-      const value = this.store.count();
+      const value = orWhileUnreachable(this.store.count(), this.keyCount);
       const entry = { loadedAtMs: this.now(), value };
       this.keyCount = entry;
       value.catch(() => {
@@ -204,7 +212,7 @@ export class DeviceKeyVerifier {
     this.entries.delete(keyId);
     // Maps iterate in insertion order, so the first entry is the oldest.
     if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-    const value = this.store.find(keyId);
+    const value = orWhileUnreachable(this.store.find(keyId), entry);
     const fresh = { loadedAtMs: this.now(), value };
     this.entries.set(keyId, fresh);
     value.catch(() => {
