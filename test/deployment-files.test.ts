@@ -34,6 +34,13 @@ function envExample(): Record<string, string> {
   return Object.fromEntries(entries);
 }
 
+/** What compose makes of `${VAR:?message}`: the value the operator set, here a stand-in token. */
+function withVariables(environment: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(environment).map(([name, value]) => [name, String(value).replace(/\$\{[A-Z_]+:\?[^}]*\}/g, 'token-'.repeat(4))]),
+  );
+}
+
 const loaders = { 'ingest-api': loadIngestConfig, worker: loadWorkerConfig, 'query-api': loadQueryConfig };
 const ports = { 'ingest-api': 'INGEST_API_PORT', worker: 'WORKER_ADMIN_PORT', 'query-api': 'QUERY_API_PORT' } as const;
 
@@ -78,10 +85,18 @@ describe('docker-compose.yml', () => {
     expect(service.command).toEqual(['node', `apps/${name}/dist/main.js`]);
     expect(service.depends_on.redis.condition).toBe('service_healthy');
     for (const variable of Object.keys(service.environment)) expect(variables).toContain(variable);
-    const config = load(service.environment);
+    // The image sets NODE_ENV=production, where missing tokens stop a service.
+    const config = load({ ...withVariables(service.environment), NODE_ENV: 'production' });
     expect(config.redis).toEqual({ url: 'redis://redis:6379' });
     const port = String(service.environment[ports[name as keyof typeof ports]]);
     expect(service.healthcheck.test.join(' ')).toContain(`http://localhost:${port}/healthz`);
+  });
+
+  it('makes compose refuse to start until the access tokens are set', () => {
+    for (const name of ['QUERY_READ_TOKEN', 'QUERY_ADMIN_TOKEN', 'WORKER_ADMIN_TOKEN']) {
+      expect(compose.services['query-api'].environment[name]).toMatch(new RegExp(`^\\$\\{${name}:\\?`));
+    }
+    expect(read('Dockerfile')).toMatch(/^ENV NODE_ENV=production$/m);
   });
 
   it('publishes the API ports and leaves the worker free to scale', () => {
@@ -142,7 +157,8 @@ describe('docker-compose.yml, profile `cluster`', () => {
     expect(service.command).toEqual(single.command);
     expect(service.depends_on).toEqual({ 'redis-cluster-init': { condition: 'service_completed_successfully' } });
     for (const variable of Object.keys(service.environment)) expect(variables).toContain(variable);
-    const config = load(service.environment);
+    // The image sets NODE_ENV=production, where missing tokens stop a service.
+    const config = load({ ...withVariables(service.environment), NODE_ENV: 'production' });
     expect(config.redis).toEqual({ clusterNodes: nodeNames.map((node) => `redis://${node}:6379`) });
     expect(config.keys).toMatchObject({ streamPartitions: 3, cluster: true });
     expect(service.environment.REDIS_URL).toBeUndefined();
