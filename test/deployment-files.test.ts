@@ -20,7 +20,12 @@ function variablesReadBySources(): Set<string> {
   ];
   const names = new Set<string>();
   for (const file of files) {
-    for (const match of read(file).matchAll(/read\w*\(\s*env,\s*'([A-Z0-9_]+)'/g)) names.add(match[1]!);
+    for (const match of read(file).matchAll(/read(?!HttpLimits)\w*\(\s*env,\s*'([A-Z0-9_]+)'/g)) names.add(match[1]!);
+    for (const match of read(file).matchAll(/readHttpLimits\(\s*env,\s*'([A-Z]+)'\)/g)) {
+      for (const suffix of ['HEADERS_TIMEOUT_MS', 'REQUEST_TIMEOUT_MS', 'KEEP_ALIVE_TIMEOUT_MS', 'MAX_HEADER_BYTES']) {
+        names.add(`${match[1]}_${suffix}`);
+      }
+    }
   }
   return names;
 }

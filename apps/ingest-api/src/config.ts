@@ -1,5 +1,6 @@
 import {
   ConfigError,
+  readHttpLimits,
   loadPipelineConfig,
   readBoolean,
   readInteger,
@@ -60,20 +61,6 @@ function readRateLimit(env: Env): RateLimit | undefined {
   return eventsPerSecond === 0 ? undefined : { eventsPerSecond, burst };
 }
 
-function readHttpLimits(env: Env): HttpServerLimits {
-  const limits: HttpServerLimits = {
-    headersTimeoutMs: readInteger(env, 'INGEST_HEADERS_TIMEOUT_MS', 10_000, { min: 100, max: 600_000 }),
-    requestTimeoutMs: readInteger(env, 'INGEST_REQUEST_TIMEOUT_MS', 30_000, { min: 100, max: 3_600_000 }),
-    keepAliveTimeoutMs: readInteger(env, 'INGEST_KEEP_ALIVE_TIMEOUT_MS', 5_000, { min: 1, max: 600_000 }),
-    maxHeaderBytes: readInteger(env, 'INGEST_MAX_HEADER_BYTES', 16_384, { min: 1_024, max: 1_048_576 }),
-  };
-  // Node refuses a server whose whole-request timeout is shorter than its head timeout.
-  if (limits.requestTimeoutMs < limits.headersTimeoutMs) {
-    throw new ConfigError('INGEST_REQUEST_TIMEOUT_MS', `must be at least INGEST_HEADERS_TIMEOUT_MS (${limits.headersTimeoutMs})`);
-  }
-  return limits;
-}
-
 export function loadIngestConfig(env: Env): IngestConfig {
   const config: IngestConfig = {
     ...loadPipelineConfig(env),
@@ -94,7 +81,7 @@ export function loadIngestConfig(env: Env): IngestConfig {
     authRequired: readAuthRequired(env),
     authCacheMs: readInteger(env, 'INGEST_AUTH_CACHE_MS', 5_000, { max: 300_000 }),
     rateLimit: readRateLimit(env),
-    http: readHttpLimits(env),
+    http: readHttpLimits(env, 'INGEST'),
     stopDelayMs: readInteger(env, 'INGEST_STOP_DELAY_MS', 0, { max: 120_000 }),
   };
   // WAIT runs under the command timeout; a longer wait would always end in a timeout instead of an answer.

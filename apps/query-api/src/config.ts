@@ -1,5 +1,6 @@
 import {
   ConfigError,
+  readHttpLimits,
   MAX_REDUCED_SOURCES,
   loadPipelineConfig,
   readInteger,
@@ -42,20 +43,6 @@ function readToken(env: Env, name: string, production: boolean): string | undefi
   return token;
 }
 
-function readHttpLimits(env: Env): HttpServerLimits {
-  const limits: HttpServerLimits = {
-    headersTimeoutMs: readInteger(env, 'QUERY_HEADERS_TIMEOUT_MS', 10_000, { min: 100, max: 600_000 }),
-    requestTimeoutMs: readInteger(env, 'QUERY_REQUEST_TIMEOUT_MS', 30_000, { min: 100, max: 3_600_000 }),
-    keepAliveTimeoutMs: readInteger(env, 'QUERY_KEEP_ALIVE_TIMEOUT_MS', 5_000, { min: 1, max: 600_000 }),
-    maxHeaderBytes: readInteger(env, 'QUERY_MAX_HEADER_BYTES', 16_384, { min: 1_024, max: 1_048_576 }),
-  };
-  // Node refuses a server whose whole-request timeout is shorter than its head timeout.
-  if (limits.requestTimeoutMs < limits.headersTimeoutMs) {
-    throw new ConfigError('QUERY_REQUEST_TIMEOUT_MS', `must be at least QUERY_HEADERS_TIMEOUT_MS (${limits.headersTimeoutMs})`);
-  }
-  return limits;
-}
-
 export function loadQueryConfig(env: Env): QueryConfig {
   const production = readString(env, 'NODE_ENV', 'development') === 'production';
   return {
@@ -70,7 +57,7 @@ export function loadQueryConfig(env: Env): QueryConfig {
     redisTimeoutMs: readInteger(env, 'QUERY_REDIS_TIMEOUT_MS', 1_000, { min: 10, max: 60_000 }),
     readToken: readToken(env, 'QUERY_READ_TOKEN', production),
     adminToken: readToken(env, 'QUERY_ADMIN_TOKEN', production),
-    http: readHttpLimits(env),
+    http: readHttpLimits(env, 'QUERY'),
     stopDelayMs: readInteger(env, 'QUERY_STOP_DELAY_MS', 0, { max: 120_000 }),
   };
 }
