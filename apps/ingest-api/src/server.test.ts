@@ -1,4 +1,5 @@
 import { createClient } from 'redis';
+import { createKeys } from '@redis-ingest/redis-schema';
 import { freePort, isolatedEnv, startRedisServer, testRedisUrl } from '@redis-ingest/test-utils';
 import { loadIngestConfig, type IngestConfig } from './config';
 import { start, type RunningIngestApi } from './server';
@@ -235,6 +236,50 @@ describe('ingest-api waiting for replicas', () => {
     } finally {
       await api.stop();
       if (replicaClient.isOpen) replicaClient.destroy();
+      await replica.stop();
+      await primary.stop();
+    }
+  });
+});
+
+describe('ingest-api with stream partitions on one server', () => {
+  it('writes each source to its partition and waits once for the replica of all of them', async () => {
+    // Without the delay the replica's first sync would wait 5 s for others to join it.
+    const primary = await startRedisServer({ args: ['--repl-diskless-sync-delay', '0'] });
+    const replica = await startRedisServer({ args: ['--replicaof', '127.0.0.1', String(primary.port)] });
+    const config = ingestConfig(primary.url, { INGEST_STREAM_PARTITIONS: '3', INGEST_WAIT_REPLICAS: '1', INGEST_WAIT_TIMEOUT_MS: '300' });
+    const keys = createKeys(config.keys);
+    const api = await start(config);
+    const redis = createClient({ url: primary.url });
+    const post = (body: unknown) =>
+      fetch(`http://127.0.0.1:${api.port}/api/ingest/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const batch = ['a', 'b', 'c', 'd', 'e'].map((source, value) => ({ source, metric: 'm', value }));
+    try {
+      await redis.connect();
+      let status = 0;
+      // The replica's first sync takes a moment; until then WAIT counts no replica.
+      for (let attempt = 0; attempt < 50 && status !== 202; attempt++) status = (await post(batch.slice(0, 1))).status;
+      expect(status).toBe(202);
+      const waitCalls = async () => Number(/cmdstat_wait:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+      const waitsBefore = await waitCalls();
+      const response = await post(batch);
+      expect(response.status).toBe(202);
+      expect(await waitCalls()).toBe(waitsBefore + 1);
+      const { ids } = (await response.json()) as { ids: string[] };
+      for (const partition of keys.partitions) {
+        const stored = (await redis.xRange(partition.stream, '-', '+')).map(({ id, message }) => [id, message.source]);
+        const expected = batch.flatMap(({ source }, n) => (keys.partitionFor(source) === partition ? [[ids[n], source]] : []));
+        expect(stored.slice(-expected.length)).toEqual(expected);
+      }
+      expect(new Set(batch.map(({ source }) => keys.partitionFor(source))).size).toBeGreaterThan(1);
+
+      await replica.kill();
+      const refused = await post(batch);
+      expect(refused.status).toBe(503);
+      expect(await refused.json()).toMatchObject({ replicas: 0 });
+    } finally {
+      await api.stop();
+      redis.destroy();
       await replica.stop();
       await primary.stop();
     }
