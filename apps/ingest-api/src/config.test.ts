@@ -15,7 +15,7 @@ describe('loadIngestConfig', () => {
       processes: 1,
       waitReplicas: 0,
       waitTimeoutMs: 500,
-      redisUrl: 'redis://localhost:6379',
+      redis: { url: 'redis://localhost:6379' },
       keys: {
         streamKey: 'telemetry:events',
         deadLetterKey: 'telemetry:events:dead-letter',

@@ -12,8 +12,6 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 export interface PipelineConfig {
   /** What createRedisClient connects to: REDIS_CLUSTER_NODES when set, else REDIS_URL. */
   readonly redis: RedisTarget;
-  /** @deprecated REDIS_URL alone; `redis` names a cluster too. */
-  readonly redisUrl: string;
   readonly keys: KeyConfig;
   readonly consumerGroup: string;
   readonly rollupBackend: RollupBackendChoice;
@@ -56,7 +54,6 @@ export function loadPipelineConfig(env: Env): PipelineConfig {
   const redis = readRedisTarget(env);
   return {
     redis,
-    redisUrl: readUrl(env, 'REDIS_URL', 'redis://localhost:6379', REDIS_PROTOCOLS),
     keys: {
       streamKey: readString(env, 'INGEST_STREAM_KEY', 'telemetry:events'),
       deadLetterKey: readString(env, 'INGEST_DEAD_LETTER_KEY', 'telemetry:events:dead-letter'),

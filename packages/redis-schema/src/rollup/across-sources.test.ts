@@ -36,7 +36,7 @@ describe('rangeAcrossSources', () => {
   let client: RedisClient;
 
   beforeAll(async () => {
-    client = createRedisClient(config.redisUrl, { name: 'across-sources-test', logger: { warn: () => undefined } });
+    client = createRedisClient(config.redis, { name: 'across-sources-test', logger: { warn: () => undefined } });
     await client.connect();
   });
   afterAll(() => client.destroy());
