@@ -1,6 +1,6 @@
-import { createClient } from 'redis';
+import { createKeys, createRedisClient, loadPipelineConfig, type RedisClient } from '@redis-ingest/redis-schema';
 import { createLogger } from '@redis-ingest/service-kit';
-import { isolatedEnv, testRedisUrl } from '@redis-ingest/test-utils';
+import { isolatedEnv, startRedisCluster, testRedisUrl, type RedisCluster } from '@redis-ingest/test-utils';
 import { loadIngestConfig } from '../apps/ingest-api/src/config';
 import { start as startIngest, type RunningIngestApi } from '../apps/ingest-api/src/server';
 import { loadQueryConfig } from '../apps/query-api/src/config';
@@ -18,33 +18,45 @@ interface Summary {
 
 const at = (iso: string) => ({ occurredAt: iso, ms: Date.parse(iso) });
 
-describe('the pipeline end to end', () => {
-  const env = isolatedEnv(testRedisUrl(), {
-    INGEST_API_PORT: '0',
-    INGEST_API_HOST: '127.0.0.1',
-    QUERY_API_PORT: '0',
-    QUERY_API_HOST: '127.0.0.1',
-    WORKER_ADMIN_PORT: '0',
-    WORKER_BLOCK_MS: '100',
-    WORKER_READ_COUNT: '7',
-    INGEST_ROLLUP_BUCKET_MS: '60000',
-  });
-  const redis = createClient({ url: testRedisUrl() });
+/** The same pipeline on one Redis with today's keys, and on a three-primary cluster with three stream partitions. */
+describe.each([
+  ['on a single Redis', false],
+  ['on a Redis Cluster with three stream partitions', true],
+])('the pipeline end to end %s', (_, onCluster) => {
+  let cluster: RedisCluster | undefined;
+  let env: Record<string, string>;
+  let redis: RedisClient;
   let ingest: RunningIngestApi;
   let worker: RunningWorker;
   let query: { port: number; stop(): Promise<void> };
 
   beforeAll(async () => {
+    if (onCluster) cluster = await startRedisCluster({ primaries: 3 });
+    env = isolatedEnv(testRedisUrl(), {
+      INGEST_API_PORT: '0',
+      INGEST_API_HOST: '127.0.0.1',
+      QUERY_API_PORT: '0',
+      QUERY_API_HOST: '127.0.0.1',
+      WORKER_ADMIN_PORT: '0',
+      WORKER_BLOCK_MS: '100',
+      WORKER_READ_COUNT: '7',
+      INGEST_ROLLUP_BUCKET_MS: '60000',
+      ...(cluster
+        ? { REDIS_CLUSTER_NODES: cluster.rootNodes.map(({ url }) => url).join(','), INGEST_STREAM_PARTITIONS: '3' }
+        : {}),
+    });
+    redis = createRedisClient(loadPipelineConfig(env).redis, { name: 'pipeline-test', logger: silent });
     await redis.connect();
     [ingest, worker, query] = await Promise.all([
       startIngest(loadIngestConfig(env), silent),
       startWorker(loadWorkerConfig(env), silent),
       startQuery(loadQueryConfig(env), silent),
     ]);
-  });
+  }, 60_000);
   afterAll(async () => {
     await Promise.all([ingest?.stop(), worker?.close(), query?.stop()]);
-    redis.destroy();
+    redis?.destroy();
+    await cluster?.stop();
   });
 
   const post = async (body: unknown) => {
@@ -88,8 +100,13 @@ describe('the pipeline end to end', () => {
       { source: 'sensor-1', metric: 'temperature', value: '1' },
       { source: 'a{b}', metric: 'temperature', value: '1', occurredAt: '2026-03-01T10:00:00Z' },
     ];
-    const malformedIds = [];
-    for (const fields of malformed) malformedIds.push(await redis.xAdd(env.INGEST_STREAM_KEY!, '*', fields));
+    const keys = createKeys(loadPipelineConfig(env).keys);
+    const malformedIds: string[] = [];
+    for (const fields of malformed) {
+      malformedIds.push(await redis.xAdd(keys.partitionFor(fields.source!).stream, '*', fields));
+      // Partitions number entries independently; distinct milliseconds keep "newest first" unambiguous.
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
 
     const total = temperature.length + otherSource.length + humidity.length + malformed.length;
     let summary: Summary;
@@ -100,6 +117,7 @@ describe('the pipeline end to end', () => {
     } while ((summary.queue.lag > 0 || summary.queue.pending > 0 || summary.queue.dead_lettered < malformed.length) && Date.now() < deadline);
 
     expect(summary.queue).toEqual({ total, pending: 0, dead_lettered: malformed.length, lag: 0, consumers: 1 });
+    if (onCluster) expect(keys.partitions).toHaveLength(3);
 
     const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
     const last = <T>(items: T[]) => items[items.length - 1]!;
@@ -124,7 +142,13 @@ describe('the pipeline end to end', () => {
       { metric: 'temperature', source: 'sensor-2', raw: { timestampMs: last(otherSource).ms, value: 2 }, rollup: null },
     ]);
 
-    const deadLetters = await redis.xRange(env.INGEST_DEAD_LETTER_KEY!, '-', '+');
+    const byMessageId = (x: { message: Record<string, string> }, y: { message: Record<string, string> }) =>
+      malformedIds.indexOf(x.message.messageId!) - malformedIds.indexOf(y.message.messageId!);
+    const deadLetters = (
+      await Promise.all(keys.partitions.map((partition) => redis.xRange(partition.deadLetter, '-', '+')))
+    )
+      .flat()
+      .sort(byMessageId);
     expect(deadLetters.map(({ message }) => message.messageId)).toEqual(malformedIds);
     deadLetters.forEach(({ message }, i) => {
       expect(JSON.parse(message.payload!)).toEqual(malformed[i]);
