@@ -1,15 +1,14 @@
 import {
-  ConfigError,
   readHttpLimits,
   MAX_REDUCED_SOURCES,
   loadPipelineConfig,
+  readAccessToken,
   readInteger,
-  readOptionalString,
   readString,
   type Env,
   type PipelineConfig,
 } from '@redis-ingest/redis-schema';
-import { tokenProblem, type HttpServerLimits } from '@redis-ingest/service-kit';
+import type { HttpServerLimits } from '@redis-ingest/service-kit';
 
 export interface QueryConfig extends PipelineConfig {
   readonly port: number;
@@ -36,13 +35,6 @@ export interface QueryConfig extends PipelineConfig {
 /** Responses are built in memory, so both limits are capped well below what would hurt. */
 const LIMIT_CEILING = 1_000;
 
-function readToken(env: Env, name: string, production: boolean): string | undefined {
-  const token = readOptionalString(env, name);
-  const problem = tokenProblem(token, production);
-  if (problem !== undefined) throw new ConfigError(name, problem);
-  return token;
-}
-
 export function loadQueryConfig(env: Env): QueryConfig {
   const production = readString(env, 'NODE_ENV', 'development') === 'production';
   return {
@@ -55,8 +47,8 @@ export function loadQueryConfig(env: Env): QueryConfig {
     // Every source is read in turn on a backend without a server-side reduction.
     maxSources: readInteger(env, 'QUERY_MAX_SOURCES', MAX_REDUCED_SOURCES, { min: 1, max: 100_000 }),
     redisTimeoutMs: readInteger(env, 'QUERY_REDIS_TIMEOUT_MS', 1_000, { min: 10, max: 60_000 }),
-    readToken: readToken(env, 'QUERY_READ_TOKEN', production),
-    adminToken: readToken(env, 'QUERY_ADMIN_TOKEN', production),
+    readToken: readAccessToken(env, 'QUERY_READ_TOKEN', production),
+    adminToken: readAccessToken(env, 'QUERY_ADMIN_TOKEN', production),
     http: readHttpLimits(env, 'QUERY'),
     stopDelayMs: readInteger(env, 'QUERY_STOP_DELAY_MS', 0, { max: 120_000 }),
   };

@@ -2,13 +2,13 @@ import {
   ConfigError,
   isValidName,
   loadPipelineConfig,
+  readAccessToken,
   readInteger,
   readOptionalString,
   readString,
   type Env,
   type PipelineConfig,
 } from '@redis-ingest/redis-schema';
-import { tokenProblem } from '@redis-ingest/service-kit';
 
 export interface WorkerConfig extends PipelineConfig {
   /** Most entries one XREADGROUP returns, and so one batch written to the store; also one reclaim's COUNT. */
@@ -47,13 +47,6 @@ export const MAX_BLOCK_MS = 30_000;
 
 const HOUR_MS = 3_600_000;
 
-function readToken(env: Env, name: string, production: boolean): string | undefined {
-  const token = readOptionalString(env, name);
-  const problem = tokenProblem(token, production);
-  if (problem !== undefined) throw new ConfigError(name, problem);
-  return token;
-}
-
 export function loadWorkerConfig(env: Env): WorkerConfig {
   const production = readString(env, 'NODE_ENV', 'development') === 'production';
   const consumerName = readOptionalString(env, 'WORKER_CONSUMER_NAME');
@@ -66,7 +59,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     blockMs: readInteger(env, 'WORKER_BLOCK_MS', 2_000, { min: 1, max: MAX_BLOCK_MS }),
     consumerName,
     adminPort: readInteger(env, 'WORKER_ADMIN_PORT', 8082, { max: 65_535 }),
-    adminToken: readToken(env, 'WORKER_ADMIN_TOKEN', production),
+    adminToken: readAccessToken(env, 'WORKER_ADMIN_TOKEN', production),
     stopDelayMs: readInteger(env, 'WORKER_STOP_DELAY_MS', 0, { max: 120_000 }),
     reclaimIntervalMs: readInteger(env, 'WORKER_RECLAIM_INTERVAL_MS', 5_000, { min: 10 }),
     reclaimIdleMs: readInteger(env, 'WORKER_RECLAIM_IDLE_MS', 30_000, { min: 1 }),

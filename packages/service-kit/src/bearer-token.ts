@@ -12,18 +12,6 @@ export function tokenMatches(given: string, expected: string): boolean {
   return timingSafeEqual(sha256(given), sha256(expected));
 }
 
-/** Visible ASCII only, as a Bearer header carries it, and long enough not to be guessed. */
-const TOKEN_PATTERN = /^[\x21-\x7e]{16,512}$/;
-
-/**
- * What is wrong with a configured token, for a configuration error; undefined when it is usable.
- * Production refuses to run without one, where open routes would be a mistake.
- */
-export function tokenProblem(token: string | undefined, production: boolean): string | undefined {
-  if (token === undefined) return production ? 'must be set with NODE_ENV=production' : undefined;
-  return TOKEN_PATTERN.test(token) ? undefined : 'expected 16 to 512 visible ASCII characters without spaces';
-}
-
 function unauthorized(realm: string, message: string, error?: 'invalid_request' | 'invalid_token'): HttpError {
   const challenge = error === undefined ? `Bearer realm="${realm}"` : `Bearer realm="${realm}", error="${error}"`;
   return new HttpError(401, message, {}, { 'WWW-Authenticate': challenge });
