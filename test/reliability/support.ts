@@ -57,21 +57,6 @@ export function telemetryEvent(source: string, value: number, timestampMs: numbe
   return { source, metric: 'load', value, occurredAt: new Date(timestampMs).toISOString() };
 }
 
-/** Polls until `check` holds; a check that throws (Redis still reconnecting) counts as not yet. */
-export async function eventually(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms (last error: ${String(lastError)})`);
-    await sleep(25);
-  }
-}
-
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export interface LogLine {
@@ -151,3 +136,5 @@ export async function blackholeProxy(redisUrl: string): Promise<BlackholeProxy> 
     },
   };
 }
+
+export { eventually } from '@redis-ingest/test-utils';

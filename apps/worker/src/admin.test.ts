@@ -2,7 +2,7 @@ import pino from 'pino';
 import { createClient } from 'redis';
 import { createRedisClient, encodeEvent } from '@redis-ingest/redis-schema';
 import { closeServer, createLimitedHttpServer, listen } from '@redis-ingest/service-kit';
-import { isolatedEnv, startRequestInFlight, testRedisUrl } from '@redis-ingest/test-utils';
+import { eventually, isolatedEnv, startRequestInFlight, testRedisUrl } from '@redis-ingest/test-utils';
 import { ADMIN_HTTP_LIMITS, createAdminApp } from './admin-server';
 import { loadWorkerConfig, type WorkerConfig } from './config';
 import { prepareProcessing, start, type RunningWorker } from './service';
@@ -24,15 +24,6 @@ function drainer(service: RunningWorker) {
       headers: { 'content-type': 'application/json', ...(authorization === undefined ? {} : { authorization }) },
       body: JSON.stringify(body),
     });
-}
-
-/** Polls until `check` holds. */
-async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 const redis = createClient({ url: testRedisUrl(), RESP: 2 });

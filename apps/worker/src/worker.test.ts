@@ -9,7 +9,7 @@ import {
   type SeriesId,
 } from '@redis-ingest/redis-schema';
 import { closeServer, createLogger, listen } from '@redis-ingest/service-kit';
-import { isolatedEnv, startRedisServer, testRedisUrl, type RedisServer } from '@redis-ingest/test-utils';
+import { eventually, isolatedEnv, startRedisServer, testRedisUrl, type RedisServer } from '@redis-ingest/test-utils';
 import { createAdminApp } from './admin-server';
 import { DrainRequestSchema } from './drain-request';
 import { loadWorkerConfig, type WorkerConfig } from './config';
@@ -31,21 +31,6 @@ function eventFields(series: SeriesId, value: number, timestampMs: number): Reco
 
 async function errorOf(response: Response): Promise<unknown> {
   return ((await response.json()) as { error?: unknown }).error;
-}
-
-/** Polls until `check` holds; a check that throws (Redis still reconnecting) counts as not yet. */
-async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms (last error: ${String(lastError)})`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 describe('worker against a live Redis', () => {
