@@ -94,18 +94,20 @@ describe('worker metrics', () => {
   };
 
   it('counts processed, dead-lettered (by reason) and reclaimed entries, batches and their duration, and samples the stream', async () => {
-    // The daemon stays idle for the test's own reads: it blocks briefly and reclaims quickly.
+    // An idle time no batch of the daemon's own comes near, so only the abandoned entry is reclaimed.
     const config = workerConfig({
       INGEST_RAW_RETENTION_MS: '60000',
       INGEST_MAX_DELIVERIES: '1',
       WORKER_RECLAIM_INTERVAL_MS: '50',
-      WORKER_RECLAIM_IDLE_MS: '1',
+      WORKER_RECLAIM_IDLE_MS: '60000',
     });
     const stream = config.keys.streamKey;
     await redis.xGroupCreate(stream, config.consumerGroup, '$', { MKSTREAM: true });
-    // Handed to a consumer that never acks: the daemon reclaims it, a second delivery, one more than allowed.
-    await redis.xAdd(stream, '*', event('reclaimed', 1, T0));
+    // Handed to a consumer that never acks and left idle for an hour: the daemon reclaims it, a second delivery,
+    // one more than allowed.
+    const abandoned = await redis.xAdd(stream, '*', event('reclaimed', 1, T0));
     await redis.xReadGroup(config.consumerGroup, 'gone', { key: stream, id: '>' });
+    await redis.sendCommand(['XCLAIM', stream, config.consumerGroup, 'gone', '0', abandoned, 'IDLE', '3600000', 'RETRYCOUNT', '1']);
     const service = await start(config, silent);
     try {
       await eventually(async () => value(await metricsOf(service), 'worker_entries_reclaimed_total') === 1);
