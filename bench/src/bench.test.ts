@@ -43,10 +43,9 @@ describe('bench --quick', () => {
         ...RATE_FIGURES.map((name) => `ingest.2.batches.${name}`),
         'drain.oneWorkerEventsPerSecond',
         'drain.twoWorkersEventsPerSecond',
-        'endToEnd.targetEventsPerSecond',
-        'endToEnd.eventsPerSecond',
-        'endToEnd.p50Ms',
-        'endToEnd.p99Ms',
+        ...['endToEnd', 'endToEndSustained'].flatMap((phase) =>
+          ['targetEventsPerSecond', 'eventsPerSecond', 'p50Ms', 'p99Ms'].map((name) => `${phase}.${name}`),
+        ),
         'memory.redisBytesPerMillionEvents',
         'memory.peakRssMb.ingestApiProcess',
         'memory.peakRssMb.worker',

@@ -143,6 +143,9 @@ class Bench {
 
     const peakBatchRate = ingest[String(options.processes)]!.batches.eventsPerSecond;
     const endToEnd = await this.endToEndPhase(peakBatchRate * options.endToEndFraction);
+    // Above what the workers drain, the backlog grows for the whole phase and latency measures the queue's age.
+    const drainRate = (options.endToEndWorkers === 1 ? oneWorker : twoWorkers).eventsPerSecond;
+    const endToEndSustained = await this.endToEndPhase(Math.min(peakBatchRate, drainRate) * options.endToEndFraction);
     const redisPeakRss = peakRssOf(Number(await redisInfoField(this.client, 'server', 'process_id'))) ?? 0;
     const topology = await this.compareTopologies();
 
@@ -151,6 +154,7 @@ class Bench {
       ingest,
       drain: { oneWorkerEventsPerSecond: oneWorker.eventsPerSecond, twoWorkersEventsPerSecond: twoWorkers.eventsPerSecond },
       endToEnd: endToEnd.figures,
+      endToEndSustained: endToEndSustained.figures,
       memory: {
         redisBytesPerMillionEvents: oneWorker.bytesPerMillionEvents,
         peakRssMb: {
@@ -165,6 +169,7 @@ class Bench {
       ingest: ingestCounts,
       drainedEvents: { oneWorker: oneWorker.events, twoWorkers: twoWorkers.events },
       endToEnd: endToEnd.counts,
+      endToEndSustained: endToEndSustained.counts,
       ...(options.topologies.length > 0 ? { topology: topology.counts } : {}),
     };
     return { figures, counts };

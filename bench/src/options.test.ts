@@ -42,7 +42,7 @@ describe('phase plan', () => {
     const options = parseOptions([]);
     const { singleEventsMs, batchesMs, endToEndMs, topologyBatchesMs } = phaseDurations(options);
     const timedMs =
-      processCountsToMeasure(options).length * (singleEventsMs + batchesMs) + endToEndMs + options.topologies.length * topologyBatchesMs;
+      processCountsToMeasure(options).length * (singleEventsMs + batchesMs) + 2 * endToEndMs + options.topologies.length * topologyBatchesMs;
     expect(timedMs).toBeLessThan(options.durationSeconds * 1_000 * 0.8);
   });
 });

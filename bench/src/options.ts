@@ -114,7 +114,8 @@ export function phaseDurations(options: BenchOptions) {
   return {
     singleEventsMs: budgetMs * 0.12,
     batchesMs: budgetMs * 0.12,
-    endToEndMs: budgetMs * 0.2,
+    /** Each of the two end-to-end phases. */
+    endToEndMs: budgetMs * 0.1,
     /** Batch ingest on each deployment of the topology comparison. */
     topologyBatchesMs: budgetMs * 0.05,
     /** Untimed start of each load phase, so the services' JIT has warmed up before counting. */

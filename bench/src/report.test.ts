@@ -13,6 +13,7 @@ function figures(batchEventsPerSecond: number, singleP99Ms: number, endToEndP99M
     ingest: { '2': { singleEvents: rate(9_000, 9_000, singleP99Ms), batches: rate(150, batchEventsPerSecond, 80) } },
     drain: { oneWorkerEventsPerSecond: 120_000, twoWorkersEventsPerSecond: 180_000 },
     endToEnd: { targetEventsPerSecond: batchEventsPerSecond / 2, eventsPerSecond: batchEventsPerSecond / 2, p50Ms: 20, p99Ms: endToEndP99Ms },
+    endToEndSustained: { targetEventsPerSecond: 75_000, eventsPerSecond: 75_000, p50Ms: 10, p99Ms: 40 },
     memory: { redisBytesPerMillionEvents: 6e7, peakRssMb: { ingestApiProcess: 100, worker: 90, redis: 80 } },
   };
 }
@@ -54,6 +55,7 @@ describe('cautions', () => {
     ingest: { '2': { singleEvents: requests, batches: requests } },
     drainedEvents: { oneWorker: 200_000, twoWorkers: 190_000 },
     endToEnd: { tracers: 500, lostTracers: 0, failedRequests: 0, backlogWhenSendingStopped: 300 },
+    endToEndSustained: { tracers: 500, lostTracers: 0, failedRequests: 0, backlogWhenSendingStopped: 300 },
   };
 
   it('has nothing to say about a clean run', () => {
@@ -76,5 +78,10 @@ describe('cautions', () => {
     expect(found.join('\n')).toMatch(/0\.90 of 2 cores/);
     expect(found.join('\n')).toMatch(/20 of 500 tracers were never seen/);
     expect(found.join('\n')).toMatch(/90000 entries behind/);
+  });
+
+  it('names the end-to-end phase a caution is about', () => {
+    const found = cautions({ ...clean, endToEndSustained: { ...clean.endToEndSustained, failedRequests: 2 } }, 200_000, 1_000, 2);
+    expect(found).toEqual(['end to end (share of sustained rate): 2 requests failed']);
   });
 });
