@@ -149,14 +149,17 @@ describe('worker on a Redis Cluster with three stream partitions', () => {
   });
 
   it('reclaims the entries a consumer read from one partition and never acked', async () => {
-    const config = workerConfig({ WORKER_RECLAIM_IDLE_MS: '300', WORKER_RECLAIM_INTERVAL_MS: '100' });
+    // An idle time the heir's own batches never reach, so each abandoned entry is reclaimed once.
+    const config = workerConfig({ WORKER_RECLAIM_IDLE_MS: '60000', WORKER_RECLAIM_INTERVAL_MS: '100' });
     const keys = createKeys(config.keys);
     const partition = keys.partitions[1]!;
     const [series] = seriesByPartition(keys, 1)[1]!;
     await redis.sendCommand(['XGROUP', 'CREATE', partition.stream, config.consumerGroup, '0', 'MKSTREAM']);
-    for (const k of range(10)) await xadd(partition, reading(series!, k));
-    // A consumer that read them and died.
+    const ids: string[] = [];
+    for (const k of range(10)) ids.push(await xadd(partition, reading(series!, k)));
+    // A consumer that read them and died an hour ago.
     await redis.sendCommand(['XREADGROUP', 'GROUP', config.consumerGroup, 'gone', 'COUNT', '10', 'STREAMS', partition.stream, '>']);
+    await redis.sendCommand(['XCLAIM', partition.stream, config.consumerGroup, 'gone', '0', ...ids, 'IDLE', '3600000']);
 
     const { worker, context } = await startWorker(config, 'heir');
     await waitUntil(() => finished([partition], config.consumerGroup), 10_000, 'the abandoned entries reclaimed');

@@ -88,10 +88,11 @@ describe('stream maintenance', () => {
     await read('finished', 1);
     await redis.xAck(stream, group, ['2-0']);
     await redis.sendCommand(['XGROUP', 'CREATECONSUMER', stream, group, 'self']);
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await new Promise((resolve) => setTimeout(resolve, 300));
     await redis.sendCommand(['XGROUP', 'CREATECONSUMER', stream, group, 'fresh']);
 
-    const removed = await removeIdleConsumers(client, { stream, group, idleMs: 20, self: 'self' });
+    // Far below the wait above, far above the time between creating 'fresh' and the removal, even on a busy machine.
+    const removed = await removeIdleConsumers(client, { stream, group, idleMs: 150, self: 'self' });
 
     expect(removed).toEqual(['finished']);
     const left = (await redis.xInfoConsumers(stream, group)).map(({ name }) => name).sort();
