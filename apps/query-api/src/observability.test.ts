@@ -1,15 +1,20 @@
-import { freePort, isolatedEnv, startRequestInFlight, testRedisUrl } from '@redis-ingest/test-utils';
+import { freePort, isolatedEnv, requestIdsEchoed, stopWithRequestInFlight, testRedisUrl } from '@redis-ingest/test-utils';
 import { createClient } from 'redis';
 import { loadQueryConfig } from './config';
-import { start } from './server';
+import { start, type RunningQueryApi } from './server';
 
 const config = (env: Record<string, string> = {}) =>
   loadQueryConfig(isolatedEnv(testRedisUrl(), { QUERY_API_PORT: '0', QUERY_API_HOST: '127.0.0.1', INGEST_ROLLUP_BACKEND: 'native', ...env }));
 
 describe('query-api metrics and probes', () => {
+  const settings = config();
+  let api: RunningQueryApi;
+  beforeAll(async () => {
+    api = await start(settings);
+  });
+  afterAll(() => api.stop());
+
   it('counts requests by route and status, and samples the stream at each scrape', async () => {
-    const settings = config();
-    const api = await start(settings);
     const base = `http://127.0.0.1:${api.port}`;
     const redis = createClient({ url: testRedisUrl(), RESP: 2 });
     await redis.connect();
@@ -40,25 +45,16 @@ describe('query-api metrics and probes', () => {
       expect(later).toContain('http_requests_total{method="GET",route="/api/ingest/summary",status="200"} 2');
     } finally {
       redis.destroy();
-      await api.stop();
     }
   });
 
   it('echoes a request id, or makes one up', async () => {
-    const api = await start(config());
-    try {
-      const given = await fetch(`http://127.0.0.1:${api.port}/healthz`, { headers: { 'x-request-id': 'trace-42' } });
-      expect(given.headers.get('x-request-id')).toBe('trace-42');
-      const made = await fetch(`http://127.0.0.1:${api.port}/healthz`, { headers: { 'x-request-id': 'bad\tid' } });
-      expect(made.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
-    } finally {
-      await api.stop();
-    }
+    expect(await requestIdsEchoed(api.port)).toEqual({ given: 'trace-42', madeUp: expect.stringMatching(/^[0-9a-f-]{36}$/) });
   });
 
   it('is not ready without Redis, counts the failures, while /healthz still answers', async () => {
-    const api = await start(config({ REDIS_URL: `redis://127.0.0.1:${await freePort()}` }));
-    const base = `http://127.0.0.1:${api.port}`;
+    const unreachable = await start(config({ REDIS_URL: `redis://127.0.0.1:${await freePort()}` }));
+    const base = `http://127.0.0.1:${unreachable.port}`;
     try {
       expect((await fetch(`${base}/readyz`)).status).toBe(503);
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
@@ -70,25 +66,15 @@ describe('query-api metrics and probes', () => {
       const next = await (await fetch(`${base}/metrics`)).text();
       expect(next).toMatch(/^redis_errors_total\{operation="queue-stats"\} 1$/m);
     } finally {
-      await api.stop();
+      await unreachable.stop();
     }
   });
 
   it('answers /readyz 503 from the moment stopping starts, while a request in flight finishes', async () => {
-    const api = await start(config({ QUERY_STOP_DELAY_MS: '500' }));
-    const base = `http://127.0.0.1:${api.port}`;
-    expect((await fetch(`${base}/readyz`)).status).toBe(200);
-
-    // A request whose body is still arriving when stopping begins.
-    const deletion = await startRequestInFlight(api.port, '/api/ingest/dead-letters/delete', { ids: ['1-0'] });
-
-    const stopped = api.stop();
-    const ready = await fetch(`${base}/readyz`);
-    expect(ready.status).toBe(503);
-    expect(await ready.json()).toEqual({ error: 'Stopping' });
-    const reply = await deletion.finish();
-    expect(reply).toMatch(/^HTTP\/1\.1 200 /);
-    expect(reply).toContain('{"deleted":0,"missing":["1-0"]}');
-    await stopped;
+    const stopping = await start(config({ QUERY_STOP_DELAY_MS: '500' }));
+    const stop = await stopWithRequestInFlight(stopping, '/api/ingest/dead-letters/delete', { ids: ['1-0'] });
+    expect(stop).toMatchObject({ readyBefore: 200, readyWhileStopping: { status: 503, body: { error: 'Stopping' } }, healthWhileStopping: 200 });
+    expect(stop.reply).toMatch(/^HTTP\/1\.1 200 /);
+    expect(stop.reply).toContain('{"deleted":0,"missing":["1-0"]}');
   });
 });

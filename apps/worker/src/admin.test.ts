@@ -2,7 +2,7 @@ import pino from 'pino';
 import { createClient } from 'redis';
 import { createRedisClient, encodeEvent } from '@redis-ingest/redis-schema';
 import { closeServer, createLimitedHttpServer, listen } from '@redis-ingest/service-kit';
-import { eventually, isolatedEnv, startRequestInFlight, testRedisUrl } from '@redis-ingest/test-utils';
+import { eventually, isolatedEnv, requestIdsEchoed, stopWithRequestInFlight, testRedisUrl } from '@redis-ingest/test-utils';
 import { ADMIN_HTTP_LIMITS, createAdminApp } from './admin-server';
 import { loadWorkerConfig, type WorkerConfig } from './config';
 import { prepareProcessing, start, type RunningWorker } from './service';
@@ -58,6 +58,10 @@ describe('worker admin port with WORKER_ADMIN_TOKEN', () => {
     const response = await drainer(service)({ count: 1 }, `Bearer ${ADMIN_TOKEN}`);
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual(expect.objectContaining({ read: expect.any(Number) }));
+  });
+
+  it('echoes a request id, or makes one up', async () => {
+    expect(await requestIdsEchoed(service.adminPort)).toEqual({ given: 'trace-42', madeUp: expect.stringMatching(/^[0-9a-f-]{36}$/) });
   });
 
   it.each(['/healthz', '/readyz', '/metrics', '/openapi.json'])('serves %s without a token', async (path) => {
@@ -172,19 +176,9 @@ describe('worker metrics', () => {
 
 describe('worker shutdown', () => {
   it('answers /readyz 503 from the moment stopping starts, while a drain in flight finishes', async () => {
-    const config = workerConfig({ WORKER_STOP_DELAY_MS: '500' });
-    const service = await start(config, silent);
-    const base = `http://127.0.0.1:${service.adminPort}`;
-    expect((await fetch(`${base}/readyz`)).status).toBe(200);
-
-    const drain = await startRequestInFlight(service.adminPort, '/api/ingest/workers/process', { count: 5 });
-
-    const closed = service.close();
-    const ready = await fetch(`${base}/readyz`);
-    expect(ready.status).toBe(503);
-    expect(await ready.json()).toEqual({ error: 'Stopping' });
-    expect((await fetch(`${base}/healthz`)).status).toBe(200);
-    expect(await drain.finish()).toMatch(/^HTTP\/1\.1 200 /);
-    await closed;
+    const service = await start(workerConfig({ WORKER_STOP_DELAY_MS: '500' }), silent);
+    const stop = await stopWithRequestInFlight({ port: service.adminPort, stop: () => service.close() }, '/api/ingest/workers/process', { count: 5 });
+    expect(stop).toMatchObject({ readyBefore: 200, readyWhileStopping: { status: 503, body: { error: 'Stopping' } }, healthWhileStopping: 200 });
+    expect(stop.reply).toMatch(/^HTTP\/1\.1 200 /);
   });
 });

@@ -4,4 +4,5 @@ export * from './keys';
 export * from './redis-command';
 export * from './redis-cluster';
 export * from './request-in-flight';
+export * from './service-probes';
 export * from './redis-snapshot';
