@@ -151,18 +151,28 @@ describe('dashboard in a headless Chromium', () => {
     expect(Number(await page.getAttribute('#queue-rate', 'data-value'))).toBeGreaterThan(0);
   });
 
-  it('narrows the series list by metric and by source through the server', async () => {
+  it('narrows the series list by metric and by source prefixes through the server', async () => {
     const all = ['cpu/s1', 'cpu/s2', 'cpu/s3', 'cpu/s4', 'cpu/s5', 'disk/s1', 'mem/s1', 'mem/s2', 'mem/s3'];
     await page.waitForFunction((count) => document.querySelectorAll('#series-list button').length === count, all.length);
     expect(await listedSeries(page)).toEqual(all);
 
-    await page.fill('#search-metric', 'cpu');
-    await page.waitForSelector('#series-list[data-query="metric=cpu"]');
+    await page.fill('#search-metric', 'cp');
+    await page.waitForSelector('#series-list[data-query="metricPrefix=cp"]');
     expect(await listedSeries(page)).toEqual(['cpu/s1', 'cpu/s2', 'cpu/s3', 'cpu/s4', 'cpu/s5']);
+    // No metric is named "cp": nothing to reduce across sources.
+    expect(await page.isHidden('#metric-overview')).toBe(true);
+
+    await page.fill('#search-source', 's4');
+    // An empty list has no height: wait for the attribute, not for visibility.
+    await page.waitForSelector('#series-list[data-query="metric=cp&sourcePrefix=s4"]', { state: 'attached' });
+    expect(await listedSeries(page)).toEqual([]);
+    await page.fill('#search-metric', 'cpu');
+    await page.waitForSelector('#series-list[data-query="metric=cpu&sourcePrefix=s4"]');
+    expect(await listedSeries(page)).toEqual(['cpu/s4']);
 
     await page.fill('#search-metric', '');
     await page.fill('#search-source', 's1');
-    await page.waitForSelector('#series-list[data-query="source=s1"]');
+    await page.waitForSelector('#series-list[data-query="sourcePrefix=s1"]');
     expect(await listedSeries(page)).toEqual(['cpu/s1', 'disk/s1', 'mem/s1']);
 
     await page.fill('#search-source', 'no such');
@@ -173,7 +183,8 @@ describe('dashboard in a headless Chromium', () => {
 
   it('charts a series raw and in every tier with the points the API returns', async () => {
     await page.fill('#search-metric', 'cpu');
-    await page.waitForSelector('#series-list[data-query="metric=cpu"]');
+    await page.waitForSelector('#series-list[data-query="metricPrefix=cpu"]');
+    expect(await page.isVisible('#metric-overview')).toBe(true);
     await page.click('#series-list button[data-source="s2"]');
     await page.waitForSelector('#chart[data-selection="series:cpu/s2"]');
 

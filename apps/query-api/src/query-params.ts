@@ -41,6 +41,8 @@ export function seriesPageQuerySchema(maxLimit: number) {
     {
       metric: nameFilter('Only series of this metric.'),
       source: nameFilter('Only series of this source.'),
+      metricPrefix: nameFilter('Only series of metrics whose name starts with this; not with `metric`, nor with `sourcePrefix`.'),
+      sourcePrefix: nameFilter('Only series of sources whose name starts with this; not with `source`, nor with `metricPrefix`.'),
       limit: Type.Optional(Type.Integer({ minimum: 1, maximum: maxLimit, description: 'Series per page.' })),
       // The last index member of the previous page, `name:name`.
       cursor: Type.Optional(

@@ -205,6 +205,12 @@ describe('query-api against a live Redis', () => {
     ]);
     expect(bySource.next).toBeNull();
 
+    const names = (body: { metrics: { metric: string; source: string }[] }) => body.metrics.map(({ metric, source }) => `${metric}/${source}`);
+    expect(names((await get('/api/ingest/summary?metricPrefix=m')).body)).toEqual(['mem/s1', 'mem/s2']);
+    expect(names((await get('/api/ingest/summary?metric=cpu&sourcePrefix=s')).body)).toHaveLength(cpuSources.length);
+    expect(names((await get('/api/ingest/summary?source=s2&metricPrefix=c')).body)).toEqual(['cpu/s2']);
+    expect(names((await get('/api/ingest/summary?sourcePrefix=s2')).body)).toEqual(['cpu/s2', 'mem/s2']);
+
     const exact = (await get('/api/ingest/summary?metric=mem&source=s2')).body;
     expect(exact.metrics).toEqual([{ metric: 'mem', source: 's2', raw: { timestampMs, value: 101 }, rollup: null }]);
     expect((await get('/api/ingest/summary')).body.metrics).toHaveLength(samples.length);
@@ -237,6 +243,10 @@ describe('query-api against a live Redis', () => {
     ['/api/ingest/summary?source=a%20b', '/source'],
     ['/api/ingest/summary?source=a&source=b', '/source'],
     ['/api/ingest/summary?cursor=%7Bx%7D', '/cursor'],
+    ['/api/ingest/summary?sourcePrefix=a%3Ab', '/sourcePrefix'],
+    ['/api/ingest/summary?metric=cpu&metricPrefix=c', '/metricPrefix'],
+    ['/api/ingest/summary?metricPrefix=c&sourcePrefix=s', '/sourcePrefix'],
+    ['/api/ingest/series?source=s&sourcePrefix=s', '/sourcePrefix'],
     ['/api/ingest/summary?page=2', '/page'],
     ['/api/ingest/events/recent?count=101', '/count'],
     ['/api/ingest/events/recent?count=-1', '/count'],

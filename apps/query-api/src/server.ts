@@ -9,6 +9,7 @@ import {
   isConnectionError,
   addUpQueueStats,
   listSeries,
+  UnsupportedSeriesFilterError,
   readPartitionQueueStats,
   readQueueStats,
   type RedisClient,
@@ -110,13 +111,14 @@ export function createServer({ config, redis, store, logger, readiness = new Rea
   // Every data route lives under /api; the dashboard's page and assets stay open so it can ask for a token.
   app.use('/api', access.read);
 
-  const seriesPage = (query: ReturnType<typeof parseSeriesPageQuery>) =>
-    listSeries(redis, keys, {
-      metric: query.metric,
-      source: query.source,
-      after: query.cursor,
-      limit: query.limit ?? Math.min(DEFAULT_SERIES_PAGE, config.maxSeriesPage),
-    });
+  const seriesPage = async ({ cursor, limit, ...filter }: ReturnType<typeof parseSeriesPageQuery>) => {
+    try {
+      return await listSeries(redis, keys, { ...filter, after: cursor, limit: limit ?? Math.min(DEFAULT_SERIES_PAGE, config.maxSeriesPage) });
+    } catch (error) {
+      if (error instanceof UnsupportedSeriesFilterError) throw invalid('query parameters', [{ path: `/${error.field}`, message: error.message }]);
+      throw error;
+    }
+  };
 
   app.get('/api/ingest/summary', async (req, res) => {
     const query = parseSeriesPageQuery(req.query);

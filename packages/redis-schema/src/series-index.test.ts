@@ -2,7 +2,7 @@ import { createClient } from 'redis';
 import { isolatedConfig, testRedisUrl } from '@redis-ingest/test-utils';
 import { createKeys, type SeriesId } from './keys';
 import type { RedisClient } from './redis';
-import { indexSeriesCommands, listSeries, type SeriesPageQuery } from './series-index';
+import { indexSeriesCommands, listSeries, UnsupportedSeriesFilterError, type SeriesPageQuery } from './series-index';
 
 describe('series index', () => {
   const client = createClient({ url: testRedisUrl(), RESP: 2 }) as unknown as RedisClient;
@@ -59,9 +59,42 @@ describe('series index', () => {
     expect((await listSeries(client, keys, { metric: 'mem', source: 'zz', limit: 10 })).series).toEqual([]);
   });
 
+  it('filters by a metric prefix, a page at a time', async () => {
+    const result = await pages({ metricPrefix: 'cp', limit: 3 });
+    expect(result.map((page) => page.length)).toEqual([3, 3, 2]);
+    expect(result.flat()).toEqual(sorted(all.filter((series) => series.metric.startsWith('cp'))));
+    expect((await pages({ metricPrefix: 'cpu.', limit: 10 })).flat()).toEqual(sorted(all.filter((series) => series.metric === 'cpu.load')));
+    expect((await pages({ metricPrefix: 'x', limit: 10 })).flat()).toEqual([]);
+  });
+
+  it('filters by a source prefix across metrics', async () => {
+    const result = (await pages({ sourcePrefix: 'c', limit: 4 })).flat();
+    // In the source-led index's order: "c-1:..." sorts before "c:..." as '-' sorts before ':'.
+    expect(result).toEqual(['c-1', 'c'].flatMap((source) => ['cpu', 'cpu.load', 'mem'].map((metric) => ({ metric, source }))));
+  });
+
+  it('combines an exact name with a prefix of the other', async () => {
+    expect((await pages({ metric: 'mem', sourcePrefix: 'c', limit: 1 })).flat()).toEqual([
+      { metric: 'mem', source: 'c' },
+      { metric: 'mem', source: 'c-1' },
+    ]);
+    expect((await pages({ source: 'b', metricPrefix: 'cpu', limit: 1 })).flat()).toEqual([
+      { metric: 'cpu', source: 'b' },
+      { metric: 'cpu.load', source: 'b' },
+    ]);
+  });
+
+  it('refuses filters no single range answers', async () => {
+    await expect(listSeries(client, keys, { metricPrefix: 'c', sourcePrefix: 'c', limit: 10 })).rejects.toThrow(UnsupportedSeriesFilterError);
+    await expect(listSeries(client, keys, { metricPrefix: 'c', sourcePrefix: 'c', limit: 10 })).rejects.toMatchObject({ field: 'sourcePrefix' });
+    await expect(listSeries(client, keys, { metric: 'cpu', metricPrefix: 'c', limit: 10 })).rejects.toMatchObject({ field: 'metricPrefix', message: expect.stringMatching(/exclude each other/) });
+  });
+
   it('does not let a cursor from outside the filter widen it', async () => {
     const page = await listSeries(client, keys, { metric: 'mem', after: 'a', limit: 100 });
     expect(page.series.every((series) => series.metric === 'mem')).toBe(true);
     expect(page.series).toHaveLength(4);
+    const prefixed = await listSeries(client, keys, { metricPrefix: 'me', after: 'a', limit: 100 });
+    expect(prefixed.series).toHaveLength(4);
   });
 });

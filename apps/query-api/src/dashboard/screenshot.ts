@@ -96,7 +96,7 @@ async function main(): Promise<void> {
     await page.goto(`http://127.0.0.1:${api.port}/?refresh=1000`);
     await page.waitForSelector('#series-list button');
     await page.fill('#search-metric', 'cpu.usage');
-    await page.waitForSelector('#series-list[data-query="metric=cpu.usage"]');
+    await page.waitForSelector('#series-list[data-query="metricPrefix=cpu.usage"]');
     await page.click('#series-list button[data-source="web-02"]');
     await page.click('#ranges button[data-range="21600000"]');
     await page.waitForSelector('#chart[data-selection="series:cpu.usage/web-02"]');

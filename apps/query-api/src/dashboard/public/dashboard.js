@@ -9,6 +9,7 @@
   const CHART_HEIGHT = 380;
   // The alphabet the ingest API accepts for metrics and sources.
   const NAME = /^[A-Za-z0-9_.-]{1,128}$/;
+  const SEARCH_HINT = 'Names starting with what you type; with both filled, the metric must match exactly.';
   const TIER_COLORS = ['#58a6ff', '#f0883e', '#3fb950', '#d2a8ff', '#ff7b72', '#e3b341'];
   const RAW_COLOR = 'rgba(201, 209, 217, 0.45)';
   const AXIS_COLOR = '#8b949e';
@@ -103,9 +104,15 @@
       setHint(`“${invalid}” is not a name: letters, digits, _ . - only`, true);
       return;
     }
-    const body = await getJson(
-      `/api/ingest/series?${query({ metric, source, limit: SERIES_PAGE, cursor: append ? state.seriesCursor : undefined })}`,
-    );
+    // A name typed alone matches as a prefix; with both typed the metric is exact, since one
+    // index range cannot answer two prefixes.
+    const filter = metric !== '' && source !== '' ? { metric, sourcePrefix: source } : { metricPrefix: metric, sourcePrefix: source };
+    const [body, metricExists] = await Promise.all([
+      getJson(`/api/ingest/series?${query({ ...filter, limit: SERIES_PAGE, cursor: append ? state.seriesCursor : undefined })}`),
+      metric !== '' && source === '' && !append
+        ? getJson(`/api/ingest/series?${query({ metric, limit: 1 })}`).then((exact) => exact.series.length > 0)
+        : undefined,
+    ]);
     // A newer search has started; its answer wins.
     if (token !== listRequest) return;
     if (!append) list.replaceChildren();
@@ -114,12 +121,14 @@
     $('series-more').hidden = body.next === null;
     const shown = list.children.length;
     $('series-count').textContent = `${integer.format(shown)}${body.next === null ? '' : '+'} shown`;
-    setHint(shown === 0 ? 'No series match.' : metric || source ? 'Exact names.' : 'Exact names; leave both empty to browse all.', false);
-    const overview = $('metric-overview');
-    overview.hidden = !(metric !== '' && source === '' && shown > 0);
-    overview.dataset.metric = metric;
-    overview.textContent = `${metric} across all sources`;
-    list.dataset.query = query({ metric, source });
+    setHint(shown === 0 ? 'No series match.' : SEARCH_HINT, false);
+    if (!append) {
+      const overview = $('metric-overview');
+      overview.hidden = metricExists !== true;
+      overview.dataset.metric = metric;
+      overview.textContent = `${metric} across all sources`;
+    }
+    list.dataset.query = query(filter);
   }
 
   function setHint(text, isError) {
