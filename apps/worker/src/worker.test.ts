@@ -270,6 +270,39 @@ describe('worker against a live Redis', () => {
       expect(await context.store.range(series, { fromMs: T0, toMs: T0 + 3, limit: 10 })).toHaveLength(read);
     });
 
+    it('does not reclaim the batch its own read loop holds, however long a write takes', async () => {
+      const context = await processingContext();
+      let writes = 0;
+      let batchInHand!: () => void;
+      const writing = new Promise<void>((resolve) => (batchInHand = resolve));
+      let releaseWrite!: () => void;
+      const released = new Promise<void>((resolve) => (releaseWrite = resolve));
+      const heldStore: RollupStore = Object.assign(Object.create(context.store) as RollupStore, {
+        addSamples: async (samples: readonly Sample[]) => {
+          writes += 1;
+          batchInHand();
+          await released;
+          return context.store.addSamples(samples);
+        },
+      });
+      const worker = newWorker({ ...context, store: heldStore }, 'slow-writer', { reclaimIdleMs: 100, reclaimIntervalMs: 50 });
+      void worker.run();
+      const series = { source: 's', metric: 'm' };
+      await Promise.all([1, 2, 3].map((k) => xadd(eventFields(series, k, T0 + k))));
+      await writing;
+      // Held well past the idle time, for several rounds of the reclaim loop: each claims the batch again.
+      await eventually(async () => {
+        const [entry] = (await redis.xPendingRange(stream(), group(), '-', '+', 1)) as { deliveriesCounter: number }[];
+        return entry !== undefined && entry.deliveriesCounter >= 3;
+      }, 5_000, 'the reclaim loop claiming the held batch');
+      releaseWrite();
+      await eventually(allAcked);
+
+      expect(worker.totals).toMatchObject({ reclaimed: 0, processed: 3, acked: 3 });
+      expect(writes).toBe(1);
+      expect(await context.store.range(series, { fromMs: T0, toMs: T0 + 3, limit: 10 })).toHaveLength(3);
+    });
+
     it('shares a group with another worker: each of 3,000 events processed exactly once', async () => {
       const context = await processingContext();
       const pair = [newWorker(context, 'one', { readCount: 50 }), newWorker(context, 'two', { readCount: 50 })];

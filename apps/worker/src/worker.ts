@@ -53,6 +53,12 @@ interface PartitionReader {
   blockingClient: RedisClient | undefined;
   /** Where the next XAUTOCLAIM resumes scanning the pending entries, so none waits behind the others for ever. */
   reclaimCursor: string;
+  /**
+   * Ids of the entries the read loop holds: read (ahead, too) and not yet done with. One can idle
+   * past the reclaim time while Redis is unreachable or a write is slow; the reclaim loop must not
+   * process it a second time beside the read loop.
+   */
+  readonly inHand: Set<string>;
 }
 
 /**
@@ -81,6 +87,7 @@ export class Worker {
       read: { stream: partition.stream, group: context.group, consumer, count: config.readCount, blockMs: config.blockMs },
       blockingClient: undefined,
       reclaimCursor: '0-0',
+      inHand: new Set(),
     }));
   }
 
@@ -138,7 +145,11 @@ export class Worker {
    */
   private async readLoop(reader: PartitionReader): Promise<void> {
     const { config } = this.options;
-    const readBatch = async () => readGroupWithin(await this.blockingConnection(reader), reader.read, config.blockMs + READ_GRACE_MS);
+    const readBatch = async () => {
+      const entries = await readGroupWithin(await this.blockingConnection(reader), reader.read, config.blockMs + READ_GRACE_MS);
+      for (const { id } of entries) reader.inHand.add(id);
+      return entries;
+    };
     const log = this.logger.child({ partition: reader.partition.index });
     let readAhead: Promise<StreamEntry[]> | undefined;
     let failures = 0;
@@ -172,16 +183,20 @@ export class Worker {
    */
   private async processUntilDone(reader: PartitionReader, entries: readonly StreamEntry[], log: Logger): Promise<void> {
     const { context, consumer } = this.options;
-    for (let failures = 0; ; failures++) {
-      try {
-        this.count(await processEntries(context, consumer, reader.partition, entries));
-        return;
-      } catch (error) {
-        this.reportFailure(log, error, 'read', 'batch failed; its entries stay pending');
-        await this.pause(retryDelayMs(failures));
-        // A batch Redis refused is left to the reclaim loop, which counts its deliveries.
-        if (!isConnectionError(error) || this.isClosing) return;
+    try {
+      for (let failures = 0; ; failures++) {
+        try {
+          this.count(await processEntries(context, consumer, reader.partition, entries));
+          return;
+        } catch (error) {
+          this.reportFailure(log, error, 'read', 'batch failed; its entries stay pending');
+          await this.pause(retryDelayMs(failures));
+          // A batch Redis refused is left to the reclaim loop, which counts its deliveries.
+          if (!isConnectionError(error) || this.isClosing) return;
+        }
       }
+    } finally {
+      for (const { id } of entries) reader.inHand.delete(id);
     }
   }
 
@@ -249,11 +264,13 @@ export class Worker {
         'pending entries no longer in the stream; Redis dropped them from the pending list',
       );
     }
-    if (claimed.entries.length === 0) return;
-    this.logger.info({ reclaimed: claimed.entries.length, partition: partition.index }, 'reclaimed idle entries');
-    this.counted = { ...this.counted, reclaimed: this.counted.reclaimed + claimed.entries.length };
-    context.metrics.reclaimed.inc(claimed.entries.length);
-    this.count(await processEntries(context, consumer, partition, claimed.entries));
+    // Claiming one of them changed nothing but its delivery count: it stays with the read loop.
+    const entries = claimed.entries.filter(({ id }) => !reader.inHand.has(id));
+    if (entries.length === 0) return;
+    this.logger.info({ reclaimed: entries.length, partition: partition.index }, 'reclaimed idle entries');
+    this.counted = { ...this.counted, reclaimed: this.counted.reclaimed + entries.length };
+    context.metrics.reclaimed.inc(entries.length);
+    this.count(await processEntries(context, consumer, partition, entries));
   }
 
   private async maintain({ partition }: PartitionReader): Promise<void> {
