@@ -210,6 +210,24 @@ describe('worker against a live Redis', () => {
       await Promise.all(workers.splice(0).map((worker) => worker.close()));
     });
 
+    /** The real store, its writes held until releaseWrite(); `writing` settles at the first. */
+    function holdWrites(store: RollupStore) {
+      let writeCount = 0;
+      let batchInHand!: () => void;
+      const writing = new Promise<void>((resolve) => (batchInHand = resolve));
+      let releaseWrite!: () => void;
+      const released = new Promise<void>((resolve) => (releaseWrite = resolve));
+      const heldStore: RollupStore = Object.assign(Object.create(store) as RollupStore, {
+        addSamples: async (samples: readonly Sample[]) => {
+          writeCount += 1;
+          batchInHand();
+          await released;
+          return store.addSamples(samples);
+        },
+      });
+      return { heldStore, writing, releaseWrite, writes: () => writeCount };
+    }
+
     function newWorker(context: ProcessingContext, consumer: string, overrides: Partial<WorkerConfig> = {}): Worker {
       const worker = new Worker({ context, consumer, config: { ...config, ...overrides } });
       workers.push(worker);
@@ -237,18 +255,8 @@ describe('worker against a live Redis', () => {
 
     it('finishes and acks the batch in hand when closed mid-batch', async () => {
       const context = await processingContext();
-      let batchInHand!: () => void;
-      const writing = new Promise<void>((resolve) => (batchInHand = resolve));
-      let releaseWrite!: () => void;
-      const released = new Promise<void>((resolve) => (releaseWrite = resolve));
-      // The real store, held at its first write until the test has called close().
-      const heldStore: RollupStore = Object.assign(Object.create(context.store) as RollupStore, {
-        addSamples: async (samples: readonly Sample[]) => {
-          batchInHand();
-          await released;
-          return context.store.addSamples(samples);
-        },
-      });
+      // Held at its first write until the test has called close().
+      const { heldStore, writing, releaseWrite } = holdWrites(context.store);
       const worker = newWorker({ ...context, store: heldStore }, 'closer');
       const running = worker.run();
       const series = { source: 's', metric: 'm' };
@@ -272,19 +280,7 @@ describe('worker against a live Redis', () => {
 
     it('does not reclaim the batch its own read loop holds, however long a write takes', async () => {
       const context = await processingContext();
-      let writes = 0;
-      let batchInHand!: () => void;
-      const writing = new Promise<void>((resolve) => (batchInHand = resolve));
-      let releaseWrite!: () => void;
-      const released = new Promise<void>((resolve) => (releaseWrite = resolve));
-      const heldStore: RollupStore = Object.assign(Object.create(context.store) as RollupStore, {
-        addSamples: async (samples: readonly Sample[]) => {
-          writes += 1;
-          batchInHand();
-          await released;
-          return context.store.addSamples(samples);
-        },
-      });
+      const { heldStore, writing, releaseWrite, writes } = holdWrites(context.store);
       const worker = newWorker({ ...context, store: heldStore }, 'slow-writer', { reclaimIdleMs: 100, reclaimIntervalMs: 50 });
       void worker.run();
       const series = { source: 's', metric: 'm' };
@@ -299,7 +295,7 @@ describe('worker against a live Redis', () => {
       await eventually(allAcked);
 
       expect(worker.totals).toMatchObject({ reclaimed: 0, processed: 3, acked: 3 });
-      expect(writes).toBe(1);
+      expect(writes()).toBe(1);
       expect(await context.store.range(series, { fromMs: T0, toMs: T0 + 3, limit: 10 })).toHaveLength(3);
     });
 
