@@ -32,7 +32,8 @@ describe('entries that keep failing', () => {
     config = loadWorkerConfig(
       pipelineEnv(testRedisUrl(), {
         INGEST_MAX_DELIVERIES: String(MAX_DELIVERIES),
-        WORKER_RECLAIM_IDLE_MS: '100',
+        // Far above a batch's attempt and its one-by-one retry, so no delivery passes without an attempt.
+        WORKER_RECLAIM_IDLE_MS: '400',
         WORKER_RECLAIM_INTERVAL_MS: '50',
         INGEST_ROLLUP_BACKEND: 'native',
       }),
