@@ -43,7 +43,8 @@ export interface RedisCluster {
   replicasOf(primary: ClusterNode): Promise<ClusterNode[]>;
   /**
    * Resolves once every running node says cluster_state:ok, all of them agree on which node serves
-   * which slots, and every running replica's link to its primary is up with no sync in progress.
+   * which slots and which replica follows which primary, and every running replica's link to its
+   * primary is up with no sync in progress.
    */
   waitUntilHealthy(timeoutMs?: number): Promise<void>;
   /** Kills a primary and waits until one of its replicas has taken over and the cluster is healthy again. */
@@ -137,6 +138,19 @@ async function slotRanges(port: number): Promise<SlotRange[]> {
   return reply
     .map(([start, end, [, primaryPort]]) => ({ start, end, port: primaryPort }))
     .sort((left, right) => left.start - right.start);
+}
+
+/**
+ * Which primary each replica follows, as one node's view (CLUSTER NODES) has it, leaving out nodes it
+ * flags as failing. Views learn a new replica by gossip, a moment after the replica itself knows.
+ */
+async function replicaAssignments(port: number): Promise<string> {
+  const lines = String(await redisCommand(port, ['CLUSTER', 'NODES'])).split('\n').filter(Boolean);
+  const assignments = lines
+    .map((line) => line.split(' '))
+    .filter(([, , flags = '']) => flags.split(',').includes('slave') && !flags.includes('fail'))
+    .map(([id, , , primaryId]) => `${id}>${primaryId}`);
+  return JSON.stringify(assignments.sort());
 }
 
 /** Starts a Redis Cluster of private `redis-server` processes and waits until it serves every slot. */
@@ -234,10 +248,11 @@ function assembleCluster(nodes: readonly ClusterNode[], nodeTimeoutMs: number, s
     try {
       const views = await Promise.all(
         running.map(async (node) => {
-          const [cluster, replication, ranges] = await Promise.all([
+          const [cluster, replication, ranges, replicas] = await Promise.all([
             infoFields(node.port, ['CLUSTER', 'INFO']),
             infoFields(node.port, ['INFO', 'replication']),
             slotRanges(node.port),
+            replicaAssignments(node.port),
           ]);
           const replicaInSync =
             replication.get('role') !== 'slave' ||
@@ -245,13 +260,15 @@ function assembleCluster(nodes: readonly ClusterNode[], nodeTimeoutMs: number, s
           return {
             ok: cluster.get('cluster_state') === 'ok' && replicaInSync,
             slotMap: JSON.stringify(ranges),
+            replicas,
             servingPorts: ranges.map((range) => range.port),
           };
         }),
       );
       // Until the node timeout passes, the others still map slots to a primary that was just killed.
       const servedByRunningNodes = running.length > 0 && views[0]!.servingPorts.every((port) => byPort(port).running);
-      return servedByRunningNodes && views.every((view) => view.ok && view.slotMap === views[0]!.slotMap);
+      const [first] = views;
+      return servedByRunningNodes && views.every((view) => view.ok && view.slotMap === first!.slotMap && view.replicas === first!.replicas);
     } catch {
       // A node still starting, or one that just died, is simply not healthy yet.
       return false;
@@ -259,7 +276,7 @@ function assembleCluster(nodes: readonly ClusterNode[], nodeTimeoutMs: number, s
   };
 
   const waitUntilHealthy = (timeoutMs = 10_000 + 2 * nodeTimeoutMs) =>
-    waitUntil(isHealthy, timeoutMs, 'every running cluster node to report cluster_state:ok with one slot map and replicas in sync');
+    waitUntil(isHealthy, timeoutMs, 'every running cluster node to report cluster_state:ok with one slot map, one set of replicas, and replicas in sync');
 
   return {
     rootNodes: nodes.map(({ url }) => ({ url })),
