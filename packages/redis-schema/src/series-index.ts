@@ -75,8 +75,8 @@ export async function listSeries(client: RedisClient, keys: Keys, query: SeriesP
   if (metric?.prefix && source?.prefix) {
     throw new UnsupportedSeriesFilterError('sourcePrefix', 'Not with metricPrefix: give one of the two names exactly');
   }
-  // The index led by the source when only the source narrows, or when the source alone is exact.
-  const bySource = source !== undefined && (metric === undefined || (metric.prefix && !source.prefix));
+  // The index led by the source when only the source narrows, or when the metric is only a prefix.
+  const bySource = source !== undefined && (metric === undefined || metric.prefix);
   const key = bySource ? keys.seriesIndexBySource : keys.seriesIndex;
   const { start, max } = bySource ? lexRange(source, metric) : lexRange(metric, source);
   // A cursor from before the filtered range must not widen it.
