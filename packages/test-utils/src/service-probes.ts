@@ -29,3 +29,10 @@ export async function stopWithRequestInFlight(service: StoppableService, path: s
   await stopped;
   return { readyBefore, readyWhileStopping, healthWhileStopping, reply };
 }
+
+/** What a refusal carried: its status, whether its body is JSON, and whether that body names the error. */
+export async function refusalOf(response: Response): Promise<{ status: number; json: boolean; namesError: boolean }> {
+  const json = /^application\/json/.test(response.headers.get('content-type') ?? '');
+  const body = (await response.json()) as { error?: unknown };
+  return { status: response.status, json, namesError: typeof body.error === 'string' };
+}
