@@ -70,6 +70,16 @@ export function parseMAddReply(reply: unknown, sampleCount: number): unknown[] {
   return reply;
 }
 
+/** A series' `[[label, value], ...]`, each value read by `readValue`. */
+function parseLabels<T>(command: string, pairs: readonly unknown[], readValue: (value: unknown) => T): Record<string, T> {
+  return Object.fromEntries(
+    pairs.map((pair) => {
+      if (!Array.isArray(pair) || pair.length !== 2) throw unexpected(command, pair);
+      return [String(pair[0]), readValue(pair[1])];
+    }),
+  );
+}
+
 export interface GroupedRange {
   /** `label=value` of the GROUPBY label, e.g. `metric=temperature`. */
   readonly group: string;
@@ -85,12 +95,7 @@ export function parseGroupedRange(reply: unknown): GroupedRange[] {
     if (!Array.isArray(group) || group.length !== 3 || typeof group[0] !== 'string' || !Array.isArray(group[1])) {
       throw unexpected('TS.MRANGE', group);
     }
-    const labels = Object.fromEntries(
-      (group[1] as unknown[]).map((pair) => {
-        if (!Array.isArray(pair) || pair.length !== 2) throw unexpected('TS.MRANGE', pair);
-        return [String(pair[0]), String(pair[1])];
-      }),
-    );
+    const labels = parseLabels('TS.MRANGE', group[1] as unknown[], (value) => String(value));
     return { group: group[0], labels, points: parseSamples(group[2]) };
   });
 }
@@ -109,12 +114,7 @@ export function parseLastSamples(reply: unknown): SeriesLastSample[] {
     if (!Array.isArray(entry) || entry.length !== 3 || typeof entry[0] !== 'string' || !Array.isArray(entry[1])) {
       throw unexpected('TS.MGET', entry);
     }
-    const labels = Object.fromEntries(
-      (entry[1] as unknown[]).map((pair) => {
-        if (!Array.isArray(pair) || pair.length !== 2) throw unexpected('TS.MGET', pair);
-        return [String(pair[0]), pair[1] === null ? null : String(pair[1])];
-      }),
-    );
+    const labels = parseLabels('TS.MGET', entry[1] as unknown[], (value) => (value === null ? null : String(value)));
     return { key: entry[0], labels, point: parseLastSample(entry[2]) };
   });
 }
