@@ -19,6 +19,24 @@ export interface SeriesLatest {
   readonly rollups: readonly (Point | null)[];
 }
 
+/**
+ * The newest raw point and the newest point of every tier of each series, one read per key. The
+ * reads are issued in one tick, so node-redis pipelines them.
+ */
+export function readLatest(
+  keys: Keys,
+  tiers: readonly RollupTier[],
+  series: readonly SeriesId[],
+  newestPoint: (key: string) => Promise<Point | null>,
+): Promise<SeriesLatest[]> {
+  return Promise.all(
+    series.map(async (id) => {
+      const [raw, ...rollups] = await Promise.all([newestPoint(keys.raw(id)), ...tiers.map((tier) => newestPoint(keys.rollup(id, tier)))]);
+      return { raw: raw ?? null, rollups };
+    }),
+  );
+}
+
 export interface RangeQuery {
   /** Inclusive bounds in epoch milliseconds. */
   readonly fromMs: number;

@@ -6,6 +6,7 @@ import type { RedisClient } from '../../redis';
 import { indexSeriesCommands } from '../../series-index';
 import { aggregatePoints } from '../aggregate';
 import { rangeAcrossSources } from '../across-sources';
+import { readLatest } from '../store';
 import type {
   AcrossSourcesQuery,
   AcrossSourcesRange,
@@ -214,16 +215,8 @@ export class NativeRollupStore implements RollupStore {
     return { args, positions };
   }
 
-  async latest(series: readonly SeriesId[]): Promise<SeriesLatest[]> {
-    return Promise.all(
-      series.map(async (one) => {
-        const [raw, ...rollups] = await Promise.all([
-          this.newestPoint(this.keys.raw(one)),
-          ...this.tiers.map((tier) => this.newestPoint(this.keys.rollup(one, tier))),
-        ]);
-        return { raw: raw ?? null, rollups: rollups.map((point) => point ?? null) };
-      }),
-    );
+  latest(series: readonly SeriesId[]): Promise<SeriesLatest[]> {
+    return readLatest(this.keys, this.tiers, series, (key) => this.newestPoint(key));
   }
 
   rangeAcrossSources(metric: string, query: AcrossSourcesQuery): Promise<AcrossSourcesRange> {
@@ -237,7 +230,7 @@ export class NativeRollupStore implements RollupStore {
     );
     if (tier) return this.tierRange(series, tier, query);
     const newest = await this.newestPoint(this.keys.raw(series));
-    if (newest === undefined) return [];
+    if (newest === null) return [];
     // Samples past the retention may linger until the next trim; RedisTimeSeries hides them too.
     const fromMs = this.rawRetentionMs > 0 ? Math.max(query.fromMs, newest.timestampMs - this.rawRetentionMs) : query.fromMs;
     if (aggregation === undefined) return this.rawRange(series, fromMs, query.toMs, query.limit);
@@ -285,7 +278,7 @@ export class NativeRollupStore implements RollupStore {
       this.newestPoint(this.keys.raw(series)),
     ]);
     const points = members.map(parseMember);
-    if (newest === undefined || points.length >= query.limit) return points;
+    if (newest === null || points.length >= query.limit) return points;
     const openStart = bucketStart(newest.timestampMs, tier.bucketMs);
     const lastClosed = points[points.length - 1];
     if (openStart < query.fromMs || openStart > query.toMs || (lastClosed && lastClosed.timestampMs >= openStart)) {
@@ -302,9 +295,9 @@ export class NativeRollupStore implements RollupStore {
     return ((await this.client.sendCommand(args)) as unknown as string[]).map(parseMember);
   }
 
-  private async newestPoint(key: string): Promise<Point | undefined> {
+  private async newestPoint(key: string): Promise<Point | null> {
     const [member] = (await this.client.sendCommand(['ZRANGE', key, '-1', '-1'])) as unknown as string[];
-    return member === undefined ? undefined : parseMember(member);
+    return member === undefined ? null : parseMember(member);
   }
 
   /**

@@ -4,6 +4,7 @@ import { indexSeriesCommands } from '../../series-index';
 import {
   MAX_REDUCED_SOURCES,
   TooManySourcesError,
+  readLatest,
   type AcrossSourcesQuery,
   type AcrossSourcesRange,
   type Point,
@@ -143,17 +144,8 @@ export class TimeSeriesRollupStore implements RollupStore {
     return results;
   }
 
-  async latest(series: readonly SeriesId[]): Promise<SeriesLatest[]> {
-    // Issued in one tick, so node-redis pipelines every TS.GET.
-    return Promise.all(
-      series.map(async (id) => {
-        const [raw, ...rollups] = await Promise.all([
-          this.lastSample(this.keys.raw(id)),
-          ...this.tiers.map((tier) => this.lastSample(this.keys.rollup(id, tier))),
-        ]);
-        return { raw: raw ?? null, rollups };
-      }),
-    );
+  latest(series: readonly SeriesId[]): Promise<SeriesLatest[]> {
+    return readLatest(this.keys, this.tiers, series, (key) => this.lastSample(key));
   }
 
   async range(series: SeriesId, query: RangeQuery): Promise<Point[]> {
