@@ -47,8 +47,19 @@ function tagSuffix(point: ParsedLine, sourceTag: string, mapping: LineMapping): 
   return { suffix: others.sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, value]) => `.${key}-${value}`).join('') };
 }
 
+/** Formats a millisecond time, remembering the last: a sender's points of one moment share their timestamp. */
+class IsoTimes {
+  private ms = Number.NaN;
+  private iso = '';
+
+  format(ms: number): string {
+    if (ms !== this.ms) (this.ms = ms), (this.iso = new Date(ms).toISOString());
+    return this.iso;
+  }
+}
+
 /** The point's events, or why the whole line is refused. */
-function eventsOf(point: ParsedLine, precision: Precision, mapping: LineMapping, receivedAtMs: number): TelemetryEvent[] | string {
+function eventsOf(point: ParsedLine, precision: Precision, mapping: LineMapping, receivedAtMs: number, times: IsoTimes): TelemetryEvent[] | string {
   const source = sourceOf(point, mapping);
   if (source === undefined) {
     const tags = mapping.fallbackSourceTag === mapping.sourceTag ? mapping.sourceTag : `${mapping.sourceTag} or ${mapping.fallbackSourceTag}`;
@@ -61,7 +72,7 @@ function eventsOf(point: ParsedLine, precision: Precision, mapping: LineMapping,
   if ('reason' in tags) return tags.reason;
   const ms = point.timestamp === undefined ? receivedAtMs : timestampMs(point.timestamp, precision);
   if (ms === undefined) return `timestamp ${point.timestamp} (precision ${precision}) is before 1970 or too far ahead`;
-  const occurredAt = new Date(ms).toISOString();
+  const occurredAt = times.format(ms);
   const events: TelemetryEvent[] = [];
   for (const field of point.fields) {
     const metric = (field.key === 'value' ? point.measurement : `${point.measurement}.${field.key}`) + tags.suffix;
@@ -76,8 +87,9 @@ function eventsOf(point: ParsedLine, precision: Precision, mapping: LineMapping,
 export function eventsFromLines(text: string, precision: Precision, mapping: LineMapping, receivedAtMs: number): LineBatch {
   const { lines, errors } = parseLineProtocol(text);
   const batch: LineBatch = { events: [], lines: [], rejected: errors };
+  const times = new IsoTimes();
   for (const point of lines) {
-    const events = eventsOf(point, precision, mapping, receivedAtMs);
+    const events = eventsOf(point, precision, mapping, receivedAtMs, times);
     if (typeof events === 'string') {
       batch.rejected.push({ line: point.line, message: events });
       continue;

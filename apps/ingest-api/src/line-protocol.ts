@@ -39,6 +39,8 @@ const COMMA = 44;
 const MINUS = 45;
 const EQUALS = 61;
 const BACKSLASH = 92;
+const INTEGER_SUFFIX = 105;
+const UNSIGNED_SUFFIX = 117;
 
 const isDigit = (code: number) => code >= 48 && code <= 57;
 
@@ -114,40 +116,45 @@ function allDigits(text: string, start: number, end: number): boolean {
   return true;
 }
 
+const PLUS = 43;
+const POINT = 46;
+const isExponent = (code: number) => code === 101 || code === 69;
+/** t, T, f and F: the first letters of every boolean spelling. */
+const startsBoolean = (code: number) => code === 116 || code === 84 || code === 102 || code === 70;
+
 /** `[+-]digits[.digits][e[+-]digits]`, with digits on at least one side of the point. */
 function isFloatSyntax(token: string): boolean {
-  let i = 0;
   const n = token.length;
-  if (token.charCodeAt(0) === MINUS || token[0] === '+') i = 1;
+  let i = token.charCodeAt(0) === MINUS || token.charCodeAt(0) === PLUS ? 1 : 0;
   let digits = 0;
   while (i < n && isDigit(token.charCodeAt(i))) (i += 1), (digits += 1);
-  if (token[i] === '.') {
+  if (token.charCodeAt(i) === POINT) {
     i += 1;
     while (i < n && isDigit(token.charCodeAt(i))) (i += 1), (digits += 1);
   }
   if (digits === 0) return false;
-  if (token[i] === 'e' || token[i] === 'E') {
-    i += 1;
-    if (token[i] === '+' || token[i] === '-') i += 1;
-    if (!allDigits(token, i, n)) return false;
-    i = n;
-  }
-  return i === n;
+  if (i === n) return true;
+  if (!isExponent(token.charCodeAt(i))) return false;
+  i += 1;
+  if (token.charCodeAt(i) === PLUS || token.charCodeAt(i) === MINUS) i += 1;
+  return allDigits(token, i, n);
 }
 
 function parseFieldValue(key: string, token: string): LineField | string {
   if (token.length === 0) return `field "${key}" has no value`;
-  const boolean = BOOLEANS[token];
-  if (boolean !== undefined) return { key, kind: 'boolean', value: boolean };
-  const last = token[token.length - 1];
-  if (last === 'i') {
+  if (startsBoolean(token.charCodeAt(0))) {
+    const boolean = BOOLEANS[token];
+    return boolean === undefined ? `field "${key}": invalid value ${token}` : { key, kind: 'boolean', value: boolean };
+  }
+  const last = token.charCodeAt(token.length - 1);
+  if (last === INTEGER_SUFFIX) {
     const sign = token.charCodeAt(0) === MINUS ? 1 : 0;
     if (!allDigits(token, sign, token.length - 1)) return `field "${key}": invalid integer ${token}`;
     const digits = token.length - 1 - sign;
     if (digits >= 19 && BigInt(token.slice(sign, -1)) > INT64_MAX + BigInt(sign)) return `field "${key}": integer ${token} is out of range`;
     return { key, kind: 'integer', value: Number(token.slice(0, -1)) };
   }
-  if (last === 'u') {
+  if (last === UNSIGNED_SUFFIX) {
     if (!allDigits(token, 0, token.length - 1)) return `field "${key}": invalid unsigned integer ${token}`;
     if (token.length - 1 >= 20 && BigInt(token.slice(0, -1)) > UINT64_MAX) return `field "${key}": unsigned integer ${token} is out of range`;
     return { key, kind: 'unsigned', value: Number(token.slice(0, -1)) };
@@ -158,10 +165,17 @@ function parseFieldValue(key: string, token: string): LineField | string {
   return { key, kind: 'float', value };
 }
 
-function hasDuplicate(keys: readonly string[]): string | undefined {
-  if (keys.length < 2) return undefined;
+/** A key that appears twice; the common handful of keys is compared pairwise, more go through a set. */
+function duplicateKey<T>(items: readonly T[], keyOf: (item: T) => string): string | undefined {
+  if (items.length <= 8) {
+    for (let i = 1; i < items.length; i += 1) {
+      for (let j = 0; j < i; j += 1) if (keyOf(items[i]!) === keyOf(items[j]!)) return keyOf(items[i]!);
+    }
+    return undefined;
+  }
   const seen = new Set<string>();
-  for (const key of keys) {
+  for (const item of items) {
+    const key = keyOf(item);
     if (seen.has(key)) return key;
     seen.add(key);
   }
@@ -242,9 +256,9 @@ function parseLine(text: string, start: number, end: number, line: number): Pars
     }
   }
 
-  const duplicateTag = hasDuplicate(tags.map(([key]) => key));
+  const duplicateTag = duplicateKey(tags, ([key]) => key);
   if (duplicateTag !== undefined) return `tag "${duplicateTag}" appears twice`;
-  const duplicateField = hasDuplicate(fields.map(({ key }) => key));
+  const duplicateField = duplicateKey(fields, ({ key }) => key);
   if (duplicateField !== undefined) return `field "${duplicateField}" appears twice`;
   return { line, measurement, tags, fields, timestamp };
 }
