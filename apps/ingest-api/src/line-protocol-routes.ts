@@ -85,6 +85,7 @@ export function lineProtocolRoutes({ config, access, metrics, admit, classify, r
     const precision = precisionOf(req, precisions);
     const text = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
     const batch = eventsFromLines(text, precision, config.lineMapping, receivedAtMs);
+    // A rejected line counts as one event: a line that does not parse has no fields to count.
     metrics.rejected.inc({ reason: 'invalid' }, batch.rejected.length);
     if (batch.events.length === 0) {
       if (batch.rejected.length === 0) throw new HttpError(400, 'writing requires points');
