@@ -61,9 +61,10 @@ function influxErrors(classify: LineProtocolDeps['classify']): ErrorRequestHandl
 function rejectedLines(batch: LineBatch, appended: number): HttpError {
   const [first] = batch.rejected;
   const lines = batch.rejected.length;
+  const plural = (count: number, noun: string) => `${count} ${noun}${count === 1 ? '' : 's'}`;
   const message =
     appended > 0
-      ? `partial write: ${lines} line${lines === 1 ? '' : 's'} rejected, ${appended} events appended; line ${first!.line}: ${first!.message}`
+      ? `partial write: ${plural(lines, 'line')} rejected, ${plural(appended, 'event')} appended; line ${first!.line}: ${first!.message}`
       : `no line was appended; line ${first!.line}: ${first!.message}`;
   return new HttpError(400, message, { line: first!.line, accepted: appended, rejectedLines: lines, rejected: batch.rejected.slice(0, LISTED_REJECTIONS) });
 }
