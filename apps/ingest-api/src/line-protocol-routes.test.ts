@@ -141,6 +141,16 @@ describe('Influx line protocol on the ingest-api', () => {
       ]);
     });
 
+    it('takes a gzipped body with CRLF line ends, comments and blank lines', async () => {
+      const body = gzipSync('# from a Windows gateway\r\n\r\nm,source=a f=1 1772359200000\r\nm,source=b f=2 1772359200000\r\n');
+      const response = await post(api, '/api/v2/write?precision=ms', body, { 'content-encoding': 'gzip', 'content-type': 'text/plain; charset=utf-8' });
+      expect(response.status).toBe(204);
+      expect((await entries(api)).map(({ source, value }) => [source, value])).toEqual([
+        ['a', '1'],
+        ['b', '2'],
+      ]);
+    });
+
     it.each([
       ['no key', { authorization: '' }, 401],
       ['a wrong key', { authorization: `Token dev-1.${'A'.repeat(43)}` }, 401],
