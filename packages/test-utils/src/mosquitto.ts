@@ -13,8 +13,9 @@ export interface MosquittoBroker {
   stop(): Promise<void>;
 }
 
-export function hasMosquittoBinary(): boolean {
-  return spawnSync('mosquitto', ['-h'], { stdio: 'ignore' }).error === undefined;
+/** Debian installs the broker in /usr/sbin, which a non-login PATH may lack. */
+function mosquittoBinary(): string {
+  return spawnSync('mosquitto', ['-h'], { stdio: 'ignore' }).error === undefined ? 'mosquitto' : '/usr/sbin/mosquitto';
 }
 
 function accepts(port: number): Promise<boolean> {
@@ -30,14 +31,16 @@ function accepts(port: number): Promise<boolean> {
 
 /**
  * Starts a private `mosquitto` on a free port with a throwaway directory: anonymous clients, no
- * persistence, so each suite begins with no sessions and no retained messages.
+ * persistence, so each suite begins with no sessions and no retained messages. The queue per
+ * session is unbounded (mosquitto drops QoS 1 messages beyond 1,000 by default), so a test that
+ * holds acknowledgements loses nothing to the broker.
  */
 export async function startMosquitto(): Promise<MosquittoBroker> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'redis-ingest-mosquitto-'));
   const configFile = join(dir, 'mosquitto.conf');
-  writeFileSync(configFile, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest none', ''].join('\n'));
-  const child: ChildProcess = spawn('mosquitto', ['-c', configFile], { stdio: 'ignore', cwd: dir });
+  writeFileSync(configFile, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'max_queued_messages 0', 'log_dest none', ''].join('\n'));
+  const child: ChildProcess = spawn(mosquittoBinary(), ['-c', configFile], { stdio: 'ignore', cwd: dir });
   killWhenOrphaned(child);
   const stop = async () => {
     await terminate(child, 'SIGTERM');
