@@ -104,6 +104,35 @@ describe('mqtt bridge', () => {
     ]);
   });
 
+  it('survives hostile payloads: oversized, invalid UTF-8, deeply nested, a huge batch, names unfit for keys', async () => {
+    const config = configFor({ BRIDGE_MAX_PAYLOAD_BYTES: '65536', BRIDGE_MAX_BATCH: '100' });
+    await startBridge(config);
+    const root = topicRoot(config);
+    const hostile: (string | Buffer)[] = [
+      Buffer.alloc(200_000, '7'),
+      Buffer.from([0xff, 0xfe, 0x00, 0x31]),
+      `${'['.repeat(10_000)}${']'.repeat(10_000)}`,
+      JSON.stringify(Array.from({ length: 101 }, (_, i) => i)),
+      JSON.stringify({ source: 'a{b}', value: 1 }),
+      '{"value": 1, "__proto__": {"polluted": true}}',
+    ];
+    for (const payload of hostile) await publisher.publishAsync(`${root}/hostile/m`, payload, { qos: 1 });
+    await publisher.publishAsync(`${root}/hostile/m`, '8', { qos: 1 });
+
+    await eventually(async () => (await redis.xLen(config.keys.streamKey)) === 1, 10_000, 'the good message after the hostile ones');
+    const letters = await deadLetters(config);
+    expect(letters.map(({ reason }) => reason)).toEqual([
+      'payload of 200000 bytes is over the limit of 65536',
+      'payload is neither a number nor JSON',
+      'payload could not be read: Maximum call stack size exceeded',
+      'batch of 101 events is over the limit of 100',
+      expect.stringMatching(/^\/source: /),
+      '/__proto__: Unexpected property',
+    ]);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect((await entries(config)).map(({ value }) => value)).toEqual(['8']);
+  });
+
   it('holds acknowledgements while the pipeline is behind, and appends the rest by itself once it catches up', async () => {
     const config = configFor({ INGEST_MAX_BACKLOG: '3' });
     const service = await startBridge(config);

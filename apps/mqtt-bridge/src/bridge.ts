@@ -154,7 +154,8 @@ export class MqttBridge {
       messageId: packet.messageId,
     };
     const { config } = this.deps;
-    const pending = mapMessage(message, { clientId: config.clientId, maxBatch: config.maxBatch, receivedAtMs: Date.now() });
+    const { clientId, maxBatch, maxPayloadBytes } = config;
+    const pending = mapMessage(message, { clientId, maxBatch, maxPayloadBytes, receivedAtMs: Date.now() });
     for (;;) {
       try {
         await this.deliver(message, pending);

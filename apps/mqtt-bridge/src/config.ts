@@ -26,6 +26,8 @@ export interface BridgeConfig extends PipelineConfig {
   readonly receiveMaximum: number;
   /** Most events one JSON array payload may carry. */
   readonly maxBatch: number;
+  /** Largest payload parsed; a larger one is dead-lettered unread. */
+  readonly maxPayloadBytes: number;
   /** Same meaning as for the ingest-api: the bridge holds acknowledgements while a partition is this far behind. */
   readonly maxBacklog: number;
   readonly idempotencyWindowMs: number;
@@ -75,6 +77,7 @@ export function loadBridgeConfig(env: Env): BridgeConfig {
     sessionExpirySeconds: readInteger(env, 'MQTT_SESSION_EXPIRY_S', 3_600, { min: 1, max: 4_294_967_295 }),
     receiveMaximum: readInteger(env, 'MQTT_RECEIVE_MAXIMUM', 100, { min: 1, max: 65_535 }),
     maxBatch: readInteger(env, 'BRIDGE_MAX_BATCH', 1_000, { min: 1, max: 100_000 }),
+    maxPayloadBytes: readInteger(env, 'BRIDGE_MAX_PAYLOAD_BYTES', 1_048_576, { min: 1_024, max: 64 * 1_048_576 }),
     maxBacklog: readInteger(env, 'INGEST_MAX_BACKLOG', 1_000_000),
     idempotencyWindowMs: readInteger(env, 'INGEST_IDEMPOTENCY_WINDOW_MS', 600_000, { min: 1 }),
     deadLetterMaxLen: readInteger(env, 'INGEST_DEAD_LETTER_MAXLEN', 100_000, { min: 1 }),

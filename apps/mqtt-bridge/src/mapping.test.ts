@@ -1,7 +1,7 @@
 import { DEAD_LETTER_PAYLOAD_BYTES, derivedEventId, mapMessage, topicSeries, type MqttMessage } from './mapping';
 
 const receivedAtMs = Date.parse('2026-05-01T12:00:00.000Z');
-const options = { clientId: 'bridge-1', maxBatch: 3, receivedAtMs };
+const options = { clientId: 'bridge-1', maxBatch: 3, maxPayloadBytes: 2 * DEAD_LETTER_PAYLOAD_BYTES, receivedAtMs };
 const message = (payload: string, overrides: Partial<MqttMessage> = {}): MqttMessage => ({
   topic: 'telemetry/sensor-7/temperature',
   payload: Buffer.from(payload),
@@ -88,9 +88,21 @@ describe('mapMessage', () => {
     expect(mapMessage(message('1', { topic: 'telemetry/a b/t' }), options).rejected[0]!.reason).toMatch(/^\/source: /);
   });
 
+  it('refuses whole a payload nested deeper than the stack reaches', () => {
+    const nested = `[${'['.repeat(20_000)}${']'.repeat(20_000)}]`;
+    expect(mapMessage(message(nested), { ...options, maxPayloadBytes: 100_000 }).rejected).toEqual([
+      { reason: 'payload could not be read: Maximum call stack size exceeded', fields: { payload: nested } },
+    ]);
+  });
+
   it('keeps only the head of a huge payload in the dead letter', () => {
     const huge = 'x'.repeat(DEAD_LETTER_PAYLOAD_BYTES + 10);
     const [rejected] = mapMessage(message(huge), options).rejected;
     expect(rejected!.fields.payload).toBe(`${'x'.repeat(DEAD_LETTER_PAYLOAD_BYTES)}…(${huge.length} bytes)`);
+  });
+
+  it('refuses a payload over the size limit unread', () => {
+    const huge = `[${'1,'.repeat(DEAD_LETTER_PAYLOAD_BYTES)}1]`;
+    expect(mapMessage(message(huge), options).rejected[0]!.reason).toBe(`payload of ${huge.length} bytes is over the limit of ${2 * DEAD_LETTER_PAYLOAD_BYTES}`);
   });
 });

@@ -27,6 +27,7 @@ export interface MappingOptions {
   /** Part of every derived event id: packet identifiers count per session, and the session is the client id's. */
   readonly clientId: string;
   readonly maxBatch: number;
+  readonly maxPayloadBytes: number;
   readonly receivedAtMs: number;
 }
 
@@ -89,10 +90,30 @@ function toEvent(
   return result.ok ? { ok: true, event: result.event } : { ok: false, reason: describeErrors(result.errors) };
 }
 
-/** Turns one MQTT message into the events it carries and the parts that are refused, each with a reason. */
+const refusedWhole = (message: MqttMessage, reason: string): MappedMessage => ({
+  events: [],
+  rejected: [{ reason, fields: { payload: payloadHead(message.payload) } }],
+});
+
+/**
+ * Turns one MQTT message into the events it carries and the parts that are refused, each with a
+ * reason. Never throws: a payload that breaks the reading itself (nesting deep enough to exhaust the
+ * stack) is refused whole, since a message that cannot be acknowledged would come back forever.
+ */
 export function mapMessage(message: MqttMessage, options: MappingOptions): MappedMessage {
-  const whole = (reason: string): MappedMessage => ({ events: [], rejected: [{ reason, fields: { payload: payloadHead(message.payload) } }] });
+  try {
+    return mapPayload(message, options);
+  } catch (error) {
+    return refusedWhole(message, `payload could not be read: ${(error as Error).message}`);
+  }
+}
+
+function mapPayload(message: MqttMessage, options: MappingOptions): MappedMessage {
+  const whole = (reason: string) => refusedWhole(message, reason);
   if (message.payload.length === 0) return whole('empty payload');
+  if (message.payload.length > options.maxPayloadBytes) {
+    return whole(`payload of ${message.payload.length} bytes is over the limit of ${options.maxPayloadBytes}`);
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(message.payload.toString('utf8'));
