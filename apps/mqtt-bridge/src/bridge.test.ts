@@ -4,7 +4,7 @@ import { connectAsync, type MqttClient } from 'mqtt';
 import { createClient } from 'redis';
 import { createKeys, createRedisClient, parseDeadLetter, type RedisClient } from '@redis-ingest/redis-schema';
 import { createLogger } from '@redis-ingest/service-kit';
-import { eventually, isolatedEnv, startMosquitto, testRedisUrl, type MosquittoBroker } from '@redis-ingest/test-utils';
+import { eventually, isolatedEnv, startMosquitto, startRedisServer, testRedisUrl, type MosquittoBroker } from '@redis-ingest/test-utils';
 import { MqttBridge } from './bridge';
 import { loadBridgeConfig, type BridgeConfig } from './config';
 import { start, type RunningBridge } from './service';
@@ -154,6 +154,31 @@ describe('mqtt bridge', () => {
     await eventually(async () => (await redis.xLen(config.keys.streamKey)) === 6, 10_000, 'the held messages appended');
     expect((await entries(config)).map(({ value }) => value)).toEqual(['0', '1', '2', '3', '4', '5']);
     await eventually(async () => (await fetch(`http://127.0.0.1:${service.port}/readyz`)).status === 200, 10_000, '/readyz 200');
+  });
+
+  it('holds acknowledgements while Redis is down, and appends by itself once it is back', async () => {
+    const server = await startRedisServer();
+    try {
+      const config = loadBridgeConfig({ ...bridgeEnv(), REDIS_URL: server.url });
+      const service = await startBridge(config);
+      const own = createRedisClient(server.url, { name: 'outage-test', logger });
+      await own.connect();
+      try {
+        await server.kill();
+        await publisher.publishAsync(`${topicRoot(config)}/outage/m`, '1', { qos: 1 });
+        await eventually(async () => (await fetch(`http://127.0.0.1:${service.port}/readyz`)).status === 503, 10_000, '/readyz 503');
+        await eventually(async () => /^bridge_holds_total\{reason="unavailable"\} [1-9]/m.test(await (await fetch(`http://127.0.0.1:${service.port}/metrics`)).text()), 10_000, 'holds counted');
+        await server.restart();
+        await eventually(async () => (await own.xLen(config.keys.streamKey)) === 1, 15_000, 'the held message appended');
+        expect((await own.xRange(config.keys.streamKey, '-', '+'))[0]!.message).toMatchObject({ source: 'outage', value: '1' });
+      } finally {
+        own.destroy();
+      }
+    } finally {
+      // The bridge first: stopping it needs its Redis no longer.
+      await Promise.all(running.splice(0).map((service) => service.close()));
+      await server.stop();
+    }
   });
 
   it('answers a message the broker sends again after a lost PUBACK as a duplicate, not a second entry', async () => {
