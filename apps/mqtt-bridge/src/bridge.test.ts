@@ -175,7 +175,6 @@ describe('mqtt bridge', () => {
         own.destroy();
       }
     } finally {
-      // The bridge first: stopping it needs its Redis no longer.
       await Promise.all(running.splice(0).map((service) => service.close()));
       await server.stop();
     }
