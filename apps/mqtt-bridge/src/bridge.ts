@@ -49,8 +49,9 @@ export function subscriptionFilters(config: Pick<BridgeConfig, 'topics' | 'share
 
 /**
  * Subscribes to the configured topics and appends what arrives to the stream. MQTT.js hands over one
- * message at a time and sends a QoS 1 message's PUBACK only when handleMessage calls back, so a
- * message is acknowledged only once its events (or its dead letter) are in Redis. While the pipeline
+ * message at a time and sends a QoS 1 message's PUBACK only when handleMessage calls back (its default
+ * customHandleAcks accepts each message and passes it on to handleMessage, which QoS 0 messages reach
+ * too), so a message is acknowledged only once its events (or its dead letter) are in Redis. While the pipeline
  * is behind or Redis is unreachable the message in hand is retried and not acknowledged; MQTT.js reads
  * nothing further meanwhile and the broker, its receive window full, keeps the rest.
  */
@@ -156,16 +157,20 @@ export class MqttBridge {
     const { config } = this.deps;
     const { clientId, maxBatch, maxPayloadBytes } = config;
     const pending = mapMessage(message, { clientId, maxBatch, maxPayloadBytes, receivedAtMs: Date.now() });
-    for (;;) {
-      try {
-        await this.deliver(message, pending);
-        break;
-      } catch (error) {
-        await this.hold(error, message, connection);
+    try {
+      for (;;) {
+        try {
+          await this.deliver(message, pending);
+          break;
+        } catch (error) {
+          await this.hold(error, message, connection);
+        }
       }
+      if (this.holding !== undefined) this.deps.logger.info({ held: this.holding }, 'redis takes events again; acknowledging resumed');
+    } finally {
+      // Also when the message is given up: nothing is held any more, and the next message tries afresh.
+      this.holding = undefined;
     }
-    if (this.holding !== undefined) this.deps.logger.info({ held: this.holding }, 'redis takes events again; acknowledging resumed');
-    this.holding = undefined;
     this.metrics.messages.inc();
     // Its events are in; only the PUBACK is lost, and the broker's resend is answered as a duplicate.
     if (connection !== this.connection) throw new NotAcknowledged('the connection it came on is gone');
