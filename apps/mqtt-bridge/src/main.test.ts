@@ -111,5 +111,5 @@ describe('node apps/mqtt-bridge/dist/main.js', () => {
     expect(new Set(values)).toEqual(new Set(Array.from({ length: total }, (_, i) => i)));
     second.child.kill('SIGTERM');
     expect(await second.exit).toEqual({ code: 0, signal: null });
-  });
+  }, 90_000);
 });
