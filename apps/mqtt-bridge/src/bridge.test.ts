@@ -134,6 +134,19 @@ describe('mqtt bridge', () => {
     expect((await entries(config)).map(({ value }) => value)).toEqual(['8']);
   });
 
+  it('dead-letters events Redis refuses outright, as replayable stream fields, instead of retrying forever', async () => {
+    const config = configFor();
+    await startBridge(config);
+    // A key of the wrong type where the stream belongs: every append is refused with WRONGTYPE.
+    await redis.set(config.keys.streamKey, 'not a stream');
+    await publisher.publishAsync(`${topicRoot(config)}/refused/m`, JSON.stringify({ value: 5, occurredAt: '2026-05-01T10:00:00Z', eventId: 'e-5' }), { qos: 1 });
+
+    await eventually(async () => (await redis.xLen(config.keys.deadLetterKey)) === 1, 10_000, 'the refused event dead-lettered');
+    const [letter] = await deadLetters(config);
+    expect(letter!.reason).toMatch(/^redis refused the append: WRONGTYPE/);
+    expect(letter!.payload).toEqual({ source: 'refused', metric: 'm', value: '5', occurredAt: '2026-05-01T10:00:00.000Z', eventId: 'e-5' });
+  });
+
   it('holds acknowledgements while the pipeline is behind, and appends the rest by itself once it catches up', async () => {
     const config = configFor({ INGEST_MAX_BACKLOG: '3' });
     const service = await startBridge(config);
