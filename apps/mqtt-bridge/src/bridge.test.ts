@@ -169,6 +169,25 @@ describe('mqtt bridge', () => {
     await eventually(async () => (await fetch(`http://127.0.0.1:${service.port}/readyz`)).status === 200, 10_000, '/readyz 200');
   });
 
+  it('stops promptly while holding a message, which the broker keeps for the next start', async () => {
+    const config = configFor({ INGEST_MAX_BACKLOG: '1', BRIDGE_RETRY_DELAY_MS: '60000' });
+    const service = await startBridge(config);
+    await publisher.publishAsync(`${topicRoot(config)}/kept/m`, '1', { qos: 1 });
+    await publisher.publishAsync(`${topicRoot(config)}/kept/m`, '2', { qos: 1 });
+    await eventually(async () => (await fetch(`http://127.0.0.1:${service.port}/readyz`)).status === 503, 10_000, 'the second message held');
+
+    // The retry pause is a minute; stopping must not wait for it.
+    const stopping = Date.now();
+    await service.close();
+    expect(Date.now() - stopping).toBeLessThan(5_000);
+    expect((await entries(config)).map(({ value }) => value)).toEqual(['1']);
+
+    await redis.del(config.keys.streamKey);
+    await startBridge(config);
+    await eventually(async () => (await redis.xLen(config.keys.streamKey)) === 1, 10_000, 'the kept message appended after the restart');
+    expect((await entries(config)).map(({ value }) => value)).toEqual(['2']);
+  });
+
   it('holds acknowledgements while Redis is down, and appends by itself once it is back', async () => {
     const server = await startRedisServer();
     try {
