@@ -17,7 +17,8 @@ import { rawStoreWriteRate, redisInfoField, xaddCeiling } from './ceiling';
 import { redisCpuSeconds, redisUsedMemory, singleDeployment, startClusterDeployment, type Deployment } from './deployment';
 import { createGroupsAtStart, fillStream, groupBacklog, timeDrain } from './drain';
 import { measureEndToEnd } from './end-to-end';
-import { runClosedLoop, type LoadResult } from './load';
+import { lineProtocolBodies, postLines } from './line-protocol';
+import { runClosedLoop, type ClosedLoopOptions, type LoadResult } from './load';
 import { UsageError, parseOptions, phaseDurations, processCountsToMeasure, type BenchOptions } from './options';
 import { ProcessRegistry, peakRssOf, type ServiceProcess } from './processes';
 import {
@@ -223,8 +224,8 @@ class Bench {
     return { figures, counts };
   }
 
-  private closedLoop(origin: string, durationMs: number, connections: number, bodies: string[]): Promise<LoadResult> {
-    return runClosedLoop({ origin, connections, durationMs, warmupMs: durationMs * this.durations.warmupShare, bodies });
+  private closedLoop(origin: string, durationMs: number, connections: number, bodies: string[], post?: ClosedLoopOptions['post']): Promise<LoadResult> {
+    return runClosedLoop({ origin, connections, durationMs, warmupMs: durationMs * this.durations.warmupShare, bodies, post });
   }
 
   /** Batches into a partitioned stream; each node's CPU is set against the events its partitions took. */
@@ -267,12 +268,15 @@ class Bench {
       const single = await cpuPerEvent(() => load(durations.singleEventsMs, options.singleConnections, singleEventBodies(this.fleet, options.devices)));
       log(`ingest x${processes}: batches of ${options.batchSize} over ${options.batchConnections} connections, ${(durations.batchesMs / 1_000).toFixed(1)} s`);
       const batches = await cpuPerEvent(() => load(durations.batchesMs, options.batchConnections, batchBodies(this.fleet, options.batchSize, BATCH_BODIES)));
+      log(`ingest x${processes}: line protocol, ${options.batchSize} points a write over ${options.batchConnections} connections, ${(durations.batchesMs / 1_000).toFixed(1)} s`);
+      const lines = await this.closedLoop(api.origin, durations.batchesMs, options.batchConnections, lineProtocolBodies(this.fleet, options.batchSize, BATCH_BODIES), postLines);
       return {
         figures: {
           singleEvents: { ...rateFigures(single.result.requestsPerSecond, single.result.eventsPerSecond, single.result.latency), nodeMicrosPerEvent: single.nodeMicrosPerEvent },
           batches: { ...rateFigures(batches.result.requestsPerSecond, batches.result.eventsPerSecond, batches.result.latency), nodeMicrosPerEvent: batches.nodeMicrosPerEvent },
+          lineProtocol: rateFigures(lines.requestsPerSecond, lines.eventsPerSecond, lines.latency),
         },
-        counts: { singleEvents: countsOf(single.result), batches: countsOf(batches.result) },
+        counts: { singleEvents: countsOf(single.result), batches: countsOf(batches.result), lineProtocol: countsOf(lines) },
       };
     } finally {
       await this.stopServices('ingestApi', [api.service]);
