@@ -155,7 +155,8 @@ class Bench {
     const drainRate = (options.endToEndWorkers === 1 ? oneWorker : twoWorkers).eventsPerSecond;
     const endToEndSustained = await this.endToEndPhase(Math.min(peakBatchRate, drainRate) * options.endToEndFraction);
     const sustained = await this.sustainedPhase(peakBatchRate, xaddPerSecond);
-    const boundary = await this.boundaryPhase(sustained.figures.eventsPerSecond / 2);
+    // Half the sustained rate keeps the workers ahead; ten batches a second at the least, should no rate have held.
+    const boundary = await this.boundaryPhase(Math.max(sustained.figures.eventsPerSecond / 2, BOUNDARY_BATCH_SIZE * 10));
     const redisPeakRss = (this.options.redisUrl === undefined && peakRssOf(Number(await redisInfoField(this.client, 'server', 'process_id')))) || 0;
     const topology = await this.compareTopologies();
 
