@@ -138,7 +138,13 @@ function requestSignal(timeoutMs: number, stop: AbortSignal): AbortSignal {
   return typeof AbortSignal.any === 'function' ? AbortSignal.any([timeout, stop]) : timeout;
 }
 
-const errorMessage = (error: unknown) => (error instanceof Error ? (error.cause instanceof Error ? `${error.message}: ${error.cause.message}` : error.message) : String(error));
+/** fetch's errors name the cause (refused, reset, timed out) one level down. */
+function errorMessage(error: unknown): string {
+  const message = (value: unknown) => (typeof value === 'object' && value !== null && 'message' in value ? String(value.message) : undefined);
+  const outer = message(error) ?? String(error);
+  const cause = message((error as { cause?: unknown } | undefined)?.cause);
+  return cause ? `${outer}: ${cause}` : outer;
+}
 
 type Outcome = { readonly status: number; readonly answer: object | undefined; readonly retryAfterMs?: number } | { readonly failure: string };
 

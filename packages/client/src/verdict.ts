@@ -62,7 +62,8 @@ export const retryAll = (count: number): Verdict => verdict({ retry: positionsOf
  * Reads an answer to a batch request (a JSON array or NDJSON of `events`). `answer` is the parsed body, or
  * undefined when it was not JSON (a proxy's error page, say), in which case the status alone decides.
  */
-export function judge(status: number, answer: Answer | undefined, events: readonly BufferedEvent[]): Verdict {
+export function judge(status: number, body: object | undefined, events: readonly BufferedEvent[]): Verdict {
+  const answer = body as Answer | undefined;
   const all = positionsOf(events.length);
   const message = typeof answer?.error === 'string' ? answer.error : `HTTP ${status}`;
   if (status >= 200 && status < 300) {
