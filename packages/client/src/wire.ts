@@ -8,7 +8,8 @@ const encoder = new TextEncoder();
 const NEWLINE = 0x0a;
 const COMMA = 0x2c;
 
-export const serializeEvent = (event: object): Bytes => encoder.encode(JSON.stringify(event));
+// TextEncoder always returns a fresh, unshared buffer; some lib typings only say ArrayBufferLike.
+export const serializeEvent = (event: object): Bytes => encoder.encode(JSON.stringify(event)) as Bytes;
 
 /** What a batch of serialized events adds to a body beyond the events themselves. */
 export const framingBytes = (format: WireFormat, events: number): number => (format === 'ndjson' ? events : events + 1);

@@ -2,7 +2,7 @@ import { connect, createServer, type Socket } from 'node:net';
 
 export interface TcpProxy {
   readonly port: number;
-  /** New connections are closed at once. */
+  /** Connections are closed as they open or send anything, as if the network were gone. */
   refuseConnections: boolean;
   /**
    * Asked for each chunk of an answer: true closes the client's side instead of passing it on, so the
@@ -26,7 +26,10 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     }
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
-    client.pipe(upstream);
+    client.on('data', (chunk: Buffer) => {
+      if (proxy.refuseConnections) client.destroy();
+      else upstream.write(chunk);
+    });
     upstream.on('data', (chunk: Buffer) => {
       if (proxy.cutAnswer()) client.destroy();
       else client.write(chunk);
