@@ -4,3 +4,4 @@ export { BufferFullError, ClientClosedError } from './errors.ts';
 export { backoffDelayMs, parseRetryAfter, type RetrySettings } from './retry.ts';
 export type { BufferedEvent, FieldError, IngestEvent, Rejection } from './types.ts';
 export type { Compression, WireFormat } from './wire.ts';
+export { linesOf, parseCsv, parseNdjson, type ParsedLine } from './parse.ts';
