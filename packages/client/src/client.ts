@@ -94,6 +94,12 @@ interface Entry {
 
 const EVENTS_ROUTE = '/api/ingest/events';
 
+/** Browsers offer randomUUID only to secure (https) pages; getRandomValues everywhere. */
+function randomEventId(): string {
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
 function eventsUrl(url: string): string {
   const base = url.replace(/\/+$/, '');
   return base.endsWith(EVENTS_ROUTE) ? base : base + EVENTS_ROUTE;
@@ -197,7 +203,7 @@ export class IngestClient {
       concurrency: options.concurrency ?? 1,
       requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
       retry: { initialDelayMs: options.retry?.initialDelayMs ?? 100, maxDelayMs: options.retry?.maxDelayMs ?? 30_000 },
-      createEventId: options.createEventId ?? (() => crypto.randomUUID()),
+      createEventId: options.createEventId ?? randomEventId,
       fetch: options.fetch ?? ((input, init) => fetch(input, init)),
     };
     for (const [name, value] of Object.entries(this.settings)) {
