@@ -6,7 +6,7 @@ module.exports = {
     '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }],
   },
   moduleNameMapper: {
-    '^@redis-ingest/(redis-schema|service-kit|test-utils)$': '<rootDir>/packages/$1/src',
+    '^@redis-ingest/(redis-schema|service-kit|test-utils|client)$': '<rootDir>/packages/$1/src',
   },
   globalSetup: '<rootDir>/packages/test-utils/src/jest-global-setup.ts',
   globalTeardown: '<rootDir>/packages/test-utils/src/jest-global-teardown.ts',

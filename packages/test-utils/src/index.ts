@@ -8,3 +8,4 @@ export * from './service-probes';
 export * from './redis-snapshot';
 export * from './mosquitto';
 export * from './redis-tls';
+export * from './tcp-proxy';
