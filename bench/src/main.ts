@@ -17,6 +17,7 @@ import { rawStoreWriteRate, redisInfoField, xaddCeiling } from './ceiling';
 import { redisCpuSeconds, redisUsedMemory, singleDeployment, startClusterDeployment, type Deployment } from './deployment';
 import { createGroupsAtStart, fillStream, groupBacklog, timeDrain } from './drain';
 import { measureEndToEnd } from './end-to-end';
+import { runClientPhase } from './client-phase';
 import { lineProtocolBodies, postLines } from './line-protocol';
 import { runClosedLoop, type ClosedLoopOptions, type LoadResult } from './load';
 import { UsageError, parseOptions, phaseDurations, processCountsToMeasure, type BenchOptions } from './options';
@@ -146,6 +147,7 @@ class Bench {
       ingestCounts[String(processes)] = measured.counts;
     }
 
+    const client = await this.clientPhase();
     const oneWorker = await this.drainPhase(this.single, this.freshEnv(), 1);
     const twoWorkers = await this.drainPhase(this.single, this.freshEnv(), 2);
 
@@ -172,6 +174,7 @@ class Bench {
       },
       sustained: sustained.figures,
       boundary,
+      client: { rawEventsPerSecond: client.raw.eventsPerSecond, clientEventsPerSecond: client.client.eventsPerSecond, retried: client.client.retried },
       endToEnd: endToEnd.figures,
       endToEndSustained: endToEndSustained.figures,
       memory: {
@@ -324,6 +327,25 @@ class Bench {
     } finally {
       await this.stopServices('worker', workers);
       await deployment.flush();
+    }
+  }
+
+  /** The same readings posted as prebuilt batches and through @redis-ingest/client, one after the other. */
+  private async clientPhase() {
+    const { options } = this;
+    const api = await startIngestApi(this.registry, this.freshEnv(), options.processes);
+    try {
+      log(`client: ${options.drainEvents} events raw, then the same through IngestClient, ${options.batchConnections} requests in flight`);
+      return await runClientPhase({
+        origin: api.origin,
+        events: options.drainEvents,
+        batchSize: options.batchSize,
+        connections: options.batchConnections,
+        devices: options.devices,
+      });
+    } finally {
+      await this.stopServices('ingestApi', [api.service]);
+      await this.flush();
     }
   }
 

@@ -28,6 +28,7 @@ function figures(overrides: { batchEventsPerSecond?: number; singleP99Ms?: numbe
       eventsPerSecond: 40_000, bucketMs: 10_000, series: 5_000, boundaryP99Ms: 30 * boundaryRatio, otherP99Ms: 30,
       boundaryWindows: 4, otherWindows: 16, ratio: boundaryRatio, slowCalls: 0, slowestCallMs: 3,
     },
+    client: { rawEventsPerSecond: 200_000, clientEventsPerSecond: 180_000, retried: 0 },
     endToEnd: { targetEventsPerSecond: batchEventsPerSecond / 2, eventsPerSecond: batchEventsPerSecond / 2, p50Ms: 20, p99Ms: 100 },
     endToEndSustained: { targetEventsPerSecond: 75_000, eventsPerSecond: 75_000, p50Ms: 10, p99Ms: 40 },
     memory: { redisBytesPerMillionEvents: 6e7, peakRssMb: { ingestApiProcess: 100, worker: 90, redis: 80 } },

@@ -58,6 +58,8 @@ export interface Figures {
   };
   readonly sustained: SustainedFigures;
   readonly boundary: BoundaryFigures;
+  /** The same readings posted raw and through @redis-ingest/client. */
+  readonly client: { readonly rawEventsPerSecond: number; readonly clientEventsPerSecond: number; readonly retried: number };
   /** At a fraction of the peak batch ingest rate, as the targets state it. */
   readonly endToEnd: EndToEndFigures;
   /** At the same fraction of what the pipeline sustains: the lower of peak batch ingest and the end-to-end workers' drain. */
@@ -138,6 +140,7 @@ export function ratiosToCeilings(figures: Figures, processes: number) {
     oneWorkerDrainToXaddCeiling: figures.drain.oneWorkerEventsPerSecond / xaddPerSecond,
     twoWorkersToOneWorkerDrain: figures.drain.twoWorkersEventsPerSecond / figures.drain.oneWorkerEventsPerSecond,
     boundaryToOtherWindowsP99: figures.boundary.ratio,
+    clientToRawPosts: figures.client.clientEventsPerSecond / figures.client.rawEventsPerSecond,
   };
 }
 
@@ -195,6 +198,7 @@ export function formatReport(figures: Figures, ratios: Ratios, targets: readonly
   add('worker drain, one worker', whole(drain.oneWorkerEventsPerSecond), 'events/s');
   add('worker drain, two workers', whole(drain.twoWorkersEventsPerSecond), 'events/s');
   add('worker drain, one worker: Node / Redis CPU per event', pair(drain.oneWorkerNodeMicrosPerEvent, drain.oneWorkerRedisMicrosPerEvent, fixed(2)), 'µs');
+  add('raw batch POSTs / the same through IngestClient', pair(figures.client.rawEventsPerSecond, figures.client.clientEventsPerSecond, whole), 'events/s');
   const { sustained, boundary } = figures;
   add(`sustained rate, ${sustained.workers} workers (backlog < 1 s of events)`, whole(sustained.eventsPerSecond), 'events/s');
   add('  at 80% of it: achieved', whole(sustained.atEightyPercent.eventsPerSecond), 'events/s');
