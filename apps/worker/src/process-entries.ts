@@ -2,6 +2,7 @@ import {
   LuaScript,
   REPLAY_HISTORY_FIELD,
   deadLetterFields,
+  canonicalSample,
   decodeEntry,
   describeErrors,
   isConnectionError,
@@ -174,6 +175,11 @@ async function processBatch(
     const { fields: payload, history } = unpack(entry.fields);
     if (entry.deliveryCount !== undefined && entry.deliveryCount > context.maxDeliveries) {
       rejected.push({ entry, payload, history, reason: MAX_DELIVERIES_REASON, cause: 'max_deliveries' });
+      continue;
+    }
+    const sample = canonicalSample(payload);
+    if (sample) {
+      valid.push({ entry, payload, history, sample });
       continue;
     }
     const decoded = decodeEntry(payload);
