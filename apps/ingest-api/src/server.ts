@@ -1,14 +1,14 @@
 import express, { type Express, type Response } from 'express';
-import { ErrorReply } from 'redis';
 import {
   BackpressureError,
   PartialAppendError,
   connectWithin,
   createKeys,
   createRedisClient,
-  isConnectionError,
+  isTransientRedisError,
   readQueueStats,
   validateEvent,
+  wroteNothing,
   type AppendedEvent,
   type RedisClient,
   type TelemetryEvent,
@@ -16,14 +16,15 @@ import {
 import {
   HttpError,
   Readiness,
+  RedisFailures,
   ServiceMetrics,
   closeServer,
   createLimitedHttpServer,
   createLogger,
-  errorHandler,
   jsonBody,
   listen,
   notFound,
+  redisFailureAnswer,
   requestContext,
   requestLogger,
   type Logger,
@@ -59,15 +60,16 @@ function classifyError(error: unknown): HttpError | undefined {
   if (error instanceof BackpressureError) {
     return new HttpError(503, 'The pipeline is behind; retry later', { backlog: error.backlog }, { 'Retry-After': '1' });
   }
-  if (isConnectionError(error)) return new HttpError(503, 'Redis is unavailable; retry later', {}, { 'Retry-After': '1' });
-  return undefined;
+  // A refusal leaves the whole batch out; after a timeout or a lost connection it may be in, and only
+  // a retry with the same eventIds settles which.
+  return redisFailureAnswer(error, { appended: wroteNothing(error) ? 'none' : 'unknown' });
 }
 
-/** Why the events of a failed partition are not (or not surely) in. */
+/** Why the events of a failed partition are not (or not surely) in; `unavailable` for any Redis failure a retry can get past. */
 function notAppendedReason(error: unknown): 'backpressure' | 'not_replicated' | 'unavailable' | 'failed' {
   if (error instanceof BackpressureError) return 'backpressure';
   if (error instanceof NotReplicatedError) return 'not_replicated';
-  return isConnectionError(error) ? 'unavailable' : 'failed';
+  return isTransientRedisError(error) ? 'unavailable' : 'failed';
 }
 
 /**
@@ -103,9 +105,6 @@ function withIdempotencyKey(body: unknown, idempotencyKey: string | undefined): 
   return { ...body, eventId: idempotencyKey };
 }
 
-/** Errors that came from Redis, as opposed to the client or this process. */
-const isRedisError = (error: unknown) => isConnectionError(error) || error instanceof ErrorReply;
-
 export function createServer({
   config,
   redis,
@@ -115,6 +114,7 @@ export function createServer({
 }: IngestDeps): Express {
   const keys = createKeys(config.keys);
   const metrics = new ServiceMetrics();
+  const failures = new RedisFailures(metrics, logger);
   const events = new IngestMetrics(metrics);
   metrics.sampleQueue(() => readQueueStats(redis, keys, config.consumerGroup));
   const app = express();
@@ -197,17 +197,18 @@ export function createServer({
 
   /** A partly appended batch answers 503 itself, so its partitions' failures are counted and logged here. */
   function reportPartitionFailure(res: Response, error: unknown): void {
-    if (isRedisError(error)) metrics.redisErrors.inc({ operation: 'ingest' });
-    if (notAppendedReason(error) === 'failed') requestLogger(res, logger).error({ err: error }, 'append to a stream partition failed');
+    const log = requestLogger(res, logger);
+    failures.record(error, 'ingest', log);
+    if (notAppendedReason(error) === 'failed') log.error({ err: error }, 'append to a stream partition failed');
   }
 
   const classify = (error: unknown) => {
-    if (isRedisError(error)) metrics.redisErrors.inc({ operation: 'ingest' });
+    failures.record(error, 'ingest');
     return classifyError(error);
   };
   app.use(lineProtocolRoutes({ config, access, metrics: events, admit, classify, reportPartitionFailure }));
   app.use(notFound());
-  app.use(errorHandler(logger, classify));
+  app.use(failures.errorHandler('ingest', classifyError));
   return app;
 }
 

@@ -60,11 +60,11 @@ describe('query-api metrics and probes', () => {
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
       expect((await fetch(`${base}/api/ingest/events/recent`)).status).toBe(503);
       const text = await (await fetch(`${base}/metrics`)).text();
-      expect(text).toMatch(/^redis_errors_total\{operation="query"\} 1$/m);
+      expect(text).toMatch(/^redis_errors_total\{operation="query",kind="connection"\} 1$/m);
       expect(text).toMatch(/^telemetry_stream_length Nan$/m);
       // The registry reports the counter before the gauges whose failed read it counts.
       const next = await (await fetch(`${base}/metrics`)).text();
-      expect(next).toMatch(/^redis_errors_total\{operation="queue-stats"\} 1$/m);
+      expect(next).toMatch(/^redis_errors_total\{operation="queue-stats",kind="connection"\} 1$/m);
     } finally {
       await unreachable.stop();
     }

@@ -1,12 +1,11 @@
 import express, { type Express } from 'express';
-import { ErrorReply } from 'redis';
 import {
   TooManySourcesError,
   connectWithin,
   createKeys,
   createRedisClient,
   createRollupStore,
-  isConnectionError,
+  isTransientRedisError,
   addUpQueueStats,
   listSeries,
   UnsupportedSeriesFilterError,
@@ -18,11 +17,11 @@ import {
 import {
   HttpError,
   Readiness,
+  RedisFailures,
   ServiceMetrics,
   closeServer,
   createLimitedHttpServer,
   createLogger,
-  errorHandler,
   listen,
   notFound,
   requestContext,
@@ -67,16 +66,12 @@ const DEFAULT_SERIES_PAGE = 100;
 const DEFAULT_RECENT = 10;
 
 function classifyError(error: unknown): HttpError | undefined {
-  if (isConnectionError(error)) return new HttpError(503, 'Redis is unavailable; retry later', {}, { 'Retry-After': '1' });
   // Express refuses a path parameter that is not valid percent-encoding with a bare URIError.
   if (error instanceof URIError && (error as URIError & { status?: unknown }).status === 400) {
     return new HttpError(400, 'A path parameter is not valid percent-encoding');
   }
   return undefined;
 }
-
-/** Errors that came from Redis, as opposed to the client or this process. */
-const isRedisError = (error: unknown) => isConnectionError(error) || error instanceof ErrorReply;
 
 export function createServer({ config, redis, store, logger, readiness = new Readiness(() => redis.ping()) }: QueryDeps): Express {
   const keys = createKeys(config.keys);
@@ -199,12 +194,7 @@ export function createServer({ config, redis, store, logger, readiness = new Rea
   app.use(dashboardRouter({ redis, keys, store, rawRetentionMs: config.rawRetentionMs }));
 
   app.use(notFound());
-  app.use(
-    errorHandler(logger, (error) => {
-      if (isRedisError(error)) metrics.redisErrors.inc({ operation: 'query' });
-      return classifyError(error);
-    }),
-  );
+  app.use(new RedisFailures(metrics, logger).errorHandler('query', classifyError));
   return app;
 }
 
@@ -235,7 +225,7 @@ export async function start(config: QueryConfig, logger: Logger = createLogger('
     if (await connectWithin(redis, CONNECT_WAIT_MS)) {
       // Built now so that a misconfigured backend stops start-up instead of failing every request.
       await store().catch((error: unknown) => {
-        if (!isConnectionError(error)) throw error;
+        if (!isTransientRedisError(error)) throw error;
       });
     } else {
       logger.warn('redis not reachable yet; answering 503 until it is');

@@ -1,10 +1,9 @@
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import express, { type Express } from 'express';
-import { isConnectionError } from '@redis-ingest/redis-schema';
 import {
   HttpError,
   Readiness,
-  errorHandler,
+  RedisFailures,
   jsonBody,
   notFound,
   requestContext,
@@ -15,7 +14,6 @@ import {
 import { workerAdminDocument } from './api-document';
 import { DrainRequestSchema } from './drain-request';
 import { readAndProcess, type ProcessingContext } from './process-entries';
-import { isRedisError } from './worker';
 
 const drainRequestChecker = TypeCompiler.Compile(DrainRequestSchema);
 const DEFAULT_DRAIN_COUNT = 100;
@@ -39,9 +37,6 @@ export interface AdminDeps {
   /** Flipped by whoever stops the worker; by default one that checks Redis and the consumer group. */
   readonly readiness?: Readiness;
 }
-
-const redisUnavailable = (error: unknown) =>
-  isConnectionError(error) ? new HttpError(503, 'Redis is unavailable; retry later', {}, { 'Retry-After': '1' }) : undefined;
 
 /** Ready while Redis answers and the consumer group the worker reads exists on every partition. */
 export function groupReadiness({ client, keys, group }: ProcessingContext): Readiness {
@@ -96,11 +91,6 @@ export function createAdminApp({ context, consumer, logger, adminToken, readines
   });
 
   app.use(notFound());
-  app.use(
-    errorHandler(logger, (error) => {
-      if (isRedisError(error)) metrics.redisErrors.inc({ operation: 'drain' });
-      return redisUnavailable(error);
-    }),
-  );
+  app.use(new RedisFailures(metrics, logger).errorHandler('drain'));
   return app;
 }

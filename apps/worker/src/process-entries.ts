@@ -5,7 +5,7 @@ import {
   canonicalSample,
   decodeEntry,
   describeErrors,
-  isConnectionError,
+  isTransientRedisError,
   splitReplayHistory,
   type Failure,
   type Keys,
@@ -219,7 +219,7 @@ async function storeIsolatingFailures(context: ProcessingContext, valid: readonl
   try {
     return await context.store.addSamples(valid.map(({ sample }) => sample));
   } catch (error) {
-    if (isConnectionError(error)) throw error;
+    if (isTransientRedisError(error)) throw error;
     if (valid.length === 1) {
       context.logger.error({ err: error, messageId: valid[0]!.entry.id }, 'store refused the entry; it stays pending');
       return [undefined];

@@ -1,4 +1,4 @@
-import type { RedisClient } from '@redis-ingest/redis-schema';
+import { redisErrorCode, type RedisClient } from '@redis-ingest/redis-schema';
 
 /** One stream entry to process, whether a group read delivered it or a reclaim claimed it. */
 export interface StreamEntry {
@@ -50,7 +50,7 @@ export async function ensureConsumerGroup(client: RedisClient, stream: string, g
   try {
     await client.sendCommand(['XGROUP', 'CREATE', stream, group, '0', 'MKSTREAM']);
   } catch (error) {
-    if (!hasErrorCode(error, 'BUSYGROUP')) throw error;
+    if (redisErrorCode(error) !== 'BUSYGROUP') throw error;
   }
 }
 
@@ -64,7 +64,7 @@ export async function readGroup(client: RedisClient, read: GroupRead): Promise<S
   try {
     return await send();
   } catch (error) {
-    if (!hasErrorCode(error, 'NOGROUP')) throw error;
+    if (redisErrorCode(error) !== 'NOGROUP') throw error;
     await ensureConsumerGroup(client, read.stream, read.group);
     return send();
   }
@@ -140,9 +140,4 @@ export async function reclaimIdleEntries(client: RedisClient, reclaim: Reclaim):
   const ids = claimed.entries.map(({ id }) => id);
   const counts = parseDeliveryCounts(await client.sendCommand(deliveryCountsArguments(reclaim.stream, reclaim.group, reclaim.consumer, ids)));
   return { ...claimed, entries: claimed.entries.map((entry) => ({ ...entry, deliveryCount: counts.get(entry.id) })) };
-}
-
-/** Redis error replies start with an upper-case code such as BUSYGROUP or NOGROUP. */
-function hasErrorCode(error: unknown, code: string): boolean {
-  return error instanceof Error && error.message.startsWith(`${code} `);
 }

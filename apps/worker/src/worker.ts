@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ErrorReply } from 'redis';
-import { createRedisClient, isConnectionError, type RedisClient, type StreamPartition } from '@redis-ingest/redis-schema';
-import type { Logger } from '@redis-ingest/service-kit';
+import { createRedisClient, isTransientRedisError, type RedisClient, type StreamPartition } from '@redis-ingest/redis-schema';
+import { RedisFailures, type Logger } from '@redis-ingest/service-kit';
 import type { WorkerConfig } from './config';
 import { leaveGroup, removeIdleConsumers, trimStream } from './maintenance';
 import { addOutcomes, processEntries, type ProcessOutcome, type ProcessingContext } from './process-entries';
@@ -37,9 +36,6 @@ const RETRY_MAX_MS = 5_000;
 /** How long past its BLOCK a read may stay unanswered before the connection counts as dead. */
 export const READ_GRACE_MS = 5_000;
 
-/** Errors that came from Redis, as opposed to this process. */
-export const isRedisError = (error: unknown) => isConnectionError(error) || error instanceof ErrorReply;
-
 /** Capped exponential backoff after `failures` consecutive failed steps. */
 function retryDelayMs(failures: number): number {
   return Math.min(RETRY_BASE_MS * 2 ** Math.min(failures, 16), RETRY_MAX_MS);
@@ -73,6 +69,7 @@ interface PartitionReader {
  */
 export class Worker {
   private readonly logger: Logger;
+  private readonly failures: RedisFailures;
   private running: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private readonly stopping = new AbortController();
@@ -82,6 +79,7 @@ export class Worker {
   constructor(private readonly options: WorkerOptions) {
     const { context, consumer, config } = options;
     this.logger = context.logger.child({ consumer });
+    this.failures = new RedisFailures(context.metrics.service, this.logger);
     this.readers = context.keys.partitions.map((partition) => ({
       partition,
       read: { stream: partition.stream, group: context.group, consumer, count: config.readCount, blockMs: config.blockMs },
@@ -192,8 +190,9 @@ export class Worker {
         } catch (error) {
           this.reportFailure(log, error, 'read', 'batch failed; its entries stay pending');
           await this.pause(retryDelayMs(failures));
-          // A batch Redis refused is left to the reclaim loop, which counts its deliveries.
-          if (!isConnectionError(error) || this.isClosing) return;
+          // A batch Redis refused for good is left to the reclaim loop, which counts its deliveries; one
+          // refused for now (unreachable, full, loading, failing over) must not use up its deliveries.
+          if (!isTransientRedisError(error) || this.isClosing) return;
         }
       }
     } finally {
@@ -201,11 +200,10 @@ export class Worker {
     }
   }
 
-  /** Counts a failed step and logs it: quietly while Redis is merely unreachable. */
+  /** Counts a failed step and logs it: once per burst while Redis refuses for now. */
   private reportFailure(log: Logger, error: unknown, operation: string, message: string): void {
-    this.countRedisError(error, operation);
-    if (isConnectionError(error)) log.debug({ err: error }, 'redis unreachable; retrying');
-    else log.error({ err: error }, message);
+    this.failures.record(error, operation, log);
+    if (!isTransientRedisError(error)) log.error({ err: error }, message);
   }
 
   /** The partition's connection for blocking reads; a new one once the read deadline has destroyed the last. */
@@ -237,10 +235,8 @@ export class Worker {
             await step(reader);
           } catch (error) {
             if (this.isClosing) return;
-            this.countRedisError(error, name);
-            const fields = { err: error, partition: reader.partition.index };
-            if (isConnectionError(error)) this.logger.debug(fields, `${name}: redis unreachable`);
-            else this.logger.warn(fields, `${name} failed`);
+            this.failures.record(error, name);
+            if (!isTransientRedisError(error)) this.logger.warn({ err: error, partition: reader.partition.index }, `${name} failed`);
           }
         }),
       );
@@ -303,9 +299,6 @@ export class Worker {
     this.counted = { ...addOutcomes([this.counted, outcome]), reclaimed: this.counted.reclaimed };
   }
 
-  private countRedisError(error: unknown, operation: string): void {
-    if (isRedisError(error)) this.options.context.metrics.service.redisErrors.inc({ operation });
-  }
 
   /** A delay that close() cuts short. */
   private async pause(ms: number): Promise<void> {

@@ -5,6 +5,7 @@ export * from './event';
 export * from './stream-entry';
 export * from './config';
 export * from './redis';
+export * from './redis-errors';
 export * from './cluster-routing';
 export * from './series-index';
 export * from './rollup/tiers';

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { RedisClient } from './redis';
+import { classifyRedisError } from './redis-errors';
 
 /**
  * A Lua script sent by digest. The server's script cache is empty after a restart or a failover, so
@@ -25,7 +26,7 @@ export class LuaScript {
     try {
       return await client.sendCommand(['EVALSHA', this.sha, ...tail]);
     } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      if (classifyRedisError(error) !== 'noscript') throw error;
       return client.sendCommand(['EVAL', this.source, ...tail]);
     }
   }

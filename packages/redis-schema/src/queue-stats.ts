@@ -1,5 +1,6 @@
 import type { Keys, StreamPartition } from './keys';
 import type { RedisClient } from './redis';
+import { redisErrorReason } from './redis-errors';
 
 export interface QueueStats {
   readonly total: number;
@@ -43,7 +44,7 @@ async function readGroups(client: RedisClient, stream: string): Promise<GroupInf
     return parseGroupsReply((await client.sendCommand(['XINFO', 'GROUPS', stream])) as unknown as Reply[]);
   } catch (error) {
     // XINFO GROUPS refuses a missing stream instead of answering with no groups.
-    if (/no such key/i.test((error as Error).message)) return [];
+    if (redisErrorReason(error) === 'no such key') return [];
     throw error;
   }
 }

@@ -5,7 +5,8 @@ import { appendToPartitions } from './ingest/append';
 import { createKeys, type Keys } from './keys';
 import { LuaScript } from './lua-script';
 import { readPartitionQueueStats, readQueueStats } from './queue-stats';
-import { createRedisClient, isConnectionError, waitForReplicas, type RedisClient } from './redis';
+import { createRedisClient, waitForReplicas, type RedisClient } from './redis';
+import { isConnectionError } from './redis-errors';
 
 const silent = { warn: () => undefined };
 const echoFirstKey = new LuaScript('echo-first-key', "return redis.call('GET', KEYS[1])");

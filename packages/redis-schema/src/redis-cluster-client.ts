@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ClientClosedError, createCluster, type RedisArgument } from 'redis';
 import { commandRoute } from './cluster-routing';
-import { isConnectionError, reconnectDelay, TYPED_COMMANDS, type RedisClient, type RedisClientOptions, type RedisTlsFiles } from './redis';
+import { reconnectDelay, TYPED_COMMANDS, type RedisClient, type RedisClientOptions, type RedisTlsFiles } from './redis';
+import { isConnectionError } from './redis-errors';
 
 type Cluster = ReturnType<typeof createClusterConnection>;
 type NodeClient = Awaited<ReturnType<Cluster['nodeClient']>>;

@@ -1,17 +1,4 @@
-import {
-  ClientClosedError,
-  ClientOfflineError,
-  ConnectionTimeoutError,
-  DisconnectsClientError,
-  ErrorReply,
-  ReconnectStrategyError,
-  RootNodesUnavailableError,
-  SocketClosedUnexpectedlyError,
-  SocketTimeoutError,
-  TimeoutError,
-  createClient,
-  type RedisClientType,
-} from 'redis';
+import { createClient, type RedisClientType } from 'redis';
 import { RedisClusterClient } from './redis-cluster-client';
 
 export interface RedisLogger {
@@ -114,32 +101,6 @@ function createStandaloneClient(
     reported = false;
   });
   return client;
-}
-
-const CONNECTION_ERRORS = [
-  ClientClosedError,
-  ClientOfflineError,
-  ConnectionTimeoutError,
-  DisconnectsClientError,
-  SocketClosedUnexpectedlyError,
-  SocketTimeoutError,
-  ReconnectStrategyError,
-  RootNodesUnavailableError,
-  TimeoutError,
-];
-
-/**
- * Replies of a cluster whose slot has no reachable primary for now: a failover is under way, so they
- * mean "try again shortly" as much as a lost connection does.
- */
-const CLUSTER_UNAVAILABLE_REPLY = /^(CLUSTERDOWN|TRYAGAIN|MASTERDOWN)\b/;
-
-/** Errors that mean "Redis was not reachable", as opposed to a command Redis refused. */
-export function isConnectionError(error: unknown): boolean {
-  if (CONNECTION_ERRORS.some((type) => error instanceof type)) return true;
-  if (error instanceof ErrorReply) return CLUSTER_UNAVAILABLE_REPLY.test(error.message);
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code);
 }
 
 /**

@@ -1,5 +1,6 @@
 export * from './logger';
 export * from './http';
+export * from './redis-failures';
 export * from './process';
 export * from './cluster';
 export * from './openapi';

@@ -79,7 +79,7 @@ describe('ServiceMetrics', () => {
     const text = await (await fetch(`${base}/metrics`)).text();
     expect(sampleValue(text, 'telemetry_stream_length')).toMatch(NOT_A_NUMBER);
     // The registry gathers the counter alongside the gauges, so the failure shows from the next scrape on.
-    expect(await (await fetch(`${base}/metrics`)).text()).toContain('redis_errors_total{operation="queue-stats"} 1');
+    expect(await (await fetch(`${base}/metrics`)).text()).toContain('redis_errors_total{operation="queue-stats",kind="other"} 1');
   });
 });
 

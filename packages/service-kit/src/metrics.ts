@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import type { Request, RequestHandler } from 'express';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { classifyRedisError } from '@redis-ingest/redis-schema';
 import type { RouteDescription } from './openapi';
 
 export type { Counter, Histogram };
@@ -36,7 +37,7 @@ interface ClusterMetricsReply {
  */
 export class ServiceMetrics {
   readonly registry = new Registry();
-  readonly redisErrors: Counter<'operation'>;
+  readonly redisErrors: Counter<'operation' | 'kind'>;
   private readonly requests: Counter<'method' | 'route' | 'status'>;
   private readonly latency: Histogram<'method' | 'route'>;
 
@@ -44,8 +45,8 @@ export class ServiceMetrics {
     collectDefaultMetrics({ register: this.registry });
     this.redisErrors = this.counter(
       'redis_errors_total',
-      'Redis commands that failed (unreachable, timed out or refused), by what they were for',
-      ['operation'],
+      'Redis commands that failed (unreachable, timed out or refused), by what they were for and the kind of failure',
+      ['operation', 'kind'],
     );
     this.requests = this.counter('http_requests_total', 'HTTP requests answered, by method, route pattern and status', ['method', 'route', 'status']);
     this.latency = new Histogram({
@@ -89,8 +90,8 @@ export class ServiceMetrics {
     // The registry collects every gauge at once; they share the one read that is in flight.
     const read = () => {
       current ??= sample()
-        .catch(() => {
-          this.redisErrors.inc({ operation: 'queue-stats' });
+        .catch((error: unknown) => {
+          this.redisErrors.inc({ operation: 'queue-stats', kind: classifyRedisError(error) ?? 'other' });
           return undefined;
         })
         .finally(() => {

@@ -1,4 +1,4 @@
-import type { RedisClient, StreamPartition } from '@redis-ingest/redis-schema';
+import { redisErrorReason, type RedisClient, type StreamPartition } from '@redis-ingest/redis-schema';
 import { compareStreamIds } from '../stream-ids';
 
 export interface StreamCounters {
@@ -32,7 +32,7 @@ async function readPartitionCounters(client: RedisClient, stream: string, readAt
     return parseStreamInfo((await client.sendCommand(['XINFO', 'STREAM', stream])) as unknown as Reply[], readAtMs);
   } catch (error) {
     // XINFO STREAM refuses a missing stream instead of answering with zeros.
-    if (/no such key/i.test((error as Error).message)) return { length: 0, entriesAdded: 0, lastId: null, readAtMs };
+    if (redisErrorReason(error) === 'no such key') return { length: 0, entriesAdded: 0, lastId: null, readAtMs };
     throw error;
   }
 }

@@ -1,7 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AccessKeys } from '../keys';
 import { isValidName } from '../names';
-import { isConnectionError, type RedisClient } from '../redis';
+import type { RedisClient } from '../redis';
+import { isTransientRedisError } from '../redis-errors';
 
 /**
  * Device keys: a device sends `<keyId>.<secret>`; Redis keeps per key id only the SHA-256 of the
@@ -159,7 +160,7 @@ interface CacheEntry<T> {
 /** The lookup's answer, or the previous entry's when the lookup finds Redis unreachable. */
 function orWhileUnreachable<T>(lookup: Promise<T>, previous: CacheEntry<T> | undefined): Promise<T> {
   if (previous === undefined) return lookup;
-  return lookup.catch((error: unknown) => (isConnectionError(error) ? previous.value : Promise.reject(error)));
+  return lookup.catch((error: unknown) => (isTransientRedisError(error) ? previous.value : Promise.reject(error)));
 }
 
 /**

@@ -3,6 +3,7 @@ import type { TelemetryEvent } from '../event';
 import type { Keys, StreamPartition } from '../keys';
 import { LuaScript } from '../lua-script';
 import type { RedisClient } from '../redis';
+import { redisErrorCode } from '../redis-errors';
 
 const appendScript = LuaScript.fromFile(join(__dirname, 'append-events.lua'));
 
@@ -48,8 +49,7 @@ async function runAppendScript(client: RedisClient, call: AppendCall): Promise<[
   try {
     return (await appendScript.run(client, call.keys, call.args)) as [string[], number[]];
   } catch (error) {
-    const backlog = /^BACKPRESSURE (\d+)/.exec((error as Error).message);
-    if (backlog) throw new BackpressureError(Number(backlog[1]));
+    if (redisErrorCode(error) === 'BACKPRESSURE') throw new BackpressureError(Number((error as Error).message.split(' ')[1]));
     throw error;
   }
 }

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Keys, SeriesId } from '../../keys';
 import type { RedisClient } from '../../redis';
+import { classifyRedisError } from '../../redis-errors';
 import { indexSeriesCommands } from '../../series-index';
 import { aggregatePoints } from '../aggregate';
 import { rangeAcrossSources } from '../across-sources';
@@ -49,10 +50,6 @@ const RAW_PAGE_SIZE = 10_000;
 function parseMember(member: string): Point {
   const colon = member.indexOf(':');
   return { timestampMs: Number(member.slice(0, colon)), value: Number(member.slice(colon + 1)) };
-}
-
-function isNoScriptError(error: unknown): boolean {
-  return error instanceof Error && error.message.startsWith('NOSCRIPT');
 }
 
 /**
@@ -307,7 +304,7 @@ export class NativeRollupStore implements RollupStore {
    */
   private evalScript(args: string[]): Promise<unknown> {
     return this.client.sendCommand(args).catch((error: unknown) => {
-      if (!isNoScriptError(error)) throw error;
+      if (classifyRedisError(error) !== 'noscript') throw error;
       return this.client.sendCommand(['EVAL', this.script.source, ...args.slice(2)]);
     });
   }

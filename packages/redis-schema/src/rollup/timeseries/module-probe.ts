@@ -1,5 +1,5 @@
-import { ErrorReply } from 'redis';
 import type { RedisClient } from '../../redis';
+import { classifyRedisError, redisErrorReason } from '../../redis-errors';
 import { tsInfo } from './commands';
 import { isTimeSeriesError, TIME_SERIES_ERRORS } from './replies';
 
@@ -16,9 +16,8 @@ export async function hasTimeSeriesModule(client: RedisClient): Promise<boolean>
     await client.sendCommand(tsInfo(PROBE_KEY));
     return true;
   } catch (error) {
-    if (!(error instanceof ErrorReply)) throw error;
-    if (/^ERR unknown command/i.test(error.message)) return false;
-    if (isTimeSeriesError(error, TIME_SERIES_ERRORS.keyMissing) || error.message.startsWith('WRONGTYPE')) return true;
+    if (redisErrorReason(error)?.startsWith('unknown command')) return false;
+    if (isTimeSeriesError(error, TIME_SERIES_ERRORS.keyMissing) || classifyRedisError(error) === 'wrongtype') return true;
     throw error;
   }
 }

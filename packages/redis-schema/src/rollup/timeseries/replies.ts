@@ -4,6 +4,7 @@
  * multi-element commands as ErrorReply objects in the failing element's position.
  */
 import { ErrorReply } from 'redis';
+import { redisErrorReason } from '../../redis-errors';
 import type { Point, WriteResult } from '../store';
 
 /** Error texts the module replies with (module.c / tsdb.c), without Redis' `ERR ` prefix. */
@@ -22,7 +23,7 @@ export type TimeSeriesError = (typeof TIME_SERIES_ERRORS)[keyof typeof TIME_SERI
  * the bare text, which Redis passes on unprefixed.
  */
 export function isTimeSeriesError(error: unknown, text: TimeSeriesError): boolean {
-  return error instanceof ErrorReply && (error.message === `ERR ${text}` || error.message === text);
+  return redisErrorReason(error) === text || (error instanceof ErrorReply && error.message === text);
 }
 
 /** Resolves to null instead of failing with that module error; any other failure stands. */
