@@ -3,6 +3,7 @@ import {
   readHttpLimits,
   loadPipelineConfig,
   readBoolean,
+  readFraction,
   readInteger,
   readString,
   type AccessKeyConfig,
@@ -24,6 +25,11 @@ export interface IngestConfig extends PipelineConfig {
    * are refused (503); each partition has this limit of its own. 0 disables the check.
    */
   readonly maxBacklog: number;
+  /**
+   * Share of Redis' maxmemory above which events are refused (503), so the workers keep the rest to
+   * write series and dead letters and bring memory down again; 0 disables the check.
+   */
+  readonly maxMemoryRatio: number;
   readonly idempotencyWindowMs: number;
   /**
    * Replicas that must have an appended entry before a 2xx; 0 answers once the primary has it. On a
@@ -70,6 +76,7 @@ export function loadIngestConfig(env: Env): IngestConfig {
     redisTimeoutMs: readInteger(env, 'INGEST_REDIS_TIMEOUT_MS', 1_000, { min: 10, max: 60_000 }),
     maxBatch: readInteger(env, 'INGEST_MAX_BATCH', 1_000, { min: 1, max: 100_000 }),
     maxBacklog: readInteger(env, 'INGEST_MAX_BACKLOG', 1_000_000),
+    maxMemoryRatio: readFraction(env, 'INGEST_MAX_MEMORY_RATIO', 0.9),
     idempotencyWindowMs: readInteger(env, 'INGEST_IDEMPOTENCY_WINDOW_MS', 600_000, { min: 1 }),
     waitReplicas: readInteger(env, 'INGEST_WAIT_REPLICAS', 0, { max: 100 }),
     waitTimeoutMs: readInteger(env, 'INGEST_WAIT_TIMEOUT_MS', 500, { min: 1, max: 60_000 }),

@@ -90,8 +90,17 @@ function createStandaloneClient(url: string, { name, logger, connectTimeoutMs = 
  * connection serving `key`'s slot; plain `sendCommand(['WAIT', ...])` is refused there.
  */
 export async function waitForReplicas(client: RedisClient, key: string, replicas: number, timeoutMs: number): Promise<number> {
-  const args = ['WAIT', String(replicas), String(timeoutMs)];
-  return Number(client instanceof RedisClusterClient ? await client.sendToSlotOf(key, args) : await client.sendCommand(args));
+  return Number(await sendToNodeOf(client, key, ['WAIT', String(replicas), String(timeoutMs)]));
+}
+
+/** Sends a command about one node (WAIT, INFO) to the node that holds `key`: on a cluster, its slot's primary. */
+export function sendToNodeOf<T = unknown>(client: RedisClient, key: string, args: readonly string[]): Promise<T> {
+  return client instanceof RedisClusterClient ? client.sendToSlotOf<T>(key, args) : (client.sendCommand(args) as Promise<T>);
+}
+
+/** Whether every key lives on the one server the client talks to, so a question about one node answers for all. */
+export function isSingleNode(client: RedisClient): boolean {
+  return !(client instanceof RedisClusterClient);
 }
 
 /**
