@@ -232,7 +232,12 @@ const CONNECT_WAIT_MS = 2_000;
 
 /** Connects to Redis (waiting briefly; requests answer 503 until it is reachable) and listens. */
 export async function start(config: IngestConfig, logger: Logger = createLogger('ingest-api', config.logLevel)): Promise<RunningIngestApi> {
-  const redis = createRedisClient(config.redis, { name: 'ingest-api', logger, commandTimeoutMs: config.redisTimeoutMs });
+  const redis = createRedisClient(config.redis, {
+    name: 'ingest-api',
+    logger,
+    commandTimeoutMs: config.redisTimeoutMs,
+    maxInFlight: config.maxInFlight,
+  });
   if (!(await connectWithin(redis, CONNECT_WAIT_MS))) logger.warn('redis not reachable yet; answering 503 until it is');
   const redisSettings = await checkRedisSettings(redis, config, logger).catch((error: unknown) => {
     redis.destroy();

@@ -16,7 +16,7 @@ const SLOT_MAP_REFRESH_INTERVAL_MS = 250;
 
 function createClusterConnection(
   rootNodes: readonly string[],
-  { name, connectTimeoutMs = 1_000, commandTimeoutMs }: RedisClientOptions,
+  { name, connectTimeoutMs = 1_000 }: RedisClientOptions,
   reconnectStrategy: (retries: number) => number | false,
 ) {
   return createCluster({
@@ -29,7 +29,6 @@ function createClusterConnection(
       disableOfflineQueue: true,
       socket: { connectTimeout: connectTimeoutMs, reconnectStrategy },
     },
-    ...(commandTimeoutMs === undefined ? {} : { commandOptions: { timeout: commandTimeoutMs } }),
   });
 }
 
