@@ -153,6 +153,8 @@ export function isConnectionError(error: unknown): boolean {
 const REFUSED_BEFORE_RUNNING: ReadonlySet<RedisErrorKind> = new Set(['overload', 'oom', 'busy', 'readonly', 'loading', 'misconf', 'noscript', 'cluster', 'noperm']);
 
 export function wroteNothing(error: unknown): boolean {
+  // Refused by the client before sending: no connection, or not connected yet.
+  if (error instanceof ClientOfflineError || error instanceof ClientClosedError) return true;
   const kind = classifyRedisError(error);
   return kind !== undefined && REFUSED_BEFORE_RUNNING.has(kind);
 }
