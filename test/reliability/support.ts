@@ -15,6 +15,7 @@ export const T0 = Date.UTC(2026, 2, 1, 10, 0, 0);
 
 /** Built by the root `pnpm test`, which runs every workspace's build before jest. */
 export const WORKER_MAIN = join(__dirname, '..', '..', 'apps', 'worker', 'dist', 'main.js');
+export const INGEST_MAIN = join(__dirname, '..', '..', 'apps', 'ingest-api', 'dist', 'main.js');
 
 export function requireWorkerBuild(): void {
   if (!existsSync(WORKER_MAIN)) throw new Error(`${WORKER_MAIN} is missing: build the workspaces first (pnpm test does)`);
@@ -65,25 +66,28 @@ export interface LogLine {
   readonly [field: string]: unknown;
 }
 
-export interface WorkerProcess {
-  readonly consumer: string;
+export interface ServiceProcess {
   readonly child: ChildProcess;
   /** Every JSON line it has written to stdout so far. */
   readonly logs: LogLine[];
   readonly exited: Promise<void>;
-  /** Resolves once the service has logged that it started. */
-  readonly started: Promise<void>;
+  /** Resolves with its start-up line once the service has logged that it started. */
+  readonly started: Promise<LogLine>;
 }
 
-/** Runs `node apps/worker/dist/main.js` under a fixed consumer name. */
-export function spawnWorker(env: Record<string, string>, consumer: string): WorkerProcess {
-  const child = spawn(process.execPath, [WORKER_MAIN], {
-    env: { PATH: process.env.PATH ?? '', ...env, LOG_LEVEL: 'info', WORKER_CONSUMER_NAME: consumer },
+export interface WorkerProcess extends ServiceProcess {
+  readonly consumer: string;
+}
+
+/** Runs `node <main>` with `env`, collecting its JSON log lines; `startedMessage` is the line that says it serves. */
+export function spawnService(main: string, env: Record<string, string>, startedMessage: string): ServiceProcess {
+  const child = spawn(process.execPath, [main], {
+    env: { PATH: process.env.PATH ?? '', ...env, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'ignore'],
   });
   const logs: LogLine[] = [];
-  let markStarted!: () => void;
-  const started = new Promise<void>((resolve) => (markStarted = resolve));
+  let markStarted!: (line: LogLine) => void;
+  const started = new Promise<LogLine>((resolve) => (markStarted = resolve));
   createInterface({ input: child.stdout! }).on('line', (text) => {
     let line: LogLine;
     try {
@@ -92,14 +96,19 @@ export function spawnWorker(env: Record<string, string>, consumer: string): Work
       return; // The last line of a killed process may be cut short.
     }
     logs.push(line);
-    if (line.msg === 'worker service started') markStarted();
+    if (line.msg === startedMessage) markStarted(line);
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return { consumer, child, logs, exited, started };
+  return { child, logs, exited, started };
+}
+
+/** Runs `node apps/worker/dist/main.js` under a fixed consumer name. */
+export function spawnWorker(env: Record<string, string>, consumer: string): WorkerProcess {
+  return { consumer, ...spawnService(WORKER_MAIN, { ...env, WORKER_CONSUMER_NAME: consumer }, 'worker service started') };
 }
 
 /** SIGKILL, also for a stopped (SIGSTOP) process; resolves once it has exited. */
-export async function killHard(worker: WorkerProcess): Promise<void> {
+export async function killHard(worker: ServiceProcess): Promise<void> {
   if (worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill('SIGKILL');
   await worker.exited;
 }

@@ -1,4 +1,5 @@
 import {
+  MemoryGuard,
   PartialAppendError,
   appendToPartitions,
   createKeys,
@@ -8,6 +9,7 @@ import {
   type Keys,
   type PartitionFailure,
   type RedisClient,
+  type RedisLogger,
   type StreamPartition,
   type TelemetryEvent,
 } from '@redis-ingest/redis-schema';
@@ -39,16 +41,23 @@ export class NotReplicatedError extends Error {
 export class PartitionedAppend {
   private readonly keys: Keys;
   private readonly options;
+  private readonly memory: MemoryGuard;
 
   constructor(
     private readonly redis: RedisClient,
     private readonly config: IngestConfig,
+    logger: RedisLogger,
   ) {
     this.keys = createKeys(config.keys);
     this.options = { consumerGroup: config.consumerGroup, maxBacklog: config.maxBacklog, idempotencyWindowMs: config.idempotencyWindowMs };
+    this.memory = new MemoryGuard(redis, config.maxMemoryRatio, (error) =>
+      logger.warn({ err: error }, 'redis refuses INFO memory: INGEST_MAX_MEMORY_RATIO is not enforced; events are refused only once Redis is out of memory'),
+    );
   }
 
+  /** Throws MemoryPressureError, before anything is written, when a partition's node is too full. */
   async append(events: readonly TelemetryEvent[]): Promise<AppendedEvent[]> {
+    this.memory.check([...groupByPartition(this.keys, events).keys()].map((partition) => partition.stream));
     let results: readonly (AppendedEvent | undefined)[];
     let failures: readonly PartitionFailure[] = [];
     try {

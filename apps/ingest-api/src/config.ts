@@ -4,6 +4,7 @@ import {
   readHttpLimits,
   loadPipelineConfig,
   readBoolean,
+  readFraction,
   readInteger,
   readString,
   type AccessKeyConfig,
@@ -20,12 +21,22 @@ export interface IngestConfig extends PipelineConfig {
   readonly bodyLimitBytes: number;
   /** How long one Redis command may take before the request answers 503. */
   readonly redisTimeoutMs: number;
+  /**
+   * Redis commands one process may have awaiting replies; requests past it answer 503 at once
+   * instead of queueing until they time out, so a burst is shed and the process recovers with it.
+   */
+  readonly maxInFlight: number;
   readonly maxBatch: number;
   /**
    * Lag plus pending of the consumer group on one stream partition at which events for that partition
    * are refused (503); each partition has this limit of its own. 0 disables the check.
    */
   readonly maxBacklog: number;
+  /**
+   * Share of Redis' maxmemory above which events are refused (503), so the workers keep the rest to
+   * write series and dead letters and bring memory down again; 0 disables the check.
+   */
+  readonly maxMemoryRatio: number;
   readonly idempotencyWindowMs: number;
   /**
    * Replicas that must have an appended entry before a 2xx; 0 answers once the primary has it. On a
@@ -74,8 +85,10 @@ export function loadIngestConfig(env: Env): IngestConfig {
     host: readString(env, 'INGEST_API_HOST', '0.0.0.0'),
     bodyLimitBytes: readInteger(env, 'INGEST_BODY_LIMIT_BYTES', 1_048_576, { min: 1_024, max: 64 * 1_048_576 }),
     redisTimeoutMs: readInteger(env, 'INGEST_REDIS_TIMEOUT_MS', 1_000, { min: 10, max: 60_000 }),
+    maxInFlight: readInteger(env, 'INGEST_MAX_IN_FLIGHT', 1_024, { min: 1, max: 1_000_000 }),
     maxBatch: readInteger(env, 'INGEST_MAX_BATCH', 1_000, { min: 1, max: 100_000 }),
     maxBacklog: readInteger(env, 'INGEST_MAX_BACKLOG', 1_000_000),
+    maxMemoryRatio: readFraction(env, 'INGEST_MAX_MEMORY_RATIO', 0.9),
     idempotencyWindowMs: readInteger(env, 'INGEST_IDEMPOTENCY_WINDOW_MS', 600_000, { min: 1 }),
     waitReplicas: readInteger(env, 'INGEST_WAIT_REPLICAS', 0, { max: 100 }),
     waitTimeoutMs: readInteger(env, 'INGEST_WAIT_TIMEOUT_MS', 500, { min: 1, max: 60_000 }),

@@ -51,6 +51,8 @@ const bodies: [string, string, number][] = [
   ['an event id with braces', json({ ...valid, eventId: '{x}' }), 400],
   ['an occurredAt that is not a date', json({ ...valid, occurredAt: '2026-13-45T99:99:99Z' }), 400],
   ['an occurredAt before 1970', json({ ...valid, occurredAt: '1969-12-31T23:59:59Z' }), 400],
+  ['an occurredAt whose offset carries it past the year 9999', json({ ...valid, occurredAt: '9999-12-31T23:59:59-00:01' }), 400],
+  ['the largest double as the value, whose sums overflow', json({ ...valid, value: 1.7976931348623157e308 }), 400],
   ['an empty batch', '[]', 400],
   ['a batch of nothing valid', json([{ value: 1 }, 'x', null, 7]), 400],
   ['a batch over the limit', json(Array.from({ length: 11 }, () => valid)), 413],

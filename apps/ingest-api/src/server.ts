@@ -1,6 +1,7 @@
 import express, { type Express, type Response } from 'express';
 import {
   BackpressureError,
+  MemoryPressureError,
   PartialAppendError,
   connectWithin,
   createKeys,
@@ -20,6 +21,7 @@ import {
   ServiceMetrics,
   closeServer,
   createLimitedHttpServer,
+  checkRedisSettings,
   createLogger,
   jsonBody,
   listen,
@@ -27,7 +29,9 @@ import {
   redisFailureAnswer,
   requestContext,
   requestLogger,
+  UNKNOWN_REDIS_SETTINGS,
   type Logger,
+  type RedisSettings,
 } from '@redis-ingest/service-kit';
 import { IngestAccess, type Caller } from './access';
 import { NotReplicatedError, PartitionedAppend } from './append';
@@ -44,6 +48,8 @@ export interface IngestDeps {
   /** Flipped by whoever stops the server; by default one that only PINGs Redis. */
   readonly readiness?: Readiness;
   readonly access?: IngestAccess;
+  /** What the start-up check found out about Redis' eviction policy. */
+  readonly redisSettings?: RedisSettings;
 }
 
 const NDJSON = 'application/x-ndjson';
@@ -59,6 +65,14 @@ function classifyError(error: unknown): HttpError | undefined {
   }
   if (error instanceof BackpressureError) {
     return new HttpError(503, 'The pipeline is behind; retry later', { backlog: error.backlog }, { 'Retry-After': '1' });
+  }
+  if (error instanceof MemoryPressureError) {
+    return new HttpError(
+      503,
+      'Redis memory is nearly full; retry once the workers have drained the stream',
+      { usedMemoryBytes: error.usedBytes, maxMemoryBytes: error.maxBytes, appended: 'none' },
+      { 'Retry-After': '5' },
+    );
   }
   // A refusal leaves the whole batch out; after a timeout or a lost connection it may be in, and only
   // a retry with the same eventIds settles which.
@@ -111,10 +125,12 @@ export function createServer({
   logger,
   readiness = new Readiness(() => redis.ping()),
   access = new IngestAccess(redis, config),
+  redisSettings = UNKNOWN_REDIS_SETTINGS,
 }: IngestDeps): Express {
   const keys = createKeys(config.keys);
   const metrics = new ServiceMetrics();
   const failures = new RedisFailures(metrics, logger);
+  metrics.evictionRisk(redisSettings);
   const events = new IngestMetrics(metrics);
   metrics.sampleQueue(() => readQueueStats(redis, keys, config.consumerGroup));
   const app = express();
@@ -136,7 +152,7 @@ export function createServer({
     res.json(apiDocument);
   });
 
-  const partitioned = new PartitionedAppend(redis, config);
+  const partitioned = new PartitionedAppend(redis, config, logger);
 
   /** Source checks, rate limit, then the append; every event the request carried is counted either way. */
   async function admit(caller: Caller, admitted: readonly TelemetryEvent[]): Promise<AppendedEvent[]> {
@@ -222,8 +238,17 @@ const CONNECT_WAIT_MS = 2_000;
 
 /** Connects to Redis (waiting briefly; requests answer 503 until it is reachable) and listens. */
 export async function start(config: IngestConfig, logger: Logger = createLogger('ingest-api', config.logLevel)): Promise<RunningIngestApi> {
-  const redis = createRedisClient(config.redis, { name: 'ingest-api', logger, commandTimeoutMs: config.redisTimeoutMs });
+  const redis = createRedisClient(config.redis, {
+    name: 'ingest-api',
+    logger,
+    commandTimeoutMs: config.redisTimeoutMs,
+    maxInFlight: config.maxInFlight,
+  });
   if (!(await connectWithin(redis, CONNECT_WAIT_MS))) logger.warn('redis not reachable yet; answering 503 until it is');
+  const redisSettings = await checkRedisSettings(redis, config, logger).catch((error: unknown) => {
+    redis.destroy();
+    throw error;
+  });
   const readiness = new Readiness(() => redis.ping());
   const access = new IngestAccess(redis, config);
   if (!config.authRequired && !(await access.required().catch(() => false))) {
@@ -232,7 +257,7 @@ export async function start(config: IngestConfig, logger: Logger = createLogger(
       'no device keys: ingest accepts events from anyone until the first key is added (keys-cli add), or INGEST_AUTH_REQUIRED=true',
     );
   }
-  const server = createLimitedHttpServer(createServer({ config, redis, logger, readiness, access }), config.http);
+  const server = createLimitedHttpServer(createServer({ config, redis, logger, readiness, access, redisSettings }), config.http);
   const port = await listen(server, config.port, config.host);
   logger.info({ port, authRequired: config.authRequired, rateLimit: config.rateLimit ?? 'off' }, 'ingest-api listening');
   return {

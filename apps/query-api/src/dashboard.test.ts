@@ -151,6 +151,13 @@ describe('dashboard in a headless Chromium', () => {
     expect(Number(await page.getAttribute('#queue-rate', 'data-value'))).toBeGreaterThan(0);
   });
 
+  it('shows Redis memory and its eviction policy, and marks a policy that may delete events', async () => {
+    const redisState = await getJson('/api/ingest/redis');
+    expect(redisState).toMatchObject({ maxmemoryPolicy: 'noeviction', evictionRisk: 'none', usedMemoryBytes: expect.any(Number) });
+    await page.waitForFunction(() => document.querySelector('#redis-policy')?.textContent === 'noeviction');
+    expect(await page.$eval('#redis-memory', (memory) => memory.closest('.card')!.classList.contains('alert'))).toBe(false);
+  });
+
   it('narrows the series list by metric and by source prefixes through the server', async () => {
     const all = ['cpu/s1', 'cpu/s2', 'cpu/s3', 'cpu/s4', 'cpu/s5', 'disk/s1', 'mem/s1', 'mem/s2', 'mem/s3'];
     await page.waitForFunction((count) => document.querySelectorAll('#series-list button').length === count, all.length);

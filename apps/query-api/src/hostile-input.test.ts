@@ -74,6 +74,8 @@ const queries: [string, string][] = [
   ['an unknown reducer', '/api/ingest/metrics/m/range?reduce=median'],
   ['a dead-letter count of -5', '/api/ingest/dead-letters?count=-5'],
   ['a dead-letter cursor that is no id', '/api/ingest/dead-letters?cursor=abc'],
+  ['a dead-letter cursor of 20 digits past 2^64 - 1', '/api/ingest/dead-letters?cursor=18446744073709551616-0'],
+  ['a dead-letter cursor whose sequence is past 2^64 - 1', '/api/ingest/dead-letters?cursor=0:1-18446744073709551616'],
 ];
 
 const bodies: [string, string, number][] = [
@@ -89,6 +91,8 @@ const bodies: [string, string, number][] = [
   ['an id of "NaN"', JSON.stringify({ ids: ['NaN'] }), 400],
   ['an id of "Infinity"', JSON.stringify({ ids: ['Infinity'] }), 400],
   ['an id past 2^64', JSON.stringify({ ids: ['99999999999999999999999-0'] }), 400],
+  ['an id of 20 digits past 2^64 - 1', JSON.stringify({ ids: ['99999999999999999999-0'] }), 400],
+  ['an id whose sequence is past 2^64 - 1', JSON.stringify({ ids: ['0-18446744073709551616'] }), 400],
   ['an id with braces', JSON.stringify({ ids: ['{1}-0'] }), 400],
   ['an id with a colon', JSON.stringify({ ids: ['1:0'] }), 400],
   ['an id with a space', JSON.stringify({ ids: ['1 -0'] }), 400],

@@ -1,4 +1,4 @@
-import { KindGuard, Type, type Static, type TObject, type TSchema } from '@sinclair/typebox';
+import { FormatRegistry, KindGuard, Type, type Static, type TObject, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import {
   AGGREGATIONS,
@@ -9,6 +9,7 @@ import {
   type FieldError,
 } from '@redis-ingest/redis-schema';
 import { HttpError } from '@redis-ingest/service-kit';
+import { isStreamIdInRange, parseEntryRef } from './stream-ids';
 
 const name = (description: string) =>
   Type.String({ minLength: 1, maxLength: NAME_MAX_LENGTH, pattern: NAME_PATTERN, description });
@@ -21,7 +22,11 @@ const NAME_BODY = NAME_PATTERN.replace(/^\^|\$$/g, '');
  * stream has several partitions (see formatEntryRef).
  */
 export const ENTRY_REF_PATTERN = '^(\\d{1,3}:)?\\d{1,20}-\\d{1,20}$';
-const entryRef = (description: string) => Type.String({ maxLength: 45, pattern: ENTRY_REF_PATTERN, description });
+// The pattern lets 20 digits through; the format holds them to what Redis takes as a stream id.
+const entryRefShape = new RegExp(ENTRY_REF_PATTERN);
+FormatRegistry.Set('entry-ref', (value) => entryRefShape.test(value) && isStreamIdInRange(parseEntryRef(value).id));
+const entryRef = (description: string) =>
+  Type.String({ maxLength: 45, pattern: ENTRY_REF_PATTERN, format: 'entry-ref', description: `${description} Both numbers at most 2^64 - 1.` });
 
 // Read by parseTime, which names the parameter when the text is no time.
 const time = (description: string) => Type.Optional(Type.String({ minLength: 1, maxLength: 40, description }));

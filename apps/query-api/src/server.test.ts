@@ -526,6 +526,7 @@ describe('query-api ranges', () => {
         'GET /api/ingest/series',
         'GET /api/ingest/series/{metric}/{source}/range',
         'GET /api/ingest/metrics/{metric}/range',
+        'GET /api/ingest/redis',
         'GET /api/ingest/dead-letters',
         'POST /api/ingest/dead-letters/replay',
         'POST /api/ingest/dead-letters/delete',

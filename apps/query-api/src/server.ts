@@ -21,11 +21,14 @@ import {
   ServiceMetrics,
   closeServer,
   createLimitedHttpServer,
+  checkRedisSettings,
   createLogger,
   listen,
   notFound,
   requestContext,
+  UNKNOWN_REDIS_SETTINGS,
   type Logger,
+  type RedisSettings,
 } from '@redis-ingest/service-kit';
 import { queryAccess, warnAboutOpenRoutes } from './access';
 import { queryApiDocument } from './api-document';
@@ -60,6 +63,8 @@ export interface QueryDeps {
    * asks every primary and so every partition's.
    */
   readonly readiness?: Readiness;
+  /** What the start-up check found out about Redis' eviction policy. */
+  readonly redisSettings?: RedisSettings;
 }
 
 const DEFAULT_SERIES_PAGE = 100;
@@ -73,10 +78,18 @@ function classifyError(error: unknown): HttpError | undefined {
   return undefined;
 }
 
-export function createServer({ config, redis, store, logger, readiness = new Readiness(() => redis.ping()) }: QueryDeps): Express {
+export function createServer({
+  config,
+  redis,
+  store,
+  logger,
+  readiness = new Readiness(() => redis.ping()),
+  redisSettings = UNKNOWN_REDIS_SETTINGS,
+}: QueryDeps): Express {
   const keys = createKeys(config.keys);
   const metrics = new ServiceMetrics();
   metrics.sampleQueue(() => readQueueStats(redis, keys, config.consumerGroup));
+  metrics.evictionRisk(redisSettings);
   const access = queryAccess(config);
   const parseSeriesPageQuery = compileQuery(seriesPageQuerySchema(config.maxSeriesPage));
   const parseRecentQuery = compileQuery(recentQuerySchema(config.maxRecent));
@@ -230,9 +243,10 @@ export async function start(config: QueryConfig, logger: Logger = createLogger('
     } else {
       logger.warn('redis not reachable yet; answering 503 until it is');
     }
+    const redisSettings = await checkRedisSettings(redis, config, logger);
     warnAboutOpenRoutes(config, logger);
     const readiness = new Readiness(() => redis.ping());
-    const server = createLimitedHttpServer(createServer({ config, redis, store, logger, readiness }), config.http);
+    const server = createLimitedHttpServer(createServer({ config, redis, store, logger, readiness, redisSettings }), config.http);
     const port = await listen(server, config.port, config.host);
     logger.info({ port, readToken: config.readToken !== undefined, adminToken: config.adminToken !== undefined }, 'query-api listening');
     return {

@@ -1,4 +1,4 @@
-import { compareStreamIds, formatEntryRef, mergeNewestFirst, nextStreamId, parseEntryRef } from './stream-ids';
+import { compareStreamIds, formatEntryRef, isStreamIdInRange, mergeNewestFirst, nextStreamId, parseEntryRef } from './stream-ids';
 
 describe('stream ids across partitions', () => {
   it('orders ids by milliseconds, then sequence, beyond 2^53 too', () => {
@@ -7,6 +7,13 @@ describe('stream ids across partitions', () => {
       '9-9', '10-0', '10-2', '10-10', '9007199254740992-18446744073709551615', '9007199254740993-0', '18446744073709551615-0',
     ]);
     expect(compareStreamIds('7-1', '7-1')).toBe(0);
+  });
+
+  it('takes as a stream id only what Redis takes: both numbers at most 2^64 - 1', () => {
+    expect(isStreamIdInRange('18446744073709551615-18446744073709551615')).toBe(true);
+    expect(isStreamIdInRange('18446744073709551616-0')).toBe(false);
+    expect(isStreamIdInRange('0-18446744073709551616')).toBe(false);
+    expect(isStreamIdInRange('99999999999999999999-0')).toBe(false);
   });
 
   it('steps to the next id, carrying into the milliseconds after the last sequence', () => {

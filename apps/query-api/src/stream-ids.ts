@@ -5,6 +5,17 @@ function idParts(id: string): [bigint, bigint] {
   return [BigInt(ms!), BigInt(seq ?? 0)];
 }
 
+const MAX_ID_PART = 2n ** 64n - 1n;
+
+/**
+ * Whether Redis takes `<ms>-<seq>` as a stream id: both parts are unsigned 64-bit numbers, so 20
+ * digits may still be too many (XRANGE answers "ERR Invalid stream ID" for 18446744073709551616-0).
+ */
+export function isStreamIdInRange(id: string): boolean {
+  const [ms, seq] = idParts(id);
+  return ms <= MAX_ID_PART && seq <= MAX_ID_PART;
+}
+
 /** Orders stream ids as Redis does: by milliseconds, then by sequence; both may exceed 2^53. */
 export function compareStreamIds(left: string, right: string): number {
   const [leftMs, leftSeq] = idParts(left);
@@ -17,7 +28,7 @@ export function compareStreamIds(left: string, right: string): number {
 /** The smallest stream id after `id`. */
 export function nextStreamId(id: string): string {
   const [ms, seq] = idParts(id);
-  return seq === 2n ** 64n - 1n ? `${ms + 1n}-0` : `${ms}-${seq + 1n}`;
+  return seq === MAX_ID_PART ? `${ms + 1n}-0` : `${ms}-${seq + 1n}`;
 }
 
 export interface PartitionEntry<T> {

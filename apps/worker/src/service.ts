@@ -1,5 +1,5 @@
 import { createKeys, createRedisClient, createRollupStore, readQueueStats, type RedisClient } from '@redis-ingest/redis-schema';
-import { closeServer, createLimitedHttpServer, listen, type Logger } from '@redis-ingest/service-kit';
+import { checkRedisSettings, closeServer, createLimitedHttpServer, listen, type Logger } from '@redis-ingest/service-kit';
 import { ADMIN_HTTP_LIMITS, createAdminApp, groupReadiness } from './admin-server';
 import type { WorkerConfig } from './config';
 import { createConsumerName } from './consumer-name';
@@ -47,8 +47,10 @@ export async function start(config: WorkerConfig, logger: Logger): Promise<Runni
   const client = createRedisClient(config.redis, { name: `worker:${consumer}`, logger });
   await client.connect();
   try {
+    const redisSettings = await checkRedisSettings(client, config, logger);
     const context = await prepareProcessing(client, config, logger);
     context.metrics.service.sampleQueue(() => readQueueStats(client, context.keys, context.group));
+    context.metrics.service.evictionRisk(redisSettings);
     if (config.adminToken === undefined) {
       logger.warn({ variable: 'WORKER_ADMIN_TOKEN' }, 'no admin token: anyone who reaches the admin port may drain the stream');
     }

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError, readChoice, readInteger, readOptionalString, readString, readUrl, type Env } from './env';
+import { ConfigError, readBoolean, readChoice, readInteger, readOptionalString, readString, readUrl, type Env } from './env';
 import { MAX_STREAM_PARTITIONS, type KeyConfig } from './keys';
 import type { RedisTarget, RedisTlsFiles } from './redis';
 import { parseRollupTiers, type RollupTier } from './rollup/tiers';
@@ -19,6 +19,11 @@ export interface PipelineConfig {
   readonly rawRetentionMs: number;
   readonly rollupTiers: readonly RollupTier[];
   readonly logLevel: (typeof LOG_LEVELS)[number];
+  /**
+   * Refuse to start when Redis' maxmemory-policy may delete any key: NODE_ENV=production unless
+   * INGEST_ALLOW_EVICTION=true. Elsewhere such a policy is only logged.
+   */
+  readonly refuseEviction: boolean;
 }
 
 const DAY_MS = 86_400_000;
@@ -112,5 +117,6 @@ export function loadPipelineConfig(env: Env): PipelineConfig {
     rawRetentionMs: readInteger(env, 'INGEST_RAW_RETENTION_MS', 7 * DAY_MS),
     rollupTiers,
     logLevel: readChoice(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    refuseEviction: readString(env, 'NODE_ENV', 'development') === 'production' && !readBoolean(env, 'INGEST_ALLOW_EVICTION', false),
   };
 }

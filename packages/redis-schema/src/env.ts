@@ -41,6 +41,15 @@ export function readInteger(env: Env, name: string, fallback: number, bounds: In
   return value;
 }
 
+/** A share from 0 to 1 such as 0.9. */
+export function readFraction(env: Env, name: string, fallback: number): number {
+  const text = raw(env, name);
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!/^\d*\.?\d+$/.test(text) || value > 1) throw new ConfigError(name, `expected a number from 0 to 1, got "${text}"`);
+  return value;
+}
+
 export function readChoice<T extends string>(env: Env, name: string, choices: readonly T[], fallback: T): T {
   const text = raw(env, name);
   if (text === undefined) return fallback;

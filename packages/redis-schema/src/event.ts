@@ -5,15 +5,29 @@ import { NAME_MAX_LENGTH, NAME_PATTERN } from './names';
 const ISO_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i;
 
 /**
+ * The last instant whose UTC form has a four-digit year. An offset can carry 9999-12-31T23:59:59-00:01
+ * past it, and the normalised form (+010000-01-01T00:00:59.000Z) would then fail this very rule
+ * when the worker reads the entry back: what ingest accepts, the worker must accept.
+ */
+const LAST_TIMESTAMP_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+/**
+ * The largest magnitude of a value. Sums stay finite however many values a bucket adds up (below
+ * 10^16 of them), so every aggregate of accepted values is a number, never Infinity (JSON null).
+ */
+export const MAX_EVENT_VALUE = 1e292;
+
+/**
  * ISO-8601 date-time with an explicit offset: without one the instant would depend on the server's
- * time zone. Dates before 1970 are refused because series timestamps are unsigned milliseconds.
+ * time zone. Dates before 1970 are refused because series timestamps are unsigned milliseconds, and
+ * instants past the year 9999 because their UTC form has no four-digit year.
  */
 export function parseIsoTimestamp(text: string): number | undefined {
   const match = ISO_TIMESTAMP.exec(text);
   if (!match) return undefined;
   const [, year, month, day, hour, minute, second] = match.map(Number);
   const ms = Date.parse(text);
-  if (!Number.isFinite(ms) || ms < 0) return undefined;
+  if (!Number.isFinite(ms) || ms < 0 || ms > LAST_TIMESTAMP_MS) return undefined;
   // Date.parse rolls 2024-02-30 over to March; a calendar check catches it.
   const calendar = new Date(Date.UTC(year!, month! - 1, day!, hour!, minute!, second!));
   if (calendar.getUTCDate() !== day || hour! > 23 || minute! > 59 || second! > 59) return undefined;
@@ -37,7 +51,11 @@ export const TelemetryEventSchema = Type.Object(
   {
     source: Name('The device or sender, e.g. "sensor-7". Letters, digits, "_", "." and "-", at most 128.'),
     metric: Name('What was measured, e.g. "temperature". Letters, digits, "_", "." and "-", at most 128.'),
-    value: Type.Number({ description: 'A finite number.' }),
+    value: Type.Number({
+      minimum: -MAX_EVENT_VALUE,
+      maximum: MAX_EVENT_VALUE,
+      description: 'A finite number of magnitude at most 1e292, so that sums and averages of any bucket stay finite.',
+    }),
     occurredAt: Type.Optional(
       Type.String({ format: 'date-time', description: 'ISO-8601 with an offset; defaults to the time of receipt.' }),
     ),

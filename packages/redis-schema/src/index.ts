@@ -6,6 +6,7 @@ export * from './stream-entry';
 export * from './config';
 export * from './redis';
 export * from './redis-errors';
+export * from './redis-memory';
 export * from './cluster-routing';
 export * from './series-index';
 export * from './rollup/tiers';

@@ -30,7 +30,7 @@ function nodeAccess(seed: string, tls: RedisTlsFiles | undefined) {
 function createClusterConnection(
   rootNodes: readonly string[],
   tls: RedisTlsFiles | undefined,
-  { name, connectTimeoutMs = 1_000, commandTimeoutMs }: RedisClientOptions,
+  { name, connectTimeoutMs = 1_000 }: RedisClientOptions,
   reconnectStrategy: (retries: number) => number | false,
 ) {
   const { socket, ...credentials } = nodeAccess(rootNodes[0]!, tls);
@@ -45,7 +45,6 @@ function createClusterConnection(
       ...credentials,
       socket: { connectTimeout: connectTimeoutMs, reconnectStrategy, ...socket },
     },
-    ...(commandTimeoutMs === undefined ? {} : { commandOptions: { timeout: commandTimeoutMs } }),
   });
 }
 

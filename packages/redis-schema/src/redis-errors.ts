@@ -20,6 +20,8 @@ export const REDIS_ERROR_KINDS = [
   'connection',
   /** No reply within the command timeout: the command may still have run. */
   'timeout',
+  /** Refused by this process before sending: too many of its commands await replies already. */
+  'overload',
   /** OOM: used memory is above maxmemory and the command would add to it. */
   'oom',
   /** BUSY: a long script or function holds the server. */
@@ -43,6 +45,14 @@ export const REDIS_ERROR_KINDS = [
 ] as const;
 
 export type RedisErrorKind = (typeof REDIS_ERROR_KINDS)[number];
+
+/** A command refused before it was sent: `limit` commands of this process await their replies. */
+export class InFlightLimitError extends Error {
+  constructor(readonly limit: number) {
+    super(`${limit} Redis commands await their replies already`);
+    this.name = 'InFlightLimitError';
+  }
+}
 
 const CONNECTION_ERRORS = [
   ClientClosedError,
@@ -93,6 +103,7 @@ export function redisErrorReason(error: unknown): string | undefined {
 /** What kind of Redis failure `error` is; undefined for an error that did not come from Redis or its client. */
 export function classifyRedisError(error: unknown): RedisErrorKind | undefined {
   if (error instanceof TimeoutError) return 'timeout';
+  if (error instanceof InFlightLimitError) return 'overload';
   if (CONNECTION_ERRORS.some((type) => error instanceof type)) return 'connection';
   if (error instanceof ErrorReply) return KIND_BY_CODE[redisErrorCode(error) ?? ''] ?? 'other';
   const code = (error as { code?: unknown } | null)?.code;
@@ -109,7 +120,7 @@ export function isRedisError(error: unknown): boolean {
  * unreachable, starting, failing over, full or busy for now. NOPERM, WRONGTYPE and other replies
  * answer the same however often they are asked.
  */
-export const TRANSIENT_REDIS_ERROR_KINDS = ['connection', 'timeout', 'oom', 'busy', 'readonly', 'loading', 'misconf', 'noscript', 'cluster'] as const;
+export const TRANSIENT_REDIS_ERROR_KINDS = ['connection', 'timeout', 'overload', 'oom', 'busy', 'readonly', 'loading', 'misconf', 'noscript', 'cluster'] as const;
 
 export type TransientRedisErrorKind = (typeof TRANSIENT_REDIS_ERROR_KINDS)[number];
 
@@ -139,9 +150,11 @@ export function isConnectionError(error: unknown): boolean {
  * refused write wrote nothing. After a timeout or a lost connection the command may have run, and
  * a reply raised inside a script may come after some of its writes.
  */
-const REFUSED_BEFORE_RUNNING: ReadonlySet<RedisErrorKind> = new Set(['oom', 'busy', 'readonly', 'loading', 'misconf', 'noscript', 'cluster', 'noperm']);
+const REFUSED_BEFORE_RUNNING: ReadonlySet<RedisErrorKind> = new Set(['overload', 'oom', 'busy', 'readonly', 'loading', 'misconf', 'noscript', 'cluster', 'noperm']);
 
 export function wroteNothing(error: unknown): boolean {
+  // Refused by the client before sending: no connection, or not connected yet.
+  if (error instanceof ClientOfflineError || error instanceof ClientClosedError) return true;
   const kind = classifyRedisError(error);
   return kind !== undefined && REFUSED_BEFORE_RUNNING.has(kind);
 }

@@ -1,4 +1,5 @@
-import { createClient, type RedisClientType } from 'redis';
+import { TimeoutError, createClient, type RedisClientType } from 'redis';
+import { InFlightLimitError } from './redis-errors';
 import { RedisClusterClient } from './redis-cluster-client';
 
 export interface RedisLogger {
@@ -16,6 +17,12 @@ export interface RedisClientOptions {
    * A command that timed out may still have run, so callers must treat it as "unknown", not "failed".
    */
   readonly commandTimeoutMs?: number;
+  /**
+   * Most commands awaiting their replies at once; more are refused at once with InFlightLimitError
+   * rather than queued in process memory until they time out. A command that timed out counts until
+   * Redis has answered it. PING is never refused, so readiness reflects Redis, not the load.
+   */
+  readonly maxInFlight?: number;
 }
 
 /** PEM contents for rediss:// connections: a CA to trust, and a client certificate with its key. */
@@ -74,21 +81,68 @@ export function createRedisClient(target: string | { readonly url: string; reado
 export function createRedisClient(target: RedisTarget, options: RedisClientOptions): RedisClient;
 export function createRedisClient(target: RedisTarget | string, options: RedisClientOptions): RedisClient {
   const resolved: RedisTarget = typeof target === 'string' ? { url: target } : target;
-  if ('clusterNodes' in resolved) return new RedisClusterClient(resolved.clusterNodes, options, resolved.tls);
-  return createStandaloneClient(resolved.url, resolved.tls, options);
+  const { commandTimeoutMs, maxInFlight, ...connection } = options;
+  const client =
+    'clusterNodes' in resolved
+      ? new RedisClusterClient(resolved.clusterNodes, connection, resolved.tls)
+      : createStandaloneClient(resolved.url, resolved.tls, connection);
+  return withDeadlines(client, commandTimeoutMs, maxInFlight);
+}
+
+const GUARDED_COMMANDS = new Set<string | symbol>([...TYPED_COMMANDS, 'sendCommand', 'ping']);
+
+/**
+ * Times commands out and bounds how many await their replies, outside node-redis. Its own command
+ * timeout unlinks a timed-out command from the queue of commands not yet written, and that list's
+ * removal leaves the next node pointing back at the removed one: after two timeouts at its head the
+ * queue detaches, and from then on every command waits unwritten until it times out, for good.
+ * Here a command that timed out stays in node-redis' queue until Redis answers it, so the queue
+ * stays whole, and the bound keeps such commands from piling up.
+ */
+function withDeadlines<T extends RedisClient>(client: T, timeoutMs: number | undefined, maxInFlight: number | undefined): T {
+  if (timeoutMs === undefined && maxInFlight === undefined) return client;
+  let inFlight = 0;
+  const release = () => {
+    inFlight--;
+  };
+  const guard = (send: () => Promise<unknown>, bounded: boolean): Promise<unknown> => {
+    if (bounded && maxInFlight !== undefined && inFlight >= maxInFlight) return Promise.reject(new InFlightLimitError(maxInFlight));
+    inFlight++;
+    const reply = send();
+    reply.then(release, release);
+    if (timeoutMs === undefined) return reply;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new TimeoutError()), timeoutMs);
+      reply.then(
+        (value) => (clearTimeout(timer), resolve(value)),
+        (error: unknown) => (clearTimeout(timer), reject(error)),
+      );
+    });
+  };
+  // The proxy stands on an object inheriting from the client (so instanceof still holds), since the
+  // cluster client's frozen command properties may not be answered differently by a proxy of itself.
+  return new Proxy(Object.create(client) as T, {
+    get(_inheriting, property) {
+      const value: unknown = Reflect.get(client, property, client);
+      if (typeof value !== 'function') return value;
+      // Bound to the client itself: node-redis keeps its state in private fields a proxy cannot reach.
+      const bound = (value as (...args: unknown[]) => unknown).bind(client);
+      if (!GUARDED_COMMANDS.has(property)) return bound;
+      return (...args: unknown[]) => guard(() => bound(...args) as Promise<unknown>, property !== 'ping');
+    },
+  });
 }
 
 function createStandaloneClient(
   url: string,
   tls: RedisTlsFiles | undefined,
-  { name, logger, connectTimeoutMs = 1_000, commandTimeoutMs }: RedisClientOptions,
+  { name, logger, connectTimeoutMs = 1_000 }: RedisClientOptions,
 ): NodeRedisClient {
   const client = createClient({
     url,
     name,
     RESP: 2,
     disableOfflineQueue: true,
-    ...(commandTimeoutMs === undefined ? {} : { commandOptions: { timeout: commandTimeoutMs } }),
     socket: { connectTimeout: connectTimeoutMs, reconnectStrategy: reconnectDelay, ...tlsSocketOptions(tls) },
   });
   let reported = false;
@@ -109,8 +163,17 @@ function createStandaloneClient(
  * connection serving `key`'s slot; plain `sendCommand(['WAIT', ...])` is refused there.
  */
 export async function waitForReplicas(client: RedisClient, key: string, replicas: number, timeoutMs: number): Promise<number> {
-  const args = ['WAIT', String(replicas), String(timeoutMs)];
-  return Number(client instanceof RedisClusterClient ? await client.sendToSlotOf(key, args) : await client.sendCommand(args));
+  return Number(await sendToNodeOf(client, key, ['WAIT', String(replicas), String(timeoutMs)]));
+}
+
+/** Sends a command about one node (WAIT, INFO) to the node that holds `key`: on a cluster, its slot's primary. */
+export function sendToNodeOf<T = unknown>(client: RedisClient, key: string, args: readonly string[]): Promise<T> {
+  return client instanceof RedisClusterClient ? client.sendToSlotOf<T>(key, args) : (client.sendCommand(args) as Promise<T>);
+}
+
+/** Whether every key lives on the one server the client talks to, so a question about one node answers for all. */
+export function isSingleNode(client: RedisClient): boolean {
+  return !(client instanceof RedisClusterClient);
 }
 
 /**

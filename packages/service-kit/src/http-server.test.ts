@@ -29,7 +29,8 @@ function rawExchange(port: number, chunks: readonly string[], gapMs: number): Pr
 }
 
 describe('createLimitedHttpServer', () => {
-  const server = createLimitedHttpServer((_req, res) => res.end('ok'), limits);
+  // Answers once the whole body is in, as the services' body parsers do.
+  const server = createLimitedHttpServer((req, res) => req.resume().on('end', () => res.end('ok')), limits);
   let port: number;
 
   beforeAll(async () => {
@@ -57,6 +58,20 @@ describe('createLimitedHttpServer', () => {
     const { reply } = await rawExchange(port, ['NOT HTTP AT ALL\r\n\r\n'], 0);
     expect(reply).toMatch(/^HTTP\/1\.1 400 /);
     expect(reply).toContain('{"error":"Bad Request"}');
+  });
+
+  it.each([
+    ['an unknown method', 400, 'FOO / HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['an oversized head', 431, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(4_096)}\r\n\r\n`],
+    ['a bad chunk size after Expect: 100-continue', 400, 'POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'],
+  ])('answers %s on a keep-alive connection that already served a request with its JSON %i', async (_, status, request) => {
+    const { reply } = await rawExchange(port, ['GET / HTTP/1.1\r\nHost: x\r\n\r\n', request], 100);
+    const answers = reply.split(/(?=HTTP\/1\.1 )/);
+    expect(answers[0]).toMatch(/^HTTP\/1\.1 200 /);
+    // An interim 100 Continue may come before the answer.
+    const last = answers[answers.length - 1]!;
+    expect(last).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+    expect(last).toMatch(/\r\n\r\n\{"error":"[A-Za-z ]+"\}$/);
   });
 
   it('closes an idle keep-alive connection after keepAliveTimeoutMs', async () => {

@@ -23,9 +23,11 @@ function clientErrorStatus(code: string | undefined): number {
  * Answers requests Node refuses before any handler runs (oversized or unparsable heads, timeouts) in
  * JSON like every other error, instead of Node's bodiless default.
  */
-function answerClientError(error: NodeJS.ErrnoException, socket: Duplex & { bytesWritten?: number }): void {
-  // Nothing can be sent on a reset socket, or after part of a response went out.
-  if (error.code === 'ECONNRESET' || !socket.writable || (socket.bytesWritten ?? 0) > 0) {
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex & { _httpMessage?: { headersSent?: boolean } | null }): void {
+  // Nothing can be sent on a reset socket, or once the head of a response is out. Node's own handler
+  // asks the same of the response the socket is serving now; bytes written earlier on a keep-alive
+  // connection belong to responses that are complete.
+  if (error.code === 'ECONNRESET' || !socket.writable || socket._httpMessage?.headersSent === true) {
     socket.destroy();
     return;
   }

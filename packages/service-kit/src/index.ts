@@ -1,6 +1,7 @@
 export * from './logger';
 export * from './http';
 export * from './redis-failures';
+export * from './redis-settings';
 export * from './process';
 export * from './cluster';
 export * from './openapi';

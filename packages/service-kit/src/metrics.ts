@@ -3,6 +3,9 @@ import type { Request, RequestHandler } from 'express';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { classifyRedisError } from '@redis-ingest/redis-schema';
 import type { RouteDescription } from './openapi';
+import type { RedisSettings } from './redis-settings';
+
+const RISK_VALUE: Record<RedisSettings['risk'], number> = { none: 0, 'keys-with-ttl': 1, 'any-key': 2, unknown: Number.NaN };
 
 export type { Counter, Histogram };
 
@@ -115,6 +118,21 @@ export class ServiceMetrics {
     gauge('telemetry_stream_lag', 'Entries the consumer group has not yet been handed (NaN when Redis cannot tell)', (stats) => stats.lag);
     gauge('telemetry_stream_pending', 'Entries handed to a worker and not yet acknowledged', (stats) => stats.pending);
     gauge('telemetry_dead_letter_length', 'Entries in the dead-letter stream', (stats) => stats.dead_lettered);
+  }
+
+  /**
+   * `redis_eviction_risk`: what Redis' maxmemory-policy may delete under memory pressure, 0 nothing,
+   * 1 keys with a TTL, 2 any key, NaN when unknown; labelled with the policy. Alert on anything above 0.
+   */
+  evictionRisk({ policy, risk }: RedisSettings): void {
+    new Gauge({
+      name: 'redis_eviction_risk',
+      help: 'What Redis maxmemory-policy may delete under memory pressure: 0 nothing, 1 keys with a TTL, 2 any key; NaN when unknown',
+      labelNames: ['policy'],
+      registers: [this.registry],
+      // Every process asks the same Redis.
+      aggregator: 'max',
+    }).set({ policy }, RISK_VALUE[risk]);
   }
 
   /**

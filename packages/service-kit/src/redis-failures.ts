@@ -8,6 +8,7 @@ import type { ServiceMetrics } from './metrics';
 const RETRYABLE: Record<TransientRedisErrorKind, { readonly message: string; readonly retryAfterSeconds: number }> = {
   connection: { message: 'Redis is unavailable; retry later', retryAfterSeconds: 1 },
   timeout: { message: 'Redis did not answer in time; retry later', retryAfterSeconds: 1 },
+  overload: { message: 'Too much Redis work is in flight in this process; retry later', retryAfterSeconds: 1 },
   oom: { message: 'Redis is out of memory; retry once the pipeline has drained', retryAfterSeconds: 5 },
   busy: { message: 'Redis is busy running a script; retry later', retryAfterSeconds: 1 },
   readonly: { message: 'Redis answered as a read-only replica (a failover is under way); retry later', retryAfterSeconds: 1 },

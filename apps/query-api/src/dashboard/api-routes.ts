@@ -4,6 +4,7 @@ import { Nullable, ok, redisDown, type RouteDescription } from '@redis-ingest/se
 
 export const ROLLUPS_PATH = '/api/ingest/rollups';
 export const STREAM_PATH = '/api/ingest/stream';
+export const REDIS_PATH = '/api/ingest/redis';
 
 /** The read routes the dashboard needs beyond the series and queue routes. */
 export const dashboardApiRoutes: RouteDescription[] = [
@@ -41,6 +42,25 @@ export const dashboardApiRoutes: RouteDescription[] = [
           entriesAdded: Type.Integer({ description: 'Entries ever added; unaffected by trimming.' }),
           lastId: Nullable(Type.String({ description: 'The newest id any partition added; null before the first.' })),
           readAtMs: Type.Integer({ description: 'When the counters were read, epoch milliseconds.' }),
+        }),
+      ),
+      ...redisDown,
+    },
+  },
+  {
+    method: 'get',
+    path: REDIS_PATH,
+    summary: "Redis memory and what its maxmemory-policy may delete, as the node of the first stream partition reports them",
+    responses: {
+      ...ok(
+        'Memory and eviction policy',
+        Type.Object({
+          usedMemoryBytes: Type.Integer(),
+          maxMemoryBytes: Type.Integer({ description: '0 when maxmemory is not set.' }),
+          maxmemoryPolicy: Type.String(),
+          evictionRisk: Type.Union(['none', 'keys-with-ttl', 'any-key'].map((risk) => Type.Literal(risk)), {
+            description: 'any-key: accepted events can be deleted; keys-with-ttl: idempotency and rate-limit keys can.',
+          }),
         }),
       ),
       ...redisDown,

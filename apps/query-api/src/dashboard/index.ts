@@ -1,7 +1,7 @@
 import { dirname, join } from 'node:path';
 import express, { Router, type Response } from 'express';
-import type { Keys, RedisClient, RollupStore } from '@redis-ingest/redis-schema';
-import { ROLLUPS_PATH, STREAM_PATH } from './api-routes';
+import { evictionRisk, readRedisMemory, type Keys, type RedisClient, type RollupStore } from '@redis-ingest/redis-schema';
+import { REDIS_PATH, ROLLUPS_PATH, STREAM_PATH } from './api-routes';
 import { readStreamCounters } from './stream-counters';
 
 export { dashboardApiRoutes } from './api-routes';
@@ -63,6 +63,11 @@ export function dashboardRouter({ redis, keys, store, rawRetentionMs }: Dashboar
 
   router.get(STREAM_PATH, async (_req, res) => {
     res.json(await readStreamCounters(redis, keys.partitions));
+  });
+
+  router.get(REDIS_PATH, async (_req, res) => {
+    const { usedBytes, maxBytes, policy } = await readRedisMemory(redis, keys.partitions[0]!.stream);
+    res.json({ usedMemoryBytes: usedBytes, maxMemoryBytes: maxBytes, maxmemoryPolicy: policy, evictionRisk: evictionRisk(policy) });
   });
 
   return router;

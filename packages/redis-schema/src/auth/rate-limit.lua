@@ -1,3 +1,4 @@
+#!lua
 --[[
   GCRA (generic cell rate algorithm) over one or more buckets, all or nothing: a request is admitted
   only when every bucket can take its cost now, and only then are all of them charged. A bucket holds
@@ -9,7 +10,8 @@
   ARGV[2]     burst: events an idle bucket admits at once
   ARGV[2+i]   cost (events) charged to KEYS[i]
 
-  Returns 0 when admitted, else the milliseconds until the same request would be.
+  Returns 0 when admitted, else the milliseconds until the same request would be. Declared with a
+  shebang, so a Redis that refuses writes (OOM, MISCONF, READONLY) refuses it before it runs.
 ]]
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])

@@ -1,3 +1,4 @@
+#!lua
 --[[
   Appends a batch of validated events to the stream, unless the consumer group is too far behind.
 
@@ -11,6 +12,9 @@
 
   Returns {ids, duplicate flags}: for an event id seen inside the window, the id of the entry first
   written for it and flag 1. Replies BACKPRESSURE <backlog> without writing when the group is behind.
+
+  The shebang declares the script a writing one with no other flags, so Redis refuses it whole (OOM,
+  MISCONF, READONLY) before it runs rather than at the first write: a batch is in or out, never half.
 ]]
 local stream = KEYS[1]
 local group = ARGV[1]

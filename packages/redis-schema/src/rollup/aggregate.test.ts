@@ -1,10 +1,16 @@
+import { MAX_EVENT_VALUE } from '../event';
 import { aggregatePoints } from './aggregate';
 import type { Point } from './store';
-import type { Aggregation } from './tiers';
+import { AGGREGATIONS, type Aggregation } from './tiers';
 
 const points = (pairs: [number, number][]): Point[] => pairs.map(([timestampMs, value]) => ({ timestampMs, value }));
 
 describe('aggregatePoints', () => {
+  it('keeps every aggregate of the largest accepted values finite', () => {
+    const huge = points([[0, MAX_EVENT_VALUE], [30_000, MAX_EVENT_VALUE], [59_999, 1]]);
+    for (const type of AGGREGATIONS) expect(Number.isFinite(aggregatePoints(huge, type, 60_000)[0]!.value)).toBe(true);
+  });
+
   const input = points([[0, 4], [999, -2], [1000, 0.1], [1500, 0.2], [3999, 7]]);
 
   it.each<[Aggregation, [number, number][]]>([

@@ -67,7 +67,12 @@
   // Queue health
 
   async function refreshQueue() {
-    const [summary, counters] = await Promise.all([getJson('/api/ingest/summary?limit=1'), getJson('/api/ingest/stream')]);
+    const [summary, counters, redis] = await Promise.all([
+      getJson('/api/ingest/summary?limit=1'),
+      getJson('/api/ingest/stream'),
+      getJson('/api/ingest/redis'),
+    ]);
+    showRedis(redis);
     const previous = state.lastCounters;
     if (previous !== null && counters.readAtMs > previous.readAtMs) {
       dashboard.rate = ((counters.entriesAdded - previous.entriesAdded) * 1000) / (counters.readAtMs - previous.readAtMs);
@@ -84,6 +89,17 @@
     rate.dataset.value = dashboard.rate === null ? '' : String(dashboard.rate);
     rate.textContent = dashboard.rate === null ? '–' : decimal.format(dashboard.rate);
     $('queue-dead').closest('.card').classList.toggle('alert', queue.dead_lettered > 0);
+  }
+
+  // An evicting policy can delete accepted events: the card says so in red, whatever the memory use.
+  function showRedis(redis) {
+    const memory = $('redis-memory');
+    const share = redis.maxMemoryBytes > 0 ? redis.usedMemoryBytes / redis.maxMemoryBytes : null;
+    memory.dataset.value = share === null ? '' : String(share);
+    memory.textContent = share === null ? 'no limit' : `${Math.round(share * 100)} %`;
+    const policy = $('redis-policy');
+    policy.textContent = redis.evictionRisk === 'none' ? `${redis.maxmemoryPolicy}` : `${redis.maxmemoryPolicy}: may delete ${redis.evictionRisk === 'any-key' ? 'events' : 'idempotency keys'}`;
+    memory.closest('.card').classList.toggle('alert', redis.evictionRisk !== 'none' || (share !== null && share > 0.8));
   }
 
   // Series list
