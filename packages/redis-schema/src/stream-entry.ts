@@ -1,4 +1,4 @@
-import { validateEvent, type TelemetryEvent, type Validation } from './event';
+import { MAX_EVENT_VALUE, validateEvent, type TelemetryEvent, type Validation } from './event';
 import { isValidName } from './names';
 import type { Sample } from './rollup/store';
 
@@ -85,6 +85,6 @@ export function canonicalSample(fields: Readonly<Record<string, string>>): Sampl
   if (!isValidName(source) || !isValidName(metric) || (eventId !== undefined && !isValidName(eventId))) return undefined;
   const number = parseStreamNumber(value);
   const timestampMs = canonicalTimestamp(occurredAt);
-  if (number === undefined || timestampMs === undefined) return undefined;
+  if (number === undefined || Math.abs(number) > MAX_EVENT_VALUE || timestampMs === undefined) return undefined;
   return { source, metric, value: number, timestampMs };
 }
