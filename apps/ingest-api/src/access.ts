@@ -9,7 +9,7 @@ import {
   type RedisClient,
   type TelemetryEvent,
 } from '@redis-ingest/redis-schema';
-import { HttpError } from '@redis-ingest/service-kit';
+import { HttpError, bearerToken, bearerUnauthorized } from '@redis-ingest/service-kit';
 import type { IngestConfig } from './config';
 
 /** Who sent a request: a verified device key, or nobody while ingest runs open. */
@@ -17,18 +17,8 @@ export type Caller = { readonly keyId: string; readonly sources: readonly string
 
 const OPEN: Caller = { keyId: undefined };
 
-function unauthorized(message: string, error?: 'invalid_request' | 'invalid_token'): HttpError {
-  const challenge = error === undefined ? 'Bearer realm="ingest"' : `Bearer realm="ingest", error="${error}"`;
-  return new HttpError(401, message, {}, { 'WWW-Authenticate': challenge });
-}
-
-/** The token of an `Authorization: Bearer <token>` header; undefined without the header. */
-function bearerToken(header: string | undefined): string | undefined {
-  if (header === undefined) return undefined;
-  const match = /^Bearer +(\S+) *$/i.exec(header);
-  if (!match) throw unauthorized('Authorization must be "Bearer <keyId>.<secret>"', 'invalid_request');
-  return match[1];
-}
+const REALM = 'ingest';
+const DEVICE_KEY_FORM = '<keyId>.<secret>';
 
 function sourceCounts(events: readonly TelemetryEvent[]): Map<string, number> {
   const counts = new Map<string, number>();
@@ -64,14 +54,16 @@ export class IngestAccess {
    */
   authenticate(): RequestHandler {
     return async (req, res, next) => {
-      const token = bearerToken(req.get('authorization'));
+      const token = bearerToken(req.get('authorization'), REALM, DEVICE_KEY_FORM);
       if (token === undefined) {
-        if (await this.required()) throw unauthorized('A device key is required: Authorization: Bearer <keyId>.<secret>');
+        if (await this.required()) {
+          throw bearerUnauthorized(REALM, `A device key is required: Authorization: Bearer ${DEVICE_KEY_FORM}`);
+        }
         res.locals.caller = OPEN;
         return next();
       }
       const key = await this.verifier.verify(token);
-      if (!key) throw unauthorized('Unknown, revoked or malformed device key', 'invalid_token');
+      if (!key) throw bearerUnauthorized(REALM, 'Unknown, revoked or malformed device key', 'invalid_token');
       res.locals.caller = { keyId: key.keyId, sources: key.sources } satisfies Caller;
       next();
     };
