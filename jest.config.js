@@ -5,7 +5,6 @@
  */
 const shared = {
   testEnvironment: 'node',
-  testTimeout: 30_000,
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }],
   },
@@ -21,6 +20,7 @@ const roots = (suffix) => [
 ];
 
 module.exports = {
+  testTimeout: 30_000,
   projects: [
     { ...shared, displayName: 'unit', testMatch: roots('spec.ts') },
     {
