@@ -5,7 +5,7 @@ import {
   createRedisClient,
   createRollupStore,
   deadLetterFields,
-  parseGroupsReply,
+  readConsumerGroups,
   type Failure,
   type RedisClient,
   type RollupStore,
@@ -128,7 +128,7 @@ describe('query-api against a live Redis', () => {
     const ids = await addEntries(streamKey, 5);
     // A group created at an arbitrary ID has no entries-read counter, so Redis answers lag nil.
     await redis.xGroupCreate(streamKey, config.consumerGroup, ids[1]!);
-    const [group] = parseGroupsReply((await redis.sendCommand(['XINFO', 'GROUPS', streamKey])) as never);
+    const [group] = await readConsumerGroups(redis, streamKey);
     expect(group?.lag).toBeNull();
 
     const { body } = await get('/api/ingest/summary');
