@@ -11,7 +11,7 @@ import {
   type RollupStore,
   type Sample,
 } from '@redis-ingest/redis-schema';
-import { freePort, isolatedEnv, startRedisServer, testRedisUrl } from '@redis-ingest/test-utils';
+import { eventually, freePort, isolatedEnv, startRedisServer, testRedisUrl } from '@redis-ingest/test-utils';
 import { loadQueryConfig, type QueryConfig } from './config';
 import { REPLAY_PAGE_SIZE } from './dead-letters';
 import { start, type RunningQueryApi } from './server';
@@ -297,13 +297,8 @@ describe('query-api without Redis', () => {
       const series = { metric: 'm', source: 's' };
       await (await createRollupStore(writer, config)).addSamples([{ ...series, timestampMs: Date.now(), value: 3 }]);
 
-      const deadline = Date.now() + 10_000;
       let answer = await getJson(base, '/api/ingest/summary');
-      while (answer.status !== 200 && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        answer = await getJson(base, '/api/ingest/summary');
-      }
-      expect(answer.status).toBe(200);
+      await eventually(async () => (answer = await getJson(base, '/api/ingest/summary')).status === 200, 10_000, 'a summary');
       expect(answer.body.metrics).toEqual([{ ...series, raw: { timestampMs: expect.any(Number), value: 3 }, rollup: null }]);
     } finally {
       writer?.destroy();
