@@ -1,4 +1,4 @@
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import pino from 'pino';
 import { DeviceKeyStore, createAccessKeys, type RedisClient } from '@redis-ingest/redis-schema';
 import { eventually, isolatedEnv, testRedisUrl } from '@redis-ingest/test-utils';

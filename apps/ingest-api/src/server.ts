@@ -1,5 +1,5 @@
 import express, { type Express, type Response } from 'express';
-import { ErrorReply } from 'redis';
+import { ErrorReply } from '@redis/client';
 import {
   BackpressureError,
   PartialAppendError,

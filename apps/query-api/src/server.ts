@@ -1,5 +1,5 @@
 import express, { type Express } from 'express';
-import { ErrorReply } from 'redis';
+import { ErrorReply } from '@redis/client';
 import {
   TooManySourcesError,
   connectWithin,

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { encodeEvent } from '@redis-ingest/redis-schema';
 import { eventually, isolatedEnv, testRedisUrl } from '@redis-ingest/test-utils';
 

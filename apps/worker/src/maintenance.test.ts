@@ -1,4 +1,4 @@
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { createRedisClient, type RedisClient } from '@redis-ingest/redis-schema';
 import { createLogger } from '@redis-ingest/service-kit';
 import { eventually, isolatedConfig, startRedisServer, type RedisServer } from '@redis-ingest/test-utils';

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import {
   createRedisClient,
   encodeEvent,

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ErrorReply } from 'redis';
+import { ErrorReply } from '@redis/client';
 import { createRedisClient, isConnectionError, type RedisClient, type StreamPartition } from '@redis-ingest/redis-schema';
 import type { Logger } from '@redis-ingest/service-kit';
 import type { WorkerConfig } from './config';

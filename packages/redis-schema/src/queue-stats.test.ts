@@ -1,4 +1,4 @@
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { isolatedConfig, testRedisUrl } from '@redis-ingest/test-utils';
 import { createKeys } from './keys';
 import { parseGroupsReply, readQueueStats } from './queue-stats';

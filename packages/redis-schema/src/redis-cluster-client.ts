@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ClientClosedError, createCluster, type RedisArgument } from 'redis';
+import { ClientClosedError, createCluster, type RedisArgument } from '@redis/client';
 import { commandRoute } from './cluster-routing';
 import { isConnectionError, reconnectDelay, TYPED_COMMANDS, type RedisClient, type RedisClientOptions } from './redis';
 

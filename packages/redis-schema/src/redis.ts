@@ -11,7 +11,7 @@ import {
   TimeoutError,
   createClient,
   type RedisClientType,
-} from 'redis';
+} from '@redis/client';
 import { RedisClusterClient } from './redis-cluster-client';
 
 export interface RedisLogger {

@@ -1,4 +1,4 @@
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { eventually, testRedisUrl } from '@redis-ingest/test-utils';
 import { randomBytes } from 'node:crypto';
 import type { RedisClient } from '../redis';

@@ -1,4 +1,4 @@
-import { ErrorReply } from 'redis';
+import { ErrorReply } from '@redis/client';
 import type { RedisClient } from '../../redis';
 import { tsInfo } from './commands';
 import { isTimeSeriesError, TIME_SERIES_ERRORS } from './replies';

@@ -1,4 +1,4 @@
-import { SimpleError } from 'redis';
+import { SimpleError } from '@redis/client';
 import {
   isTimeSeriesError,
   parseGroupedRange,

@@ -3,7 +3,7 @@
  * values as the module's own number text (`5E-1` for 0.5), which Number() reads, and the errors of
  * multi-element commands as ErrorReply objects in the failing element's position.
  */
-import { ErrorReply } from 'redis';
+import { ErrorReply } from '@redis/client';
 import type { Point, WriteResult } from '../store';
 
 /** Error texts the module replies with (module.c / tsdb.c), without Redis' `ERR ` prefix. */

@@ -1,4 +1,4 @@
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { createKeys, type KeyConfig } from '../../keys';
 import type { RedisClient } from '../../redis';
 import type { RollupStoreOptions } from '../store';
