@@ -2,6 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { loadIngestConfig } from '../apps/ingest-api/src/config';
+import { loadBridgeConfig } from '../apps/mqtt-bridge/src/config';
 import { loadQueryConfig } from '../apps/query-api/src/config';
 import { loadWorkerConfig } from '../apps/worker/src/config';
 
@@ -12,7 +13,7 @@ const read = (path: string) => readFileSync(join(root, path), 'utf8');
 function variablesReadBySources(): Set<string> {
   const files = [
     'packages/redis-schema/src/config.ts',
-    ...['ingest-api', 'worker', 'query-api'].flatMap((app) =>
+    ...['ingest-api', 'worker', 'query-api', 'mqtt-bridge'].flatMap((app) =>
       readdirSync(join(root, 'apps', app, 'src'))
         .filter((file) => /config\.ts$/.test(file))
         .map((file) => `apps/${app}/src/${file}`),
@@ -46,8 +47,10 @@ function withVariables(environment: Record<string, string>): Record<string, stri
   );
 }
 
-const loaders = { 'ingest-api': loadIngestConfig, worker: loadWorkerConfig, 'query-api': loadQueryConfig };
-const ports = { 'ingest-api': 'INGEST_API_PORT', worker: 'WORKER_ADMIN_PORT', 'query-api': 'QUERY_API_PORT' } as const;
+/** The services the `cluster` profile runs again on the Redis Cluster. */
+const pipelineLoaders = { 'ingest-api': loadIngestConfig, worker: loadWorkerConfig, 'query-api': loadQueryConfig };
+const loaders = { ...pipelineLoaders, 'mqtt-bridge': loadBridgeConfig };
+const ports = { 'ingest-api': 'INGEST_API_PORT', worker: 'WORKER_ADMIN_PORT', 'query-api': 'QUERY_API_PORT', 'mqtt-bridge': 'BRIDGE_PORT' } as const;
 
 describe('.env.example and the README', () => {
   const variables = variablesReadBySources();
@@ -110,12 +113,13 @@ describe('docker-compose.yml', () => {
     expect(compose.services.worker.ports).toBeUndefined();
   });
 
-  it('starts the single-node stack without a profile and every other service only under `cluster`', () => {
+  it('starts the single-node stack without a profile and every other service only under `cluster` or `mqtt`', () => {
     const profiles = Object.entries(compose.services as Record<string, { profiles?: string[] }>).map(([name, service]) => [name, service.profiles] as const);
     expect(profiles.filter(([, profile]) => profile === undefined).map(([name]) => name).sort()).toEqual(['ingest-api', 'query-api', 'redis', 'worker']);
     const others = profiles.filter(([, profile]) => profile !== undefined);
     expect(others.length).toBeGreaterThan(0);
-    expect(others.filter(([, profile]) => profile!.join() !== 'cluster')).toEqual([]);
+    expect(others.filter(([, profile]) => !['cluster', 'mqtt'].includes(profile!.join()))).toEqual([]);
+    expect(others.filter(([, profile]) => profile!.join() === 'mqtt').map(([name]) => name).sort()).toEqual(['mosquitto', 'mqtt-bridge']);
   });
 });
 
@@ -155,7 +159,7 @@ describe('docker-compose.yml, profile `cluster`', () => {
     expect(script).toMatch(/if ! redis-cli .*cluster_slots_assigned:16384/);
   });
 
-  it.each(Object.entries(loaders))('runs %s on the cluster with three stream partitions', (name, load) => {
+  it.each(Object.entries(pipelineLoaders))('runs %s on the cluster with three stream partitions', (name, load) => {
     const service = compose.services[`${name}-cluster`];
     const single = compose.services[name];
     expect(service.profiles).toEqual(['cluster']);

@@ -18,10 +18,10 @@ export function parseRequestsPerSecond(output: string): number {
  * The most XADDs per second this Redis takes with the ingest's field layout, pipelined 64 deep over
  * redis-benchmark's 50 connections: the ceiling any ingest path through this server is held to.
  */
-export async function xaddCeiling(port: number, streamKey: string, requests: number): Promise<number> {
+export async function xaddCeiling(url: string, streamKey: string, requests: number): Promise<number> {
   const { stdout } = await run(
     'redis-benchmark',
-    ['-p', String(port), '-P', '64', '-n', String(requests), '-q',
+    ['-u', url, '-P', '64', '-n', String(requests), '-q',
       'XADD', streamKey, '*', 'source', 's', 'metric', 'm', 'value', '1', 'occurredAt', '2026-01-01T00:00:00Z'],
     { maxBuffer: 16 * 1_048_576 },
   );

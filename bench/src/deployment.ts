@@ -1,5 +1,5 @@
 import { createRedisClient, type RedisClient, type RedisLogger } from '@redis-ingest/redis-schema';
-import { startRedisCluster, type RedisServer } from '@redis-ingest/test-utils';
+import { startRedisCluster } from '@redis-ingest/test-utils';
 import { infoField } from './ceiling';
 import type { ProcessRegistry } from './processes';
 import type { Topology } from './shards';
@@ -44,11 +44,11 @@ export async function redisUsedMemory(node: DeploymentNode): Promise<number> {
 }
 
 /** The server the rest of the bench runs on, started and stopped by its caller. */
-export function singleDeployment(server: RedisServer, client: RedisClient): Deployment {
-  const node: DeploymentNode = { port: server.port, command: (...args) => client.sendCommand(args) };
+export function singleDeployment(url: string, client: RedisClient): Deployment {
+  const node: DeploymentNode = { port: Number(new URL(url).port || 6379), command: (...args) => client.sendCommand(args) };
   return {
     topology: 'single',
-    url: server.url,
+    url,
     serviceEnv: {},
     client,
     nodes: [node],

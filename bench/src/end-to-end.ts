@@ -13,8 +13,8 @@ export interface EndToEndOptions {
   readonly store: RollupStore;
   /** Events per second to send, tracers included. */
   readonly eventsPerSecond: number;
-  /** Open batch bodies (see batchBodies) of batchSize - 1 events; each request closes one with its tracer. */
-  readonly openBodies: readonly string[];
+  /** The open batch body (see batchBodies) of batchSize - 1 events that request `sequence` closes with its tracer. */
+  readonly openBody: (sequence: number) => string;
   readonly batchSize: number;
   readonly connections: number;
   readonly durationMs: number;
@@ -26,9 +26,18 @@ export interface EndToEndOptions {
   readonly backlog: () => Promise<number>;
 }
 
+/** One tracer: when its batch was due (epoch ms) and how long it took to show in its series. */
+export interface TracerLatency {
+  readonly dueAtMs: number;
+  readonly latencyMs: number;
+}
+
 export interface EndToEndResult {
   readonly eventsPerSecond: number;
   readonly latency: LatencySummary;
+  readonly tracerLatencies: readonly TracerLatency[];
+  /** Epoch ms from which tracers count: the end of the warm-up. */
+  readonly measuredFromMs: number;
   readonly tracers: number;
   /** Tracers not seen by the end; their latency counts as the time waited, a lower bound. */
   readonly lostTracers: number;
@@ -53,14 +62,16 @@ interface Tracer {
  * the answer of the first read that found it: at most one poll too high, never too low.
  */
 export async function measureEndToEnd(options: EndToEndOptions): Promise<EndToEndResult> {
-  const { store, batchSize, openBodies } = options;
+  const { store, batchSize } = options;
+  const epochOffsetMs = Date.now() - performance.now();
   const pool = ingestPool(options.origin, options.connections);
   const intervalMs = (batchSize / options.eventsPerSecond) * 1_000;
   const startedAt = performance.now();
   const measureFrom = startedAt + options.warmupMs;
   const sendUntil = startedAt + options.durationMs;
   const outstanding = new Map<number, Tracer>();
-  const latencies: number[] = [];
+  const latencies: TracerLatency[] = [];
+  const recordLatency = (tracer: Tracer, answeredAt: number) => latencies.push({ dueAtMs: tracer.dueAt + epochOffsetMs, latencyMs: answeredAt - tracer.dueAt });
   const requests: Promise<void>[] = [];
   let accepted = 0;
   let failed = 0;
@@ -77,7 +88,7 @@ export async function measureEndToEnd(options: EndToEndOptions): Promise<EndToEn
     };
     if (dueAt >= measureFrom) outstanding.set(sequence, tracer);
     const tracerJson = JSON.stringify({ ...tracer.series, value: tracer.value, occurredAt: new Date(tracer.timestampMs).toISOString() });
-    const body = `${openBodies[sequence % openBodies.length]!},${tracerJson}]`;
+    const body = `${options.openBody(sequence)},${tracerJson}]`;
     const request = postEvents(pool, body).then(
       (outcome) => {
         if (dueAt >= measureFrom) accepted += outcome.accepted;
@@ -111,7 +122,7 @@ export async function measureEndToEnd(options: EndToEndOptions): Promise<EndToEn
       const answeredAt = performance.now();
       checking.forEach(([sequence, tracer], i) => {
         if (found[i]![0]?.value !== tracer.value) return;
-        latencies.push(answeredAt - tracer.dueAt);
+        recordLatency(tracer, answeredAt);
         outstanding.delete(sequence);
       });
       await sleep(POLL_MS);
@@ -126,11 +137,13 @@ export async function measureEndToEnd(options: EndToEndOptions): Promise<EndToEn
   }
   const lostTracers = outstanding.size;
   const gaveUpAt = performance.now();
-  for (const tracer of outstanding.values()) latencies.push(gaveUpAt - tracer.dueAt);
+  for (const tracer of outstanding.values()) recordLatency(tracer, gaveUpAt);
   if (latencies.length === 0) throw new Error('no tracer was sent inside the measured window');
   return {
     eventsPerSecond: accepted / ((sendUntil - measureFrom) / 1_000),
-    latency: summarizeLatencies(latencies),
+    latency: summarizeLatencies(latencies.map(({ latencyMs }) => latencyMs)),
+    tracerLatencies: latencies,
+    measuredFromMs: measureFrom + epochOffsetMs,
     tracers: latencies.length,
     lostTracers,
     failedRequests: failed,

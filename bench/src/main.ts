@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   createKeys,
   createRedisClient,
@@ -43,7 +44,9 @@ import {
   type CpuReading,
   type TopologyComparison,
 } from './shards';
-import { batchBodies, singleEventBodies, type Fleet } from './workload';
+import { SlowLog } from './slow-log';
+import { latencyAroundBoundaries, rateHeld, searchSustainedRate } from './sustained';
+import { batchBodies, freshOpenBatch, nowOpenBatch, singleEventBodies, type Fleet } from './workload';
 
 const startedAt = performance.now();
 const log = (message: string) => process.stderr.write(`[bench ${((performance.now() - startedAt) / 1_000).toFixed(1)}s] ${message}\n`);
@@ -52,6 +55,10 @@ const MIB = 1_048_576;
 /** Distinct batch bodies cycled through; enough that no two requests in flight carry the same one. */
 const BATCH_BODIES = 32;
 const DRAIN_TIMEOUT_MS = 120_000;
+/** Small batches, many a second: enough tracers in every window of the boundary phase to take a p99. */
+const BOUNDARY_BATCH_SIZE = 200;
+/** Script calls longer than this stall every other client; the boundary phase counts them. */
+const SLOW_CALL_MICROS = 5_000;
 /** Shard counts the projection covers. */
 const PROJECTED_SHARDS = [1, 2, 3, 4, 6, 8];
 
@@ -84,11 +91,11 @@ class Bench {
   constructor(
     private readonly options: BenchOptions,
     private readonly registry: ProcessRegistry,
-    private readonly redis: RedisServer,
+    private readonly redisUrl: string,
     private readonly client: RedisClient,
   ) {
     this.durations = phaseDurations(options);
-    this.single = singleDeployment(redis, client);
+    this.single = singleDeployment(redisUrl, client);
   }
 
   private readonly single: Deployment;
@@ -97,7 +104,7 @@ class Bench {
   private freshEnv(deployment = this.single, partitions = 1): Record<string, string> {
     return isolatedEnv(deployment.url, {
       LOG_LEVEL: 'warn',
-      INGEST_ROLLUP_BACKEND: 'native',
+      INGEST_ROLLUP_BACKEND: this.options.backend,
       INGEST_STREAM_PARTITIONS: String(partitions),
       ...deployment.serviceEnv,
     });
@@ -121,8 +128,8 @@ class Bench {
 
   async run() {
     const { options } = this;
-    log(`redis-benchmark XADD ceiling on port ${this.redis.port}`);
-    const xaddPerSecond = await xaddCeiling(this.redis.port, createKeys(loadPipelineConfig(this.freshEnv()).keys).stream, options.quick ? 200_000 : 1_000_000);
+    log(`redis-benchmark XADD ceiling on ${this.redisUrl}`);
+    const xaddPerSecond = await xaddCeiling(this.redisUrl, createKeys(loadPipelineConfig(this.freshEnv()).keys).stream, options.quick ? 200_000 : 1_000_000);
     await this.flush();
 
     log(`native store raw write: ${options.drainEvents} samples over ${options.series} series`);
@@ -146,13 +153,23 @@ class Bench {
     // Above what the workers drain, the backlog grows for the whole phase and latency measures the queue's age.
     const drainRate = (options.endToEndWorkers === 1 ? oneWorker : twoWorkers).eventsPerSecond;
     const endToEndSustained = await this.endToEndPhase(Math.min(peakBatchRate, drainRate) * options.endToEndFraction);
-    const redisPeakRss = peakRssOf(Number(await redisInfoField(this.client, 'server', 'process_id'))) ?? 0;
+    const sustained = await this.sustainedPhase(peakBatchRate, xaddPerSecond);
+    const boundary = await this.boundaryPhase(sustained.figures.eventsPerSecond / 2);
+    const redisPeakRss = (this.options.redisUrl === undefined && peakRssOf(Number(await redisInfoField(this.client, 'server', 'process_id')))) || 0;
     const topology = await this.compareTopologies();
 
     const figures: Figures = {
       ceiling: { xaddPerSecond, nativeRawSamplesPerSecond },
+      batchSize: options.batchSize,
       ingest,
-      drain: { oneWorkerEventsPerSecond: oneWorker.eventsPerSecond, twoWorkersEventsPerSecond: twoWorkers.eventsPerSecond },
+      drain: {
+        oneWorkerEventsPerSecond: oneWorker.eventsPerSecond,
+        twoWorkersEventsPerSecond: twoWorkers.eventsPerSecond,
+        oneWorkerNodeMicrosPerEvent: oneWorker.workerMicrosPerEvent,
+        oneWorkerRedisMicrosPerEvent: oneWorker.redisMicrosPerEvent,
+      },
+      sustained: sustained.figures,
+      boundary,
       endToEnd: endToEnd.figures,
       endToEndSustained: endToEndSustained.figures,
       memory: {
@@ -170,6 +187,7 @@ class Bench {
       drainedEvents: { oneWorker: oneWorker.events, twoWorkers: twoWorkers.events },
       endToEnd: endToEnd.counts,
       endToEndSustained: endToEndSustained.counts,
+      sustainedAtEightyPercent: sustained.counts,
       ...(options.topologies.length > 0 ? { topology: topology.counts } : {}),
     };
     return { figures, counts };
@@ -236,16 +254,25 @@ class Bench {
     const api = await startIngestApi(this.registry, env, processes);
     const load = (durationMs: number, connections: number, bodies: string[]) => this.closedLoop(api.origin, durationMs, connections, bodies);
     try {
+      const { stream } = createKeys(loadPipelineConfig(env).keys);
+      const appended = async () => Number(await this.client.sendCommand(['XLEN', stream]));
+      // Node CPU over every event the phase appended, warm-up included, on both sides of the division.
+      const cpuPerEvent = async (run: () => Promise<LoadResult>) => {
+        const [cpuBefore, eventsBefore] = [api.service.cpuSeconds(), await appended()];
+        const result = await run();
+        const events = (await appended()) - eventsBefore;
+        return { result, nodeMicrosPerEvent: ((api.service.cpuSeconds() - cpuBefore) / Math.max(events, 1)) * 1e6 };
+      };
       log(`ingest x${processes}: single events over ${options.singleConnections} connections, ${(durations.singleEventsMs / 1_000).toFixed(1)} s`);
-      const single = await load(durations.singleEventsMs, options.singleConnections, singleEventBodies(this.fleet, options.devices));
+      const single = await cpuPerEvent(() => load(durations.singleEventsMs, options.singleConnections, singleEventBodies(this.fleet, options.devices)));
       log(`ingest x${processes}: batches of ${options.batchSize} over ${options.batchConnections} connections, ${(durations.batchesMs / 1_000).toFixed(1)} s`);
-      const batches = await load(durations.batchesMs, options.batchConnections, batchBodies(this.fleet, options.batchSize, BATCH_BODIES));
+      const batches = await cpuPerEvent(() => load(durations.batchesMs, options.batchConnections, batchBodies(this.fleet, options.batchSize, BATCH_BODIES)));
       return {
         figures: {
-          singleEvents: rateFigures(single.requestsPerSecond, single.eventsPerSecond, single.latency),
-          batches: rateFigures(batches.requestsPerSecond, batches.eventsPerSecond, batches.latency),
+          singleEvents: { ...rateFigures(single.result.requestsPerSecond, single.result.eventsPerSecond, single.result.latency), nodeMicrosPerEvent: single.nodeMicrosPerEvent },
+          batches: { ...rateFigures(batches.result.requestsPerSecond, batches.result.eventsPerSecond, batches.result.latency), nodeMicrosPerEvent: batches.nodeMicrosPerEvent },
         },
-        counts: { singleEvents: countsOf(single), batches: countsOf(batches) },
+        counts: { singleEvents: countsOf(single.result), batches: countsOf(batches.result) },
       };
     } finally {
       await this.stopServices('ingestApi', [api.service]);
@@ -284,12 +311,157 @@ class Bench {
       return {
         events: drained.events,
         eventsPerSecond: drained.eventsPerSecond,
+        workerMicrosPerEvent: ((after.serviceCpuSeconds - before.serviceCpuSeconds) / drained.events) * 1e6,
+        redisMicrosPerEvent: ((sum(after.redisCpuSeconds) - sum(before.redisCpuSeconds)) / drained.events) * 1e6,
         bytesPerMillionEvents: ((memoryAfter - memoryBefore) / options.drainEvents) * 1_000_000,
         cost: workloadCounts(deployment.nodes.map((node) => node.port), nodes, drained.eventsByPartition, before, after),
       };
     } finally {
       await this.stopServices('worker', workers);
       await deployment.flush();
+    }
+  }
+
+  /**
+   * The highest constant rate at which ingest and workers, running together, keep the group's
+   * backlog under one second's worth of events for the whole hold (searched by bisection between 0
+   * and the peak batch ingest), then end-to-end latency and every process's CPU at 80% of it.
+   * Every batch carries samples its series have not had, as a live fleet sends them.
+   */
+  private async sustainedPhase(peakBatchRate: number, xaddPerSecond: number) {
+    const { options, durations } = this;
+    const env = this.freshEnv();
+    const config = loadPipelineConfig(env);
+    const { stream } = createKeys(config.keys);
+    await createGroupsAtStart(this.client, [stream], config.consumerGroup);
+    const workers = await startWorkers(this.registry, env, options.sustainedWorkers, options.workerReadCount);
+    const api = await startIngestApi(this.registry, env, options.processes);
+    const backlog = () => groupBacklog(this.client, stream, config.consumerGroup);
+    let sent = 0;
+    const openBody = () => {
+      const body = freshOpenBatch(this.fleet, sent, options.batchSize - 1);
+      sent += options.batchSize - 1;
+      return body;
+    };
+    try {
+      const store = await createRollupStore(this.client, config);
+      const run = (eventsPerSecond: number, durationMs: number) =>
+        measureEndToEnd({
+          origin: api.origin,
+          store,
+          eventsPerSecond,
+          openBody,
+          batchSize: options.batchSize,
+          connections: options.batchConnections * 4,
+          durationMs,
+          warmupMs: Math.min(2_000, durationMs * durations.warmupShare),
+          settleMs: 0,
+          tracerBaseMs: Date.now(),
+          backlog,
+        });
+      const settle = async () => {
+        const deadline = performance.now() + DRAIN_TIMEOUT_MS;
+        while ((await backlog()) > 0 && performance.now() < deadline) await sleep(50);
+      };
+      const search = await searchSustainedRate({
+        low: 0,
+        high: peakBatchRate,
+        steps: durations.sustainedTrials,
+        trial: async (eventsPerSecond) => {
+          log(`sustained: holding ${Math.round(eventsPerSecond)} events/s for ${(durations.sustainedHoldMs / 1_000).toFixed(0)} s`);
+          let maxBacklog = 0;
+          let sampling = true;
+          const sampler = (async () => {
+            await sleep(2_000);
+            while (sampling) {
+              maxBacklog = Math.max(maxBacklog, await backlog());
+              await sleep(100);
+            }
+          })();
+          const result = await run(eventsPerSecond, durations.sustainedHoldMs + 2_000).finally(() => (sampling = false));
+          await sampler;
+          await settle();
+          return { held: rateHeld(eventsPerSecond, maxBacklog, result.failedRequests, result.eventsPerSecond), maxBacklog };
+        },
+      });
+      const rate = search.eventsPerSecond;
+      const measuredRate = Math.max(rate * 0.8, options.batchSize);
+      log(`sustained: ${Math.round(rate)} events/s held; end to end and CPU at ${Math.round(measuredRate)} events/s`);
+      const before = { redis: await redisCpuSeconds(this.single.nodes[0]!), ingest: api.service.cpuSecondsByProcess(), workers: workers.map((w) => w.cpuSeconds()) };
+      const appendedBefore = Number(await this.client.sendCommand(['XLEN', stream]));
+      const atEighty = await run(measuredRate, durations.sustainedHoldMs);
+      await settle();
+      const events = Number(await this.client.sendCommand(['XLEN', stream])) - appendedBefore;
+      const perMillion = (seconds: number) => (seconds / events) * 1e6;
+      const ingestAfter = api.service.cpuSecondsByProcess();
+      return {
+        figures: {
+          eventsPerSecond: rate,
+          ratioToXaddCeiling: rate / xaddPerSecond,
+          workers: options.sustainedWorkers,
+          atEightyPercent: { eventsPerSecond: atEighty.eventsPerSecond, p50Ms: atEighty.latency.p50Ms, p99Ms: atEighty.latency.p99Ms },
+          cpuSecondsPerMillionEvents: {
+            redis: perMillion((await redisCpuSeconds(this.single.nodes[0]!)) - before.redis),
+            ingestApiProcesses: ingestAfter.map((seconds, i) => perMillion(seconds - (before.ingest[i] ?? 0))),
+            workers: workers.map((worker, i) => perMillion(worker.cpuSeconds() - before.workers[i]!)),
+          },
+          trials: search.trials.map(({ eventsPerSecond, outcome }) => ({ eventsPerSecond, ...outcome })),
+        },
+        counts: { tracers: atEighty.tracers, lostTracers: atEighty.lostTracers, failedRequests: atEighty.failedRequests, backlogWhenSendingStopped: atEighty.backlogWhenSendingStopped },
+      };
+    } finally {
+      await this.stopServices('ingestApi', [api.service]);
+      await this.stopServices('worker', workers);
+      await this.flush();
+    }
+  }
+
+  /**
+   * A fleet of `boundarySeries` series sending readings stamped now, so that every series closes a
+   * bucket in the same second, across four bucket boundaries: end-to-end p99 in the windows that
+   * hold a boundary against the others, and Redis' slow log of calls over 5 ms.
+   */
+  private async boundaryPhase(eventsPerSecond: number) {
+    const { options, durations } = this;
+    const bucketMs = durations.boundaryBucketMs;
+    const env = { ...this.freshEnv(), INGEST_ROLLUP_BUCKET_MS: String(bucketMs) };
+    const config = loadPipelineConfig(env);
+    const { stream } = createKeys(config.keys);
+    await createGroupsAtStart(this.client, [stream], config.consumerGroup);
+    const workers = await startWorkers(this.registry, env, options.sustainedWorkers, options.workerReadCount);
+    const api = await startIngestApi(this.registry, env, options.processes);
+    const slowLog = await SlowLog.open(this.client, SLOW_CALL_MICROS);
+    let sent = 0;
+    try {
+      const store = await createRollupStore(this.client, config);
+      // Starts just after a boundary, so the four that follow fall inside the run.
+      await sleep(bucketMs - (Date.now() % bucketMs) + 50);
+      log(`bucket boundaries: ${Math.round(eventsPerSecond)} events/s over ${options.boundarySeries} series, buckets of ${bucketMs / 1_000} s`);
+      const result = await measureEndToEnd({
+        origin: api.origin,
+        store,
+        eventsPerSecond,
+        openBody: () => {
+          const body = nowOpenBatch(options.boundarySeries, sent, BOUNDARY_BATCH_SIZE - 1, Date.now());
+          sent += BOUNDARY_BATCH_SIZE - 1;
+          return body;
+        },
+        batchSize: BOUNDARY_BATCH_SIZE,
+        connections: options.batchConnections * 4,
+        durationMs: bucketMs * 4,
+        warmupMs: bucketMs / 2,
+        settleMs: 5_000,
+        tracerBaseMs: Date.now(),
+        backlog: () => groupBacklog(this.client, stream, config.consumerGroup),
+      });
+      const windows = latencyAroundBoundaries(result.tracerLatencies.filter(({ dueAtMs }) => dueAtMs >= result.measuredFromMs), bucketMs, bucketMs / 5);
+      const slow = await slowLog.read();
+      return { eventsPerSecond: result.eventsPerSecond, bucketMs, series: options.boundarySeries, ...windows, ratio: windows.boundaryP99Ms / windows.otherP99Ms, ...slow };
+    } finally {
+      await slowLog.close();
+      await this.stopServices('ingestApi', [api.service]);
+      await this.stopServices('worker', workers);
+      await this.flush();
     }
   }
 
@@ -303,12 +475,13 @@ class Bench {
     const api = await startIngestApi(this.registry, env, options.processes);
     try {
       const store = await createRollupStore(this.client, config);
+      const openBodies = batchBodies(this.fleet, options.batchSize - 1, BATCH_BODIES, { open: true });
       log(`end to end: ${Math.round(eventsPerSecond)} events/s with ${options.endToEndWorkers} workers, ${(durations.endToEndMs / 1_000).toFixed(1)} s`);
       const result = await measureEndToEnd({
         origin: api.origin,
         store,
         eventsPerSecond,
-        openBodies: batchBodies(this.fleet, options.batchSize - 1, BATCH_BODIES, { open: true }),
+        openBody: (sequence) => openBodies[sequence % openBodies.length]!,
         batchSize: options.batchSize,
         connections: options.batchConnections,
         durationMs: durations.endToEndMs,
@@ -383,11 +556,12 @@ async function main(): Promise<void> {
 
   const [loadAverageAtStart] = loadavg();
   try {
-    redis = await startRedisServer();
-    client = createRedisClient(redis.url, { name: 'bench', logger: redisLogger });
+    if (options.redisUrl === undefined) redis = await startRedisServer();
+    const redisUrl = options.redisUrl ?? redis!.url;
+    client = createRedisClient(redisUrl, { name: 'bench', logger: redisLogger });
     await client.connect();
-    registry.adopt(Number(await redisInfoField(client, 'server', 'process_id')));
-    const { figures, counts } = await new Bench(options, registry, redis, client).run();
+    if (redis) registry.adopt(Number(await redisInfoField(client, 'server', 'process_id')));
+    const { figures, counts } = await new Bench(options, registry, redisUrl, client).run();
     const ratios = ratiosToCeilings(figures, options.processes);
     const targets = evaluateTargets(figures, ratios, options.processes);
     const projection = figures.topology && {

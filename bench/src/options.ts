@@ -24,6 +24,14 @@ export interface BenchOptions {
   /** Where the comparison of one node and a cluster runs (batch ingest and drains over partitioned streams); empty skips it. */
   readonly topologies: readonly Topology[];
   readonly output: string;
+  /** A Redis to run against instead of a private one; the bench FLUSHALLs it between phases. */
+  readonly redisUrl: string | undefined;
+  /** INGEST_ROLLUP_BACKEND of the services; native unless told (auto probes the server). */
+  readonly backend: 'native' | 'timeseries' | 'auto';
+  /** Workers of the sustained-rate phase. */
+  readonly sustainedWorkers: number;
+  /** Series of the bucket-boundary phase, all moving in step. */
+  readonly boundarySeries: number;
   /** When set, every service runs with --cpu-prof and writes its profile here. */
   readonly cpuProfileDir: string | undefined;
 }
@@ -32,11 +40,15 @@ export const USAGE = `usage: node bench/dist/main.js [--quick] [--duration-secon
   [--devices N] [--invalid-share F] [--single-connections N] [--batch-connections N] [--series N]
   [--drain-events N] [--worker-read-count N] [--end-to-end-workers N] [--end-to-end-fraction F]
   [--topology single|cluster|both|none] [--output FILE] [--cpu-prof DIR]
+  [--redis-url URL] [--backend native|timeseries|auto] [--sustained-workers N] [--boundary-series N]
+--redis-url runs every phase against that server (FLUSHALL between phases: never a server holding data you need).
 The topology comparison runs on both by default, and not at all in quick mode unless --topology asks for it.`;
 
 const DEFAULT_OUTPUT = join(__dirname, '..', 'results.json');
 
-type NumericOption = Exclude<keyof BenchOptions, 'quick' | 'topologies' | 'output' | 'cpuProfileDir'>;
+type NumericOption = Exclude<keyof BenchOptions, 'quick' | 'topologies' | 'output' | 'cpuProfileDir' | 'redisUrl' | 'backend'>;
+
+const BACKENDS = ['native', 'timeseries', 'auto'] as const;
 
 const TOPOLOGY_CHOICES: Record<string, readonly Topology[]> = { single: ['single'], cluster: ['cluster'], both: TOPOLOGIES, none: [] };
 
@@ -53,6 +65,8 @@ const NUMERIC_FLAGS: Record<string, { key: NumericOption; integer: boolean; min:
   '--worker-read-count': { key: 'workerReadCount', integer: true, min: 1, max: 10_000 },
   '--end-to-end-workers': { key: 'endToEndWorkers', integer: true, min: 1, max: 64 },
   '--end-to-end-fraction': { key: 'endToEndFraction', integer: false, min: 0.01, max: 1 },
+  '--sustained-workers': { key: 'sustainedWorkers', integer: true, min: 1, max: 64 },
+  '--boundary-series': { key: 'boundarySeries', integer: true, min: 10, max: 1_000_000 },
 };
 
 export class UsageError extends Error {}
@@ -81,7 +95,11 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     workerReadCount: 1_000,
     endToEndWorkers: 2,
     endToEndFraction: 0.5,
+    sustainedWorkers: 2,
+    boundarySeries: 5_000,
   };
+  let redisUrl: string | undefined;
+  let backend: BenchOptions['backend'] = 'native';
   let output = DEFAULT_OUTPUT;
   let cpuProfileDir: string | undefined;
   let topologies: readonly Topology[] = quick ? [] : TOPOLOGIES;
@@ -90,6 +108,11 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     if (value === undefined || value.startsWith('--')) throw new UsageError(`${flag} needs a value\n${USAGE}`);
     if (flag === '--output') output = value;
     else if (flag === '--cpu-prof') cpuProfileDir = value;
+    else if (flag === '--redis-url') redisUrl = value;
+    else if (flag === '--backend') {
+      if (!(BACKENDS as readonly string[]).includes(value)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}, got "${value}"`);
+      backend = value as BenchOptions['backend'];
+    }
     else if (flag === '--topology') {
       const choice = TOPOLOGY_CHOICES[value];
       if (!choice) throw new UsageError(`--topology must be one of ${Object.keys(TOPOLOGY_CHOICES).join(', ')}, got "${value}"`);
@@ -105,7 +128,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       numbers[spec.key] = number;
     }
   }
-  return { quick, ...numbers, topologies, output, cpuProfileDir };
+  return { quick, ...numbers, topologies, output, cpuProfileDir, redisUrl, backend };
 }
 
 /** How long each timed phase runs, from the overall budget. */
@@ -118,6 +141,11 @@ export function phaseDurations(options: BenchOptions) {
     endToEndMs: budgetMs * 0.1,
     /** Batch ingest on each deployment of the topology comparison. */
     topologyBatchesMs: budgetMs * 0.05,
+    /** How long a rate must keep the backlog flat to count as sustained, and the bisection's trials. */
+    sustainedHoldMs: options.quick ? 5_000 : 30_000,
+    sustainedTrials: options.quick ? 3 : 6,
+    /** Bucket width of the boundary phase, which runs for four of them. */
+    boundaryBucketMs: options.quick ? 2_000 : 10_000,
     /** Untimed start of each load phase, so the services' JIT has warmed up before counting. */
     warmupShare: 0.15,
   };

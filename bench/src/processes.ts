@@ -13,6 +13,8 @@ export interface ServiceProcess {
   peakRssBytes(): number[];
   /** CPU seconds (user + system) the process and each process it started have used so far. */
   cpuSeconds(): number;
+  /** The same, process by process: the service's own first, then each process it started. */
+  cpuSecondsByProcess(): number[];
   /** Fails with the service's last output when it has exited. */
   assertRunning(): void;
   /** SIGTERM to the service, SIGKILL to its whole process group if it has not exited in time. */
@@ -109,6 +111,7 @@ export class ProcessRegistry {
       peakRssBytes: () =>
         [pid, ...descendantsOf(pid)].map(peakRssOf).filter((bytes): bytes is number => bytes !== undefined),
       cpuSeconds: () => [pid, ...descendantsOf(pid)].reduce((sum, each) => sum + cpuSecondsOf(each), 0),
+      cpuSecondsByProcess: () => [pid, ...descendantsOf(pid)].map(cpuSecondsOf),
       assertRunning: () => {
         if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} exited:\n${output}`);
       },

@@ -55,3 +55,37 @@ export function batchBodies(fleet: Fleet, batchSize: number, count: number, { op
     return `[${events.join(',')}${open ? '' : ']'}`;
   });
 }
+
+/** The reading of `index` as JSON, built by hand: the open-loop phases make bodies as they send them. */
+function readingJson(reading: Sample, isoTime: string): string {
+  return `{"source":"${reading.source}","metric":"${reading.metric}","value":${reading.value},"occurredAt":"${isoTime}"}`;
+}
+
+/**
+ * An open JSON array (no closing bracket) of the fleet's readings `first` to `first + count - 1`,
+ * every one a sample its series has not had yet, as a live fleet sends them.
+ */
+export function freshOpenBatch(fleet: Pick<Fleet, 'devices' | 'baseMs'>, first: number, count: number): string {
+  const events: string[] = [];
+  let isoMs = Number.NaN;
+  let iso = '';
+  for (let index = first; index < first + count; index++) {
+    const reading = deviceReading(index, fleet.devices, fleet.baseMs);
+    if (reading.timestampMs !== isoMs) {
+      isoMs = reading.timestampMs;
+      iso = new Date(isoMs).toISOString();
+    }
+    events.push(readingJson(reading, iso));
+  }
+  return `[${events.join(',')}`;
+}
+
+/** An open JSON array of `count` readings taken now, from devices `first % devices` onwards in turn. */
+export function nowOpenBatch(devices: number, first: number, count: number, nowMs: number): string {
+  const iso = new Date(nowMs).toISOString();
+  const events: string[] = [];
+  for (let index = first; index < first + count; index++) {
+    events.push(readingJson({ source: `device-${index % devices}`, metric: SIMULATED_METRIC, value: (index % 1_000) / 10, timestampMs: nowMs }, iso));
+  }
+  return `[${events.join(',')}`;
+}

@@ -1,4 +1,4 @@
-import type { RequestHandler, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import {
   DeviceKeyStore,
   DeviceKeyVerifier,
@@ -19,6 +19,27 @@ const OPEN: Caller = { keyId: undefined };
 
 const REALM = 'ingest';
 const DEVICE_KEY_FORM = '<keyId>.<secret>';
+
+const bearerHeader = (req: Request) => bearerToken(req.get('authorization'), REALM, DEVICE_KEY_FORM);
+
+/**
+ * The device key as Influx clients and Telegraf send it: `Token <key>` (v2) or `Bearer <key>`, or
+ * as the password of basic credentials or of the `p` query parameter (v1); a v1 user name is ignored.
+ */
+export function influxToken(req: Request): string | undefined {
+  const header = req.get('authorization');
+  if (header === undefined) {
+    const password = req.query.p;
+    return typeof password === 'string' && password !== '' ? password : undefined;
+  }
+  const match = /^(Token|Bearer|Basic) +(\S+) *$/i.exec(header);
+  if (!match) throw bearerUnauthorized(REALM, 'Authorization must be "Token <keyId>.<secret>", "Bearer <keyId>.<secret>" or basic credentials with the key as password', 'invalid_request');
+  if (match[1]!.toLowerCase() !== 'basic') return match[2];
+  const credentials = Buffer.from(match[2]!, 'base64').toString('utf8');
+  const colon = credentials.indexOf(':');
+  if (colon === -1) throw bearerUnauthorized(REALM, 'Basic credentials must be "<user>:<keyId>.<secret>"', 'invalid_request');
+  return credentials.slice(colon + 1);
+}
 
 function sourceCounts(events: readonly TelemetryEvent[]): Map<string, number> {
   const counts = new Map<string, number>();
@@ -50,11 +71,12 @@ export class IngestAccess {
 
   /**
    * Sets the caller for `caller(res)`, or answers 401. A token is checked whenever one is sent, so a
-   * misconfigured device learns of it even while ingest is open.
+   * misconfigured device learns of it even while ingest is open. `readToken` finds the key in the
+   * request: a bearer token unless told otherwise.
    */
-  authenticate(): RequestHandler {
+  authenticate(readToken: (req: Request) => string | undefined = bearerHeader): RequestHandler {
     return async (req, res, next) => {
-      const token = bearerToken(req.get('authorization'), REALM, DEVICE_KEY_FORM);
+      const token = readToken(req);
       if (token === undefined) {
         if (await this.required()) {
           throw bearerUnauthorized(REALM, `A device key is required: Authorization: Bearer ${DEVICE_KEY_FORM}`);

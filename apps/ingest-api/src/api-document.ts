@@ -15,7 +15,68 @@ import type { IngestConfig } from './config';
 const StreamId = Type.String({ pattern: '^\\d+-\\d+$', description: 'The stream entry id.' });
 const FieldErrors = Type.Array(Type.Object({ path: Type.String(), message: Type.String() }));
 
-/** The ingest-api's one write route and its probes, described with the schema that validates events. */
+const InfluxError = Type.Object({ code: Type.String(), message: Type.String(), error: Type.String() });
+
+/** InfluxDB's two write routes; their bodies are line protocol, which a JSON schema cannot describe. */
+function lineProtocolRoutes(config: IngestConfig): RouteDescription[] {
+  const summary = (version: number) =>
+    `Append Influx line protocol (plain, or Content-Encoding: gzip), as InfluxDB ${version} takes it: ` +
+    'each numeric or boolean field of a point is one event, metric `<measurement>.<field>` (the measurement alone for a field named value) ' +
+    `plus \`.<key>-<value>\` per other tag, source the ${config.lineMapping.sourceTag} tag ` +
+    `(else ${config.lineMapping.fallbackSourceTag}). The device key as \`Token\` or \`Bearer\`, basic auth or the p parameter. ` +
+    'The org, bucket, db and rp parameters are ignored.';
+  const responses = {
+    204: { description: 'Every point is in the stream.' },
+    400: {
+      description:
+        'Rejected lines: the valid ones were appended (a partial write), `line` names the first bad line, `rejected` the ' +
+        'first 100 with reasons. Or no lines at all, or an unknown precision.',
+      schema: Type.Object({
+        code: Type.String(),
+        message: Type.String(),
+        error: Type.String(),
+        line: Type.Optional(Type.Integer()),
+        accepted: Type.Optional(Type.Integer()),
+        rejectedLines: Type.Optional(Type.Integer()),
+        rejected: Type.Optional(Type.Array(Type.Object({ line: Type.Integer(), message: Type.String() }))),
+      }),
+    },
+    401: { description: 'No key while one is required, or an unknown, revoked or malformed one.', schema: InfluxError },
+    403: { description: 'The device key may not write a source of the request; nothing appended.', schema: InfluxError },
+    413: {
+      description: `Inflated body over ${config.bodyLimitBytes} bytes, more than ${config.lineMaxEvents} events, or more than the rate limit's burst.`,
+      schema: InfluxError,
+    },
+    415: { description: 'A content encoding other than gzip or deflate.', schema: InfluxError },
+    429: { description: 'Over the rate limit; nothing appended. See Retry-After (seconds).', schema: InfluxError },
+    503: { description: 'Redis unreachable, the pipeline behind, or replicas short; see Retry-After (seconds).', schema: InfluxError },
+  };
+  const precision = (values: string[]) => Type.Optional(Type.Union(values.map((value) => Type.Literal(value)), { default: 'ns' }));
+  return [
+    {
+      method: 'post',
+      path: '/api/v2/write',
+      summary: summary(2),
+      query: Type.Object({ org: Type.Optional(Type.String()), bucket: Type.Optional(Type.String()), precision: precision(['ns', 'us', 'ms', 's']) }),
+      responses,
+    },
+    {
+      method: 'post',
+      path: '/write',
+      summary: summary(1),
+      query: Type.Object({
+        db: Type.Optional(Type.String()),
+        rp: Type.Optional(Type.String()),
+        u: Type.Optional(Type.String()),
+        p: Type.Optional(Type.String()),
+        precision: precision(['n', 'ns', 'u', 'us', 'ms', 's', 'm', 'h']),
+      }),
+      responses,
+    },
+  ];
+}
+
+/** The ingest-api's write routes and its probes, described with the schema that validates events. */
 export function ingestApiRoutes(config: IngestConfig): RouteDescription[] {
   return [
     healthRoute,
@@ -93,6 +154,7 @@ export function ingestApiRoutes(config: IngestConfig): RouteDescription[] {
         },
       },
     },
+    ...lineProtocolRoutes(config),
   ];
 }
 

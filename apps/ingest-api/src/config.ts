@@ -1,5 +1,6 @@
 import {
   ConfigError,
+  readChoice,
   readHttpLimits,
   loadPipelineConfig,
   readBoolean,
@@ -11,6 +12,7 @@ import {
   type RateLimit,
 } from '@redis-ingest/redis-schema';
 import type { HttpServerLimits } from '@redis-ingest/service-kit';
+import type { LineMapping } from './line-events';
 
 export interface IngestConfig extends PipelineConfig {
   readonly port: number;
@@ -43,6 +45,10 @@ export interface IngestConfig extends PipelineConfig {
   readonly http: HttpServerLimits;
   /** How long /readyz answers 503 before a stopping process closes its listener. */
   readonly stopDelayMs: number;
+  /** How Influx line protocol points become events. */
+  readonly lineMapping: LineMapping;
+  /** Events one line-protocol request may carry: a point makes one per field, so lines alone do not bound it. */
+  readonly lineMaxEvents: number;
 }
 
 function readAuthRequired(env: Env): boolean {
@@ -83,6 +89,12 @@ export function loadIngestConfig(env: Env): IngestConfig {
     rateLimit: readRateLimit(env),
     http: readHttpLimits(env, 'INGEST'),
     stopDelayMs: readInteger(env, 'INGEST_STOP_DELAY_MS', 0, { max: 120_000 }),
+    lineMapping: {
+      sourceTag: readString(env, 'INGEST_LINE_SOURCE_TAG', 'source'),
+      fallbackSourceTag: readString(env, 'INGEST_LINE_FALLBACK_SOURCE_TAG', 'host'),
+      otherTags: readChoice(env, 'INGEST_LINE_OTHER_TAGS', ['metric', 'refuse'], 'metric'),
+    },
+    lineMaxEvents: readInteger(env, 'INGEST_LINE_MAX_EVENTS', 10_000, { min: 1, max: 100_000 }),
   };
   // WAIT runs under the command timeout; a longer wait would always end in a timeout instead of an answer.
   if (config.waitReplicas > 0 && config.waitTimeoutMs >= config.redisTimeoutMs) {

@@ -157,7 +157,7 @@ describe('ingest-api against a live Redis', () => {
   it('describes its routes in /openapi.json with the event schema', async () => {
     const document = await (await fetch(`http://127.0.0.1:${api.port}/openapi.json`)).json();
     expect(document.openapi).toBe('3.1.0');
-    expect(Object.keys(document.paths).sort()).toEqual(['/api/ingest/events', '/healthz', '/metrics', '/openapi.json', '/readyz']);
+    expect(Object.keys(document.paths).sort()).toEqual(['/api/ingest/events', '/api/v2/write', '/healthz', '/metrics', '/openapi.json', '/readyz', '/write']);
     const post = document.paths['/api/ingest/events'].post;
     expect(Object.keys(post.responses).sort()).toEqual(['200', '202', '400', '401', '403', '413', '415', '429', '503']);
     const single = post.requestBody.content['application/json'].schema.anyOf[0];

@@ -32,6 +32,7 @@ import { IngestAccess, type Caller } from './access';
 import { NotReplicatedError, PartitionedAppend } from './append';
 import { ingestApiDocument } from './api-document';
 import type { IngestConfig } from './config';
+import { lineProtocolRoutes } from './line-protocol-routes';
 import { IngestMetrics, rejectionReason } from './metrics';
 import { parseNdjson, validateBatch, type ParsedBatch, type RejectedEvent } from './parse-body';
 
@@ -200,13 +201,13 @@ export function createServer({
     if (notAppendedReason(error) === 'failed') requestLogger(res, logger).error({ err: error }, 'append to a stream partition failed');
   }
 
+  const classify = (error: unknown) => {
+    if (isRedisError(error)) metrics.redisErrors.inc({ operation: 'ingest' });
+    return classifyError(error);
+  };
+  app.use(lineProtocolRoutes({ config, access, metrics: events, admit, classify, reportPartitionFailure }));
   app.use(notFound());
-  app.use(
-    errorHandler(logger, (error) => {
-      if (isRedisError(error)) metrics.redisErrors.inc({ operation: 'ingest' });
-      return classifyError(error);
-    }),
-  );
+  app.use(errorHandler(logger, classify));
   return app;
 }
 

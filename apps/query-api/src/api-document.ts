@@ -33,7 +33,13 @@ const Point = Type.Object({ timestampMs: Type.Integer(), value: Type.Number() })
 const Cursor = Nullable(Type.String({ description: 'Pass as `cursor` for the next page; null on the last page.' }));
 const Aggregation = Type.Union(AGGREGATIONS.map((type) => Type.Literal(type)));
 
-const Failure = { messageId: Type.String(), reason: Type.String(), failedAt: Type.String(), consumer: Type.String() };
+const Failure = {
+  messageId: Type.String(),
+  reason: Type.String(),
+  failedAt: Type.String(),
+  consumer: Type.String(),
+  topic: Type.Optional(Type.String({ description: 'The MQTT topic of a payload the MQTT bridge refused.' })),
+};
 const DeadLetter = Type.Object({
   id: Type.String({
     description: 'The dead-letter stream id; `<partition>:<stream id>` when the stream has several partitions (INGEST_STREAM_PARTITIONS).',

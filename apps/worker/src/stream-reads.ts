@@ -1,4 +1,4 @@
-import type { RedisClient } from '@redis-ingest/redis-schema';
+import type { RawStreamEntry, RedisClient } from '@redis-ingest/redis-schema';
 
 /** One stream entry to process, whether a group read delivered it or a reclaim claimed it. */
 export interface StreamEntry {
@@ -23,14 +23,18 @@ export function groupReadArguments({ stream, group, consumer, count, blockMs }: 
   return ['XREADGROUP', 'GROUP', group, consumer, 'COUNT', String(count), ...block, 'STREAMS', stream, '>'];
 }
 
-type RawEntry = [id: string, fields: string[] | null];
-type RawGroupReadReply = [stream: string, entries: RawEntry[]][] | null;
+type RawGroupReadReply = [stream: string, entries: RawStreamEntry[]][] | null;
 
 /** The RESP2 reply of XREADGROUP: null when nothing arrived, else per stream a list of [id, [field, value, ...]]. */
 export function parseGroupReadReply(reply: unknown): StreamEntry[] {
   const streams = reply as RawGroupReadReply;
   if (streams === null) return [];
-  return streams.flatMap(([, entries]) => entries.map(([id, flat]) => ({ id, fields: fieldsFromPairs(flat ?? []) })));
+  return streams.flatMap(([, entries]) => parseRawEntries(entries));
+}
+
+/** Entries as Redis sends them, [id, [field, value, ...]], as StreamEntry objects. */
+export function parseRawEntries(entries: readonly RawStreamEntry[]): StreamEntry[] {
+  return entries.map(([id, flat]) => ({ id, fields: fieldsFromPairs(flat ?? []) }));
 }
 
 function fieldsFromPairs(flat: readonly string[]): Record<string, string> {
@@ -76,11 +80,27 @@ export async function readGroup(client: RedisClient, read: GroupRead): Promise<S
  * connection that died without closing would otherwise wait forever. The caller opens a new
  * connection when this one is no longer open.
  */
-export async function readGroupWithin(client: RedisClient, read: GroupRead, deadlineMs: number): Promise<StreamEntry[]> {
+export function readGroupWithin(client: RedisClient, read: GroupRead, deadlineMs: number): Promise<StreamEntry[]> {
+  return withinDeadline(client, deadlineMs, () => readGroup(client, read));
+}
+
+/**
+ * Waits up to `blockMs` for an entry newer than `afterId` without taking it from the group: a
+ * plain XREAD, which leaves the entry for whichever consumer reads the group next. Answers whether
+ * one arrived. On a connection of its own, with a deadline as readGroupWithin.
+ */
+export async function waitForEntryAfter(client: RedisClient, stream: string, afterId: string, blockMs: number, deadlineMs: number): Promise<boolean> {
+  const reply = await withinDeadline(client, deadlineMs, () =>
+    client.sendCommand(['XREAD', 'COUNT', '1', 'BLOCK', String(blockMs), 'STREAMS', stream, afterId]),
+  );
+  return reply !== null;
+}
+
+async function withinDeadline<T>(client: RedisClient, deadlineMs: number, read: () => Promise<T>): Promise<T> {
   // destroy() throws on a client already closed, and a throw in a timer would end the process.
   const timer = setTimeout(() => client.isOpen && client.destroy(), deadlineMs);
   try {
-    return await readGroup(client, read);
+    return await read();
   } finally {
     clearTimeout(timer);
   }
@@ -110,10 +130,10 @@ export function reclaimArguments({ stream, group, consumer, minIdleMs, cursor, c
 
 /** The RESP2 reply of XAUTOCLAIM on Redis 7: [next cursor, claimed entries as XRANGE gives them, deleted ids]. */
 export function parseReclaimReply(reply: unknown): ReclaimReply {
-  const [cursor, entries, deleted] = reply as [string, RawEntry[], string[] | undefined];
+  const [cursor, entries, deleted] = reply as [string, RawStreamEntry[], string[] | undefined];
   return {
     cursor,
-    entries: entries.map(([id, flat]) => ({ id, fields: fieldsFromPairs(flat ?? []) })),
+    entries: parseRawEntries(entries),
     deleted: deleted ?? [],
   };
 }

@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorReply } from '@redis/client';
-import { createRedisClient, isConnectionError, type RedisClient, type StreamPartition } from '@redis-ingest/redis-schema';
+import { createRedisClient, isConnectionError, type RedisClient, type RollupStore, type StreamPartition } from '@redis-ingest/redis-schema';
 import type { Logger } from '@redis-ingest/service-kit';
 import type { WorkerConfig } from './config';
 import { removeIdleConsumers, trimStream } from './maintenance';
 import { addOutcomes, processEntries, type ProcessOutcome, type ProcessingContext } from './process-entries';
-import { readGroupWithin, reclaimIdleEntries, type GroupRead, type StreamEntry } from './stream-reads';
+import { parseRawEntries, readGroupWithin, reclaimIdleEntries, waitForEntryAfter, type GroupRead, type StreamEntry } from './stream-reads';
 
 export type WorkerSettings = Pick<
   WorkerConfig,
@@ -34,6 +34,11 @@ export interface WorkerTotals extends ProcessOutcome {
 
 const RETRY_BASE_MS = 100;
 const RETRY_MAX_MS = 5_000;
+/**
+ * Entries one in-place drain call takes at most: Redis serves no other client while a script runs,
+ * and a batch of this size keeps a call to a few milliseconds.
+ */
+export const IN_PLACE_READ_COUNT = 250;
 /** How long past its BLOCK a read may stay unanswered before the connection counts as dead. */
 export const READ_GRACE_MS = 5_000;
 
@@ -144,6 +149,61 @@ export class Worker {
    * batches per partition are in memory: the one being written and the one read ahead.
    */
   private async readLoop(reader: PartitionReader): Promise<void> {
+    const { drainInPlace } = this.options.context.store;
+    if (drainInPlace) return this.inPlaceLoop(reader, drainInPlace);
+    return this.readAheadLoop(reader);
+  }
+
+  /**
+   * While there is a backlog, each call reads, stores and acks a batch inside Redis; entries it
+   * hands back (not in the ingest-api's exact shape, or refused by the store) are judged here.
+   * Once a call finds less than a full batch, the loop waits on its blocking connection for a newer
+   * entry without taking it, so that the next call, not this process, reads it. A call that Redis
+   * refuses (not a lost connection) is followed by one batch through the reading path, so that an
+   * entry the script cannot take never stops the partition.
+   */
+  private async inPlaceLoop(reader: PartitionReader, drainInPlace: NonNullable<RollupStore['drainInPlace']>): Promise<void> {
+    const { context, config } = this.options;
+    const { metrics } = context;
+    const count = Math.min(config.readCount, IN_PLACE_READ_COUNT);
+    const log = this.logger.child({ partition: reader.partition.index });
+    let failures = 0;
+    while (!this.isClosing) {
+      try {
+        const stopTimer = metrics.batchSeconds.startTimer();
+        const drained = await drainInPlace({ stream: reader.read.stream, group: reader.read.group, consumer: reader.read.consumer, count });
+        stopTimer();
+        metrics.batches.inc();
+        metrics.processed.inc(drained.acked);
+        this.count({ read: drained.read, processed: drained.acked, deadLettered: 0, acked: drained.acked });
+        if (drained.handedBack.length > 0) {
+          const entries = parseRawEntries(drained.handedBack);
+          for (const { id } of entries) reader.inHand.add(id);
+          await this.processUntilDone(reader, entries, log);
+        }
+        failures = 0;
+        if (drained.read < count && !this.isClosing) {
+          const client = await this.blockingConnection(reader);
+          await waitForEntryAfter(client, reader.read.stream, drained.lastId, config.blockMs, config.blockMs + READ_GRACE_MS);
+        }
+      } catch (error) {
+        if (this.isClosing) break;
+        this.reportFailure(log, error, 'read', 'in-place drain failed');
+        await this.pause(retryDelayMs(failures++));
+        if (!isConnectionError(error)) await this.readOnce(reader, log).catch((readError: unknown) => this.reportFailure(log, readError, 'read', 'read failed'));
+      }
+    }
+  }
+
+  /** One batch through the reading path: read on the blocking connection, processed here. */
+  private async readOnce(reader: PartitionReader, log: Logger): Promise<void> {
+    const { config } = this.options;
+    const entries = await readGroupWithin(await this.blockingConnection(reader), reader.read, config.blockMs + READ_GRACE_MS);
+    for (const { id } of entries) reader.inHand.add(id);
+    await this.processUntilDone(reader, entries, log);
+  }
+
+  private async readAheadLoop(reader: PartitionReader): Promise<void> {
     const { config } = this.options;
     const readBatch = async () => {
       const entries = await readGroupWithin(await this.blockingConnection(reader), reader.read, config.blockMs + READ_GRACE_MS);

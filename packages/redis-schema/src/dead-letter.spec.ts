@@ -24,6 +24,15 @@ describe('dead letters', () => {
     expect(splitReplayHistory(replayFields(again)).history).toEqual([first, second]);
   });
 
+  it('keeps the MQTT topic of a refused payload, also through a replay', () => {
+    const refused = { ...first, messageId: 'mqtt:7', topic: 'telemetry/s/m', consumer: 'bridge-1' };
+    const fields = deadLetterFields(refused, { payload: 'warm' }, []);
+    expect(fields).toEqual({ ...refused, payload: JSON.stringify({ payload: 'warm' }) });
+    const deadLetter = parseDeadLetter('3-0', fields);
+    expect(deadLetter).toEqual({ id: '3-0', ...refused, payload: { payload: 'warm' }, history: [] });
+    expect(splitReplayHistory(replayFields(deadLetter)).history).toEqual([refused]);
+  });
+
   it('reads a foreign or damaged entry without throwing', () => {
     expect(parseDeadLetter('1-1', { payload: 'not json', history: '{' })).toEqual({
       id: '1-1', messageId: '', reason: '', failedAt: '', consumer: '', payload: {}, history: [],

@@ -11,6 +11,8 @@ export interface Failure {
   readonly reason: string;
   readonly failedAt: string;
   readonly consumer: string;
+  /** The MQTT topic the payload came on, for what the MQTT bridge refused; absent for stream entries. */
+  readonly topic?: string;
 }
 
 export interface DeadLetter extends Failure {
@@ -38,6 +40,7 @@ export function deadLetterFields(failure: Failure, payload: Readonly<Record<stri
     payload: JSON.stringify(payload),
     failedAt: failure.failedAt,
     consumer: failure.consumer,
+    ...(failure.topic === undefined ? {} : { topic: failure.topic }),
     ...(history.length === 0 ? {} : { history: JSON.stringify(history) }),
   };
 }
@@ -50,6 +53,7 @@ export function parseDeadLetter(id: string, fields: Readonly<Record<string, stri
     reason: fields.reason ?? '',
     failedAt: fields.failedAt ?? '',
     consumer: fields.consumer ?? '',
+    ...(fields.topic === undefined ? {} : { topic: fields.topic }),
     payload: parsePayload(fields.payload),
     history: fields.history === undefined ? [] : parseHistory(fields.history),
   };
@@ -82,6 +86,7 @@ function parseHistory(text: string): Failure[] {
         reason: String(item.reason ?? ''),
         failedAt: String(item.failedAt ?? ''),
         consumer: String(item.consumer ?? ''),
+        ...(typeof item.topic === 'string' ? { topic: item.topic } : {}),
       }));
   } catch {
     return [];

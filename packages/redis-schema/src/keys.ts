@@ -77,7 +77,9 @@ function streamPartitions({ streamKey, deadLetterKey, streamPartitions: count = 
  * (TS.CREATERULE and multi-key scripts require it).
  */
 export function createKeys(config: KeyConfig) {
-  const seriesTag = ({ metric, source }: SeriesId) => `${config.seriesPrefix}:{${metric}:${source}}`;
+  const seriesKeyPrefix = `${config.seriesPrefix}:{`;
+  const seriesKeySuffixes = { raw: '}:raw', openBuckets: '}:open', rollup: (tier: RollupTier) => `}:${tier.aggregation}:${tier.bucketMs}` };
+  const seriesKey = ({ metric, source }: SeriesId, suffix: string) => `${seriesKeyPrefix}${metric}:${source}${suffix}`;
   const partitions = streamPartitions(config);
   const [first] = partitions as [StreamPartition];
   return {
@@ -92,8 +94,17 @@ export function createKeys(config: KeyConfig) {
     seriesIndex: config.metricsKey,
     /** The same series as `source:metric`, so listing by source is a range too. */
     seriesIndexBySource: `${config.metricsKey}:by-source`,
-    raw: (series: SeriesId) => `${seriesTag(series)}:raw`,
-    rollup: (series: SeriesId, tier: RollupTier) => `${seriesTag(series)}:${tier.aggregation}:${tier.bucketMs}`,
+    raw: (series: SeriesId) => seriesKey(series, seriesKeySuffixes.raw),
+    rollup: (series: SeriesId, tier: RollupTier) => seriesKey(series, seriesKeySuffixes.rollup(tier)),
+    /** The native store's running figures of the series' open buckets, and its newest timestamp. */
+    openBuckets: (series: SeriesId) => seriesKey(series, seriesKeySuffixes.openBuckets),
+    /** A series' keys as `prefix + metric:source + suffix`, for scripts that build them from stream entries. */
+    seriesKeyParts: (tiers: readonly RollupTier[]) => ({
+      prefix: seriesKeyPrefix,
+      raw: seriesKeySuffixes.raw,
+      openBuckets: seriesKeySuffixes.openBuckets,
+      rollups: tiers.map(seriesKeySuffixes.rollup),
+    }),
   };
 }
 

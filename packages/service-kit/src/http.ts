@@ -60,7 +60,8 @@ export function errorHandler(logger: Logger, classify: (error: unknown) => HttpE
   };
 }
 
-function toHttpError(error: unknown): HttpError | undefined {
+/** An HttpError as it is, or the one a body parser's error stands for; undefined for anything else. */
+export function toHttpError(error: unknown): HttpError | undefined {
   if (error instanceof HttpError) return error;
   const parserError = error as BodyParserError;
   switch (parserError?.type) {

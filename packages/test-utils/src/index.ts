@@ -6,3 +6,4 @@ export * from './redis-cluster';
 export * from './request-in-flight';
 export * from './service-probes';
 export * from './redis-snapshot';
+export * from './mosquitto';

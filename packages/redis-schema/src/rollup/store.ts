@@ -103,6 +103,32 @@ export interface RollupStore {
    * `maxSources` is refused with TooManySourcesError.
    */
   rangeAcrossSources(metric: string, query: AcrossSourcesQuery): Promise<AcrossSourcesRange>;
+  /**
+   * Where the store can read, store and acknowledge a partition's new entries inside Redis, this
+   * does it in one call; undefined where it cannot.
+   */
+  readonly drainInPlace?: (read: InPlaceRead) => Promise<InPlaceDrain>;
+}
+
+/** A stream entry as Redis sends it: its id and its fields as name, value, name, value, ... */
+export type RawStreamEntry = [id: string, fields: string[] | null];
+
+export interface InPlaceRead {
+  readonly stream: string;
+  readonly group: string;
+  readonly consumer: string;
+  readonly count: number;
+}
+
+export interface InPlaceDrain {
+  /** Entries the read took. */
+  readonly read: number;
+  /** Entries stored and acknowledged. */
+  readonly acked: number;
+  /** The others: pending under the consumer, for the caller to store or dead-letter. */
+  readonly handedBack: RawStreamEntry[];
+  /** The last entry read, or the stream's newest when none was new: newer entries are yet to be read. */
+  readonly lastId: string;
 }
 
 export interface RollupStoreOptions {

@@ -1,6 +1,7 @@
 import { createClient } from '@redis/client';
 import { isolatedConfig, startRedisServer, testRedisUrl, type RedisServer } from '@redis-ingest/test-utils';
 import { createKeys } from '../../keys';
+import { decodeEntry } from '../../stream-entry';
 import type { RedisClient } from '../../redis';
 import type { Sample } from '../store';
 import { keySlot } from './key-slot';
@@ -70,6 +71,97 @@ describe('NativeRollupStore', () => {
       );
       expect(outcomes[0]!.results.flat().some((result) => !result.ok)).toBe(true);
       expect(outcomes[1]).toEqual(outcomes[0]);
+    });
+
+    it('closes a bucket from its running figures, without reading its raw samples again', async () => {
+      const { keys, store } = storeFor(client, testRedisUrl(), 0, { rollups: '1m:avg,1m:min,1m:max,1m:sum,1m:count,1m:first,1m:last' });
+      await store.bootstrap();
+      await store.addSamples([3, 1, 4, 1.5].map((value, i) => ({ ...series, timestampMs: i * 1_000, value })));
+      // Were the bucket closed from raw, these samples would be missing from it.
+      await client.sendCommand(['ZREMRANGEBYSCORE', keys.raw(series), '0', '59999']);
+      await store.addSamples([{ ...series, timestampMs: 60_000, value: 9 }]);
+      const closed = (await store.latest([series]))[0]!.rollups;
+      expect(closed.map((point) => point?.value)).toEqual([2.375, 1, 4, 9.5, 4, 3, 1.5]);
+    });
+
+    it('closes buckets from raw where the running figures cannot be exact, with the same answers', async () => {
+      const rollups = '10s:avg,10s:max,10s:first,1m:last,1m:sum';
+      // Out of order and repeated timestamps inside open buckets, late samples in closed ones.
+      const samples: Sample[] = Array.from({ length: 400 }, (_, i) => ({
+        ...series,
+        timestampMs: i * 700 - (i % 5 === 4 ? 3_000 : 0) - (i % 17 === 0 ? 25_000 : 0),
+        value: ((i * 37) % 101) / 4,
+      })).filter((sample) => sample.timestampMs >= 0);
+      const run = async (forgetFigures: boolean) => {
+        const { keys, store } = storeFor(client, testRedisUrl(), 0, { rollups });
+        for (let first = 0; first < samples.length; first += 7) {
+          // Without the figures (as for a series written before they existed) every close reads raw.
+          if (forgetFigures) await client.sendCommand(['DEL', keys.openBuckets(series)]);
+          await store.addSamples(samples.slice(first, first + 7));
+        }
+        const everything = { fromMs: 0, toMs: 1_000_000, limit: 1_000 };
+        return Promise.all(store.tiers.map((tier) => store.range(series, { ...everything, aggregation: { type: tier.aggregation, bucketMs: tier.bucketMs } })));
+      };
+      const [kept, forgotten] = [await run(false), await run(true)];
+      expect(kept[0]!.length).toBeGreaterThan(20);
+      expect(kept).toEqual(forgotten);
+    });
+  });
+
+  describe('draining in place', () => {
+    const client = createClient({ url: testRedisUrl(), RESP: 2 }) as unknown as RedisClient;
+    beforeAll(() => client.connect());
+    afterAll(() => client.destroy());
+
+    const base = { source: 'sensor-1', metric: 'temp', value: '21.5', occurredAt: '2026-03-01T10:00:00.000Z' };
+    const variants: Record<string, string>[] = [
+      base,
+      { ...base, eventId: 'id-1' },
+      { ...base, eventId: 'bad id' },
+      { ...base, source: 'a'.repeat(128) },
+      { ...base, source: 'a'.repeat(129) },
+      { ...base, source: '' },
+      { ...base, metric: 'x:y' },
+      ...['0', '-0', '0.0', '1.0', '1.', '.5', '01', '-12.25', '0.000001', '0.0000001', '123456789012345', '1234567890123456', '1e3', 'NaN', ' 1'].map(
+        (value) => ({ ...base, value }),
+      ),
+      ...['2024-02-29T23:59:59.999Z', '2023-02-29T00:00:00.000Z', '1969-12-31T23:59:59.999Z', '2026-03-01T24:00:00.000Z', '2026-13-01T00:00:00.000Z',
+        '2026-03-01T10:00:00Z', '2026-03-01T10:00:00.000+00:00', '9999-12-31T23:59:59.999Z', '2026-03-01t10:00:00.000z'].map((occurredAt) => ({ ...base, occurredAt })),
+      { metric: base.metric, source: base.source, value: base.value, occurredAt: base.occurredAt },
+      { ...base, extra: '1' },
+    ];
+
+    it('takes only entries the event rule accepts, each stored as the reading path would store it', async () => {
+      const { keys, store } = storeFor(client, testRedisUrl(), 0);
+      await store.bootstrap();
+      const group = 'drainers';
+      await client.sendCommand(['XGROUP', 'CREATE', keys.stream, group, '0', 'MKSTREAM']);
+      const ids: string[] = [];
+      // One series per entry, so that every sample is the first of its series.
+      for (const [i, fields] of variants.entries()) {
+        const withSeries = fields.metric === base.metric ? { ...fields, metric: `temp-${i}` } : fields;
+        ids.push((await client.sendCommand(['XADD', keys.stream, '*', ...Object.entries(withSeries).flat()])) as unknown as string);
+      }
+      const drained = await store.drainInPlace!({ stream: keys.stream, group, consumer: 'c', count: 1_000 });
+      expect(drained.read).toBe(variants.length);
+      const handedBack = new Set(drained.handedBack.map(([id]) => id));
+      const taken = ids.filter((id) => !handedBack.has(id));
+      expect(taken.length).toBe(drained.acked);
+      expect(taken.length).toBeGreaterThanOrEqual(8);
+      expect(handedBack.size).toBeGreaterThanOrEqual(20);
+      const pending = (await client.sendCommand(['XPENDING', keys.stream, group])) as unknown as [number];
+      expect(pending[0]).toBe(handedBack.size);
+      for (const id of taken) {
+        const [[, flat]] = (await client.sendCommand(['XRANGE', keys.stream, id, id])) as unknown as [[string, string[]]];
+        const fields = Object.fromEntries(Array.from({ length: flat!.length / 2 }, (_, i) => [flat![2 * i], flat![2 * i + 1]]));
+        const decoded = decodeEntry(fields);
+        expect(decoded).toMatchObject({ ok: true });
+        if (!decoded.ok) continue;
+        const { metric, source, value } = decoded.event;
+        expect(await store.range({ metric, source }, { fromMs: 0, toMs: 1e15, limit: 10 })).toEqual([{ timestampMs: decoded.timestampMs, value }]);
+        expect(await client.sendCommand(['ZRANGE', keys.raw({ metric, source }), '0', '-1'])).toEqual([`${decoded.timestampMs}:${value}`]);
+      }
+      expect(await client.sendCommand(['ZCARD', keys.seriesIndex])).toBe(taken.length);
     });
   });
 

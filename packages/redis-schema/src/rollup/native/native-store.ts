@@ -10,6 +10,9 @@ import { readLatest } from '../store';
 import type {
   AcrossSourcesQuery,
   AcrossSourcesRange,
+  InPlaceDrain,
+  InPlaceRead,
+  RawStreamEntry,
   Point,
   RangeQuery,
   RollupStore,
@@ -21,21 +24,42 @@ import type {
 import { bucketStart, type RollupTier } from '../tiers';
 import { keySlot } from './key-slot';
 
-const addSamplesBody = readFileSync(join(__dirname, 'lua', 'add-samples.lua'), 'utf8');
+const luaFile = (name: string) => readFileSync(join(__dirname, 'lua', name), 'utf8');
+const seriesWritesLua = luaFile('series-writes.lua');
+
+/** A Lua string literal: every byte outside printable ASCII, and the quote and backslash, as a decimal escape. */
+function luaString(text: string): string {
+  let literal = "'";
+  for (const byte of Buffer.from(text, 'utf8')) {
+    literal += byte >= 0x20 && byte < 0x7f && byte !== 0x27 && byte !== 0x5c ? String.fromCharCode(byte) : `\\${byte}`;
+  }
+  return `${literal}'`;
+}
 
 /**
- * The script with this store's configuration prepended as a Lua table, which keeps it out of every
- * call's arguments: encoding and parsing arguments is a large share of a call's cost on both ends.
+ * A script that writes series: the store's configuration as a Lua table, then the shared series
+ * writes, then the script itself. The configuration stays out of every call's arguments: encoding
+ * and parsing arguments is a large share of a call's cost on both ends.
  */
-function addSamplesSource({ rawRetentionMs, tiers }: RollupStoreOptions, bucketWidths: readonly number[]): string {
+function seriesScript(main: string, { rawRetentionMs, tiers, keys }: RollupStoreOptions, bucketWidths: readonly number[]) {
   const tierTables = tiers.map(
     (tier) =>
       `{ aggregation = '${tier.aggregation}', width = ${bucketWidths.indexOf(tier.bucketMs) + 1}, retentionMs = ${tier.retentionMs} }`,
   );
+  const parts = keys.seriesKeyParts(tiers);
+  const seriesKey =
+    `{ prefix = ${luaString(parts.prefix)}, raw = ${luaString(parts.raw)}, openBuckets = ${luaString(parts.openBuckets)}, ` +
+    `rollups = { ${parts.rollups.map(luaString).join(', ')} } }`;
   const config =
     `local CONFIG = { rawRetentionMs = ${rawRetentionMs}, widths = { ${bucketWidths.join(', ')} }, ` +
-    `tiers = { ${tierTables.join(', ')} } }\n`;
-  return config + addSamplesBody;
+    `tiers = { ${tierTables.join(', ')} }, seriesKey = ${seriesKey} }\n`;
+  const source = config + seriesWritesLua + luaFile(main);
+  return { source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+interface Script {
+  readonly source: string;
+  readonly sha: string;
 }
 
 const WRITTEN: WriteResult = { ok: true };
@@ -109,7 +133,15 @@ export class NativeRollupStore implements RollupStore {
   private readonly keys: Keys;
   private readonly rawRetentionMs: number;
   private readonly groupBy: SeriesGrouping;
-  private readonly script: { readonly source: string; readonly sha: string };
+  private readonly script: Script;
+  private readonly drainScript: Script;
+  /**
+   * Reads, stores and acknowledges new entries of a partition inside Redis (drain-batch.lua), on a
+   * single server only: the entries' series keys are not known before the read, and on a cluster
+   * they live in other slots than the stream. Entries not in the ingest-api's exact shape, and
+   * samples the store refuses, come back pending for the caller to judge.
+   */
+  readonly drainInPlace: ((read: InPlaceRead) => Promise<InPlaceDrain>) | undefined;
   /** By metric, then source. Building keys anew for every sample would keep the collector busy. */
   private readonly known = new Map<string, Map<string, KnownSeries>>();
 
@@ -121,12 +153,15 @@ export class NativeRollupStore implements RollupStore {
     this.tiers = options.tiers;
     this.rawRetentionMs = options.rawRetentionMs;
     this.groupBy = options.groupBy ?? 'batch';
-    const source = addSamplesSource(options, [...new Set(options.tiers.map((tier) => tier.bucketMs))]);
-    this.script = { source, sha: createHash('sha1').update(source).digest('hex') };
+    const widths = [...new Set(options.tiers.map((tier) => tier.bucketMs))];
+    this.script = seriesScript('add-samples.lua', options, widths);
+    this.drainScript = seriesScript('drain-batch.lua', options, widths);
+    this.drainInPlace = this.groupBy === 'batch' ? (read) => this.drainBatch(read) : undefined;
   }
 
   async bootstrap(): Promise<void> {
     await this.client.sendCommand(['SCRIPT', 'LOAD', this.script.source]);
+    if (this.drainInPlace) await this.client.sendCommand(['SCRIPT', 'LOAD', this.drainScript.source]);
   }
 
   async addSamples(samples: readonly Sample[]): Promise<WriteResult[]> {
@@ -154,7 +189,7 @@ export class NativeRollupStore implements RollupStore {
     if (series === undefined) {
       const id = { metric, source };
       const rawKey = this.keys.raw(id);
-      const keys = [rawKey, ...this.tiers.map((tier) => this.keys.rollup(id, tier))];
+      const keys = [rawKey, ...this.tiers.map((tier) => this.keys.rollup(id, tier)), this.keys.openBuckets(id)];
       series = { id, keys, group: this.groupBy === 'slot' ? keySlot(rawKey) : 0, indexed: false };
       bySource.set(source, series);
     }
@@ -203,7 +238,7 @@ export class NativeRollupStore implements RollupStore {
   }
 
   private scriptCall(writes: readonly SeriesWrite[]): ScriptCall {
-    const keyCount = writes.length * (1 + this.tiers.length);
+    const keyCount = writes.length * (2 + this.tiers.length);
     const args = ['EVALSHA', this.script.sha, String(keyCount)];
     const positions: number[] = [];
     for (const write of writes) for (const key of write.series.keys) args.push(key);
@@ -305,10 +340,17 @@ export class NativeRollupStore implements RollupStore {
    * failover) gets it with EVAL, which caches it there again; a SCRIPT LOAD would go to every
    * primary of a cluster, and fail while any of them is unreachable.
    */
-  private evalScript(args: string[]): Promise<unknown> {
+  private evalScript(args: string[], script: Script = this.script): Promise<unknown> {
     return this.client.sendCommand(args).catch((error: unknown) => {
       if (!isNoScriptError(error)) throw error;
-      return this.client.sendCommand(['EVAL', this.script.source, ...args.slice(2)]);
+      return this.client.sendCommand(['EVAL', script.source, ...args.slice(2)]);
     });
+  }
+
+  private async drainBatch({ stream, group, consumer, count }: InPlaceRead): Promise<InPlaceDrain> {
+    const { sha } = this.drainScript;
+    const args = ['EVALSHA', sha, '3', stream, this.keys.seriesIndex, this.keys.seriesIndexBySource, group, consumer, String(count)];
+    const [read, acked, handedBack, lastId] = (await this.evalScript(args, this.drainScript)) as [number, number, RawStreamEntry[], string];
+    return { read, acked, handedBack, lastId };
   }
 }

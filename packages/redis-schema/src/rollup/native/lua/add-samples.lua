@@ -1,25 +1,9 @@
 --[[
-  Adds samples to any number of series and rolls them up the way RedisTimeSeries compaction rules
-  do: a bucket's aggregate is written only once a sample from a later bucket arrives, and a sample
-  at or before the newest timestamp that lands in a closed bucket recalculates that bucket.
-
-  The raw samples of the open bucket are its running state: closing a bucket reads them once, so
-  each sample is read once more in all, and a series whose samples only append costs one ZRANGE
-  and one ZADD per call, however many samples it has.
-
-  The loader prepends the configuration, which keeps it out of every call's arguments:
-    local CONFIG = {
-      rawRetentionMs = <ms, 0 keeps every sample>,
-      widths = { <each distinct bucket width in ms> },
-      tiers = { { aggregation = '<avg|min|max|sum|count|first|last>', width = <index into widths>,
-                  retentionMs = <ms, 0 keeps every bucket> }, ... },
-    }
+  Adds samples to any number of series (series-writes.lua, included before this, does the writing).
 
   Input: one group per series, the series in the same order in KEYS and in ARGV.
-    KEYS, 1 + T per series (T = #CONFIG.tiers):
-      raw series: sorted set, score = timestamp, member = "<timestamp>:<value>"
-      one rollup per tier in CONFIG.tiers order: sorted set, score = bucket start,
-      member = "<start>:<value>"
+    KEYS, 2 + T per series (T = #CONFIG.tiers): the raw series, one rollup per tier in CONFIG.tiers
+      order, then the series' state (see series-writes.lua)
     ARGV, 1 + n per series:
       n, the number of the series' samples
       n samples, each as its raw member, "<timestamp>:<value>", both printed by JavaScript's
@@ -29,205 +13,22 @@
     the ordinals of the samples refused as older than the raw retention, ascending; an ordinal
     counts the call's samples from 1 in ARGV order, leaving out the counts
 ]]
-local rawRetention = CONFIG.rawRetentionMs
-local rawTrimStep = math.max(1, math.floor(rawRetention / 16))
-local widths = CONFIG.widths
-local tiers = CONFIG.tiers
-local keysPerSeries = 1 + #tiers
-
--- Lua's unpack stops at 8000 values; a ZADD takes this many, and more samples flush in several.
-local PENDING_LIMIT = 4000
-
--- Lua's tostring keeps 14 digits; 17 round-trip every double exactly.
-local function formatNumber(x)
-  return string.format('%.17g', x)
-end
-
-local function formatTimestamp(ms)
-  return string.format('%d', ms)
-end
-
--- The number before the first colon of a member: its timestamp or bucket start.
-local function memberTime(member)
-  return tonumber(string.sub(member, 1, string.find(member, ':', 1, true) - 1))
-end
-
--- The series being written: its raw key, where its keys start in KEYS, and its newest timestamp.
-local rawKey, firstKey, newest
-
--- Appends wait here so that a series costs one ZADD; anything reading raw flushes them first.
-local pendingRaw, pendingCount = {}, 0
-
-local function flushRaw()
-  if pendingCount > 0 then
-    redis.call('ZADD', rawKey, unpack(pendingRaw, 1, pendingCount))
-    pendingCount = 0
-  end
-end
-
-local function queueRaw(at, member)
-  pendingRaw[pendingCount + 1] = at
-  pendingRaw[pendingCount + 2] = member
-  pendingCount = pendingCount + 2
-  if pendingCount >= PENDING_LIMIT then
-    flushRaw()
-  end
-end
-
--- The figures of a bucket as RedisTimeSeries aggregates it: the sum starts at 0, avg is sum / count,
--- first and last go by timestamp; min, max, first and last keep the text they arrived as.
-local function answer(figures, aggregation)
-  if aggregation == 'avg' then
-    return formatNumber(figures.sum / figures.count)
-  elseif aggregation == 'sum' then
-    return formatNumber(figures.sum)
-  elseif aggregation == 'count' then
-    return tostring(figures.count)
-  end
-  return figures[aggregation]
-end
-
--- Per tier of the series, the start of the newest bucket an append closed, which is then the
--- rollup's newest; or true when only older buckets were recalculated. Nil until a bucket is written.
-local writtenTiers
-
-local function writeBucket(widthIndex, start, closedByAppend)
-  flushRaw()
-  local from = formatTimestamp(start)
-  local members = redis.call('ZRANGE', rawKey, from, formatTimestamp(start + widths[widthIndex] - 1), 'BYSCORE')
-  local figures, min, max = { count = #members, sum = 0 }, nil, nil
-  for i, member in ipairs(members) do
-    local text = string.sub(member, string.find(member, ':', 1, true) + 1)
-    local value = tonumber(text)
-    figures.sum = figures.sum + value
-    if i == 1 then
-      figures.first = text
-    end
-    figures.last = text
-    if not min or value < min then
-      min, figures.min = value, text
-    end
-    if not max or value > max then
-      max, figures.max = value, text
-    end
-  end
-  writtenTiers = writtenTiers or {}
-  for t, tier in ipairs(tiers) do
-    if tier.width == widthIndex then
-      local key = KEYS[firstKey + t]
-      redis.call('ZREMRANGEBYSCORE', key, from, from)
-      redis.call('ZADD', key, from, from .. ':' .. answer(figures, tier.aggregation))
-      if closedByAppend then
-        writtenTiers[t] = start
-      elseif writtenTiers[t] == nil then
-        writtenTiers[t] = true
-      end
-    end
-  end
-end
-
-local function append(member, at, ms)
-  if newest then
-    for w, width in ipairs(widths) do
-      local openStart = newest - newest % width
-      if ms - ms % width > openStart then
-        writeBucket(w, openStart, true)
-      end
-    end
-  end
-  queueRaw(at, member)
-  newest = ms
-end
-
--- Closed buckets that late samples of the series landed in, recalculated once its samples are in.
-local closedBuckets
-
--- Like TS.ADD at or before the newest timestamp: replace the sample.
-local function upsert(member, at, ms)
-  flushRaw()
-  local existing = redis.call('ZRANGE', rawKey, at, at, 'BYSCORE')[1]
-  if existing == member then
-    -- A redelivered sample changes nothing, so it need not cost a recalculation.
-    return
-  end
-  if existing then
-    redis.call('ZREM', rawKey, existing)
-  end
-  queueRaw(at, member)
-  for w, width in ipairs(widths) do
-    local start = ms - ms % width
-    if start < newest - newest % width then
-      closedBuckets = closedBuckets or {}
-      closedBuckets[w .. ':' .. start] = { w, start }
-    end
-  end
-end
-
+local keysPerSeries = 2 + #tiers
 local refused = {}
-
--- Writes ARGV[firstArg .. firstArg + count - 1] to the series at KEYS[firstKey]; the first of
--- them is the call's sample number firstOrdinal + 1.
-local function addSeries(firstArg, count, firstOrdinal)
-  rawKey = KEYS[firstKey]
-  local newestMember = redis.call('ZRANGE', rawKey, -1, -1)[1]
-  newest = newestMember and memberTime(newestMember)
-  local previousNewest = newest
-  writtenTiers, closedBuckets = nil, nil
-
-  for i = firstArg, firstArg + count - 1 do
-    local member = ARGV[i]
-    local colon = string.find(member, ':', 1, true)
-    local at = string.sub(member, 1, colon - 1)
-    local ms = tonumber(at)
-    if newest and rawRetention > 0 and ms < newest - rawRetention then
-      refused[#refused + 1] = firstOrdinal + i - firstArg + 1
-    elseif not newest or ms > newest then
-      append(member, at, ms)
-    else
-      upsert(member, at, ms)
-    end
-  end
-
-  flushRaw()
-  if closedBuckets then
-    for _, closed in pairs(closedBuckets) do
-      writeBucket(closed[1], closed[2], false)
-    end
-  end
-
-  -- Trimming on every call would cost a command per sample, so raw samples are dropped each time
-  -- the newest timestamp crosses a sixteenth of the retention, and reads hide what is left over,
-  -- as RedisTimeSeries hides the samples of chunks it has not dropped yet.
-  if rawRetention > 0 and newest ~= previousNewest then
-    if not previousNewest or newest - newest % rawTrimStep > previousNewest - previousNewest % rawTrimStep then
-      redis.call('ZREMRANGEBYSCORE', rawKey, '-inf', '(' .. formatTimestamp(newest - rawRetention))
-    end
-  end
-
-  if writtenTiers then
-    for t, written in pairs(writtenTiers) do
-      local retention = tiers[t].retentionMs
-      if retention > 0 then
-        local key = KEYS[firstKey + t]
-        local newestBucket = written
-        if written == true then
-          newestBucket = memberTime(redis.call('ZRANGE', key, -1, -1)[1])
-        end
-        redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. formatTimestamp(newestBucket - retention))
-      end
-    end
-  end
-end
-
-local argCount = #ARGV
-local argIndex, ordinal = 1, 0
-firstKey = 1
-while argIndex <= argCount do
+local argIndex, ordinal, firstKey = 1, 0, 1
+while argIndex <= #ARGV do
   local count = tonumber(ARGV[argIndex])
-  addSeries(argIndex + 1, count, ordinal)
+  local rollups = {}
+  for t = 1, #tiers do
+    rollups[t] = KEYS[firstKey + t]
+  end
+  local members = {}
+  for i = 1, count do
+    members[i] = ARGV[argIndex + i]
+  end
+  writeSeries({ raw = KEYS[firstKey], rollups = rollups, state = KEYS[firstKey + 1 + #tiers] }, members, ordinal, refused)
   argIndex = argIndex + 1 + count
   ordinal = ordinal + count
   firstKey = firstKey + keysPerSeries
 end
-
 return refused
