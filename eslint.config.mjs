@@ -34,6 +34,10 @@ export default defineConfig(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
+    files: ['**/*.mjs'],
+    languageOptions: { globals: globals.node },
+  },
+  {
     files: ['apps/query-api/src/dashboard/public/**/*.js'],
     languageOptions: { globals: { ...globals.browser, uPlot: 'readonly' }, sourceType: 'script' },
   },

@@ -9,7 +9,7 @@ const shared = {
     '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }],
   },
   moduleNameMapper: {
-    '^@redis-ingest/(redis-schema|service-kit|test-utils)$': '<rootDir>/packages/$1/src',
+    '^@redis-ingest/(redis-schema|service-kit|test-utils|client)$': '<rootDir>/packages/$1/src',
   },
 };
 

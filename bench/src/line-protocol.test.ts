@@ -1,6 +1,7 @@
 import { createClient } from '@redis/client';
 import { isolatedEnv, startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
-import { lineProtocolBodies, runLineProtocolLoad } from './line-protocol';
+import { lineProtocolBodies, postLines } from './line-protocol';
+import { runClosedLoop } from './load';
 import { ProcessRegistry } from './processes';
 import { startIngestApi } from './services';
 import { batchBodies, type Fleet } from './workload';
@@ -32,7 +33,7 @@ describe('line-protocol load', () => {
       redisServer = await startRedisServer();
       const env = isolatedEnv(redisServer.url);
       const { origin } = await startIngestApi(registry, env, 1);
-      const result = await runLineProtocolLoad({ origin, connections: 2, durationMs: 1_500, warmupMs: 0, bodies: lineProtocolBodies(fleet, 50, 4) });
+      const result = await runClosedLoop({ origin, connections: 2, durationMs: 1_500, warmupMs: 0, bodies: lineProtocolBodies(fleet, 50, 4), post: postLines });
       expect(result.failedRequests).toBe(0);
       expect(result.refusedRequests).toBe(0);
       expect(result.eventsPerSecond).toBeGreaterThan(0);

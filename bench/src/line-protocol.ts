@@ -1,7 +1,5 @@
-import { performance } from 'node:perf_hooks';
 import type { Pool } from 'undici';
-import { ingestPool, type ClosedLoopOptions, type LoadResult, type PostOutcome } from './load';
-import { summarizeLatencies } from './stats';
+import type { PostOutcome } from './load';
 import { deviceReading, isInvalidIndex, type Fleet } from './workload';
 
 export const LINE_PROTOCOL_PATH = '/api/v2/write?org=bench&bucket=bench&precision=ms';
@@ -40,47 +38,4 @@ export async function postLines(pool: Pool, body: string): Promise<PostOutcome> 
   if (status === 204) return { status, accepted: lineCount(body) };
   if (status !== 400) return { status, accepted: 0 };
   return { status, accepted: (JSON.parse(text) as { accepted?: number }).accepted ?? 0 };
-}
-
-/**
- * Peak line-protocol ingest, measured as runClosedLoop measures JSON batches: every connection
- * sends its next body once the last is answered. A 400 that appended events (a partial write, the
- * workload's invalid share) counts its events, not as a refusal.
- */
-export async function runLineProtocolLoad({ origin, connections, durationMs, warmupMs, bodies }: ClosedLoopOptions): Promise<LoadResult> {
-  const pool = ingestPool(origin, connections);
-  const cpuBefore = process.cpuUsage();
-  const startedAt = performance.now();
-  const window = { from: startedAt + warmupMs, until: startedAt + durationMs };
-  const latencies: number[] = [];
-  const counts = { events: 0, refused: 0, failed: 0, sent: 0 };
-  const sendUntilDone = async () => {
-    while (performance.now() < window.until) {
-      const sentAt = performance.now();
-      const { status, accepted } = await postLines(pool, bodies[counts.sent++ % bodies.length]!);
-      const answeredAt = performance.now();
-      if (answeredAt >= window.from && answeredAt <= window.until) {
-        latencies.push(answeredAt - sentAt);
-        counts.events += accepted;
-        if (accepted === 0) counts[status === 400 ? 'refused' : 'failed'] += 1;
-      }
-    }
-  };
-  try {
-    await Promise.all(Array.from({ length: connections }, sendUntilDone));
-  } finally {
-    await pool.close();
-  }
-  const cpu = process.cpuUsage(cpuBefore);
-  if (latencies.length === 0) throw new Error(`no line-protocol write to ${origin} finished inside the measured window`);
-  const seconds = (window.until - window.from) / 1_000;
-  return {
-    requestsPerSecond: latencies.length / seconds,
-    eventsPerSecond: counts.events / seconds,
-    latency: summarizeLatencies(latencies),
-    requests: latencies.length,
-    refusedRequests: counts.refused,
-    failedRequests: counts.failed,
-    clientCpuCores: (cpu.user + cpu.system) / 1_000 / (performance.now() - startedAt),
-  };
 }

@@ -17,7 +17,9 @@ import { rawStoreWriteRate, redisInfoField, xaddCeiling } from './ceiling';
 import { redisCpuSeconds, redisUsedMemory, singleDeployment, startClusterDeployment, type Deployment } from './deployment';
 import { createGroupsAtStart, fillStream, groupBacklog, timeDrain } from './drain';
 import { measureEndToEnd } from './end-to-end';
-import { runClosedLoop, type LoadResult } from './load';
+import { runClientPhase } from './client-phase';
+import { lineProtocolBodies, postLines } from './line-protocol';
+import { runClosedLoop, type ClosedLoopOptions, type LoadResult } from './load';
 import { UsageError, parseOptions, phaseDurations, processCountsToMeasure, type BenchOptions } from './options';
 import { ProcessRegistry, peakRssOf, type ServiceProcess } from './processes';
 import {
@@ -145,6 +147,7 @@ class Bench {
       ingestCounts[String(processes)] = measured.counts;
     }
 
+    const client = await this.clientPhase();
     const oneWorker = await this.drainPhase(this.single, this.freshEnv(), 1);
     const twoWorkers = await this.drainPhase(this.single, this.freshEnv(), 2);
 
@@ -154,7 +157,8 @@ class Bench {
     const drainRate = (options.endToEndWorkers === 1 ? oneWorker : twoWorkers).eventsPerSecond;
     const endToEndSustained = await this.endToEndPhase(Math.min(peakBatchRate, drainRate) * options.endToEndFraction);
     const sustained = await this.sustainedPhase(peakBatchRate, xaddPerSecond);
-    const boundary = await this.boundaryPhase(sustained.figures.eventsPerSecond / 2);
+    // Half the sustained rate keeps the workers ahead; ten batches a second at the least, should no rate have held.
+    const boundary = await this.boundaryPhase(Math.max(sustained.figures.eventsPerSecond / 2, BOUNDARY_BATCH_SIZE * 10));
     const redisPeakRss = (this.options.redisUrl === undefined && peakRssOf(Number(await redisInfoField(this.client, 'server', 'process_id')))) || 0;
     const topology = await this.compareTopologies();
 
@@ -170,6 +174,7 @@ class Bench {
       },
       sustained: sustained.figures,
       boundary,
+      client: { rawEventsPerSecond: client.raw.eventsPerSecond, clientEventsPerSecond: client.client.eventsPerSecond, retried: client.client.retried },
       endToEnd: endToEnd.figures,
       endToEndSustained: endToEndSustained.figures,
       memory: {
@@ -223,8 +228,8 @@ class Bench {
     return { figures, counts };
   }
 
-  private closedLoop(origin: string, durationMs: number, connections: number, bodies: string[]): Promise<LoadResult> {
-    return runClosedLoop({ origin, connections, durationMs, warmupMs: durationMs * this.durations.warmupShare, bodies });
+  private closedLoop(origin: string, durationMs: number, connections: number, bodies: string[], post?: ClosedLoopOptions['post']): Promise<LoadResult> {
+    return runClosedLoop({ origin, connections, durationMs, warmupMs: durationMs * this.durations.warmupShare, bodies, post });
   }
 
   /** Batches into a partitioned stream; each node's CPU is set against the events its partitions took. */
@@ -267,12 +272,15 @@ class Bench {
       const single = await cpuPerEvent(() => load(durations.singleEventsMs, options.singleConnections, singleEventBodies(this.fleet, options.devices)));
       log(`ingest x${processes}: batches of ${options.batchSize} over ${options.batchConnections} connections, ${(durations.batchesMs / 1_000).toFixed(1)} s`);
       const batches = await cpuPerEvent(() => load(durations.batchesMs, options.batchConnections, batchBodies(this.fleet, options.batchSize, BATCH_BODIES)));
+      log(`ingest x${processes}: line protocol, ${options.batchSize} points a write over ${options.batchConnections} connections, ${(durations.batchesMs / 1_000).toFixed(1)} s`);
+      const lines = await this.closedLoop(api.origin, durations.batchesMs, options.batchConnections, lineProtocolBodies(this.fleet, options.batchSize, BATCH_BODIES), postLines);
       return {
         figures: {
           singleEvents: { ...rateFigures(single.result.requestsPerSecond, single.result.eventsPerSecond, single.result.latency), nodeMicrosPerEvent: single.nodeMicrosPerEvent },
           batches: { ...rateFigures(batches.result.requestsPerSecond, batches.result.eventsPerSecond, batches.result.latency), nodeMicrosPerEvent: batches.nodeMicrosPerEvent },
+          lineProtocol: rateFigures(lines.requestsPerSecond, lines.eventsPerSecond, lines.latency),
         },
-        counts: { singleEvents: countsOf(single.result), batches: countsOf(batches.result) },
+        counts: { singleEvents: countsOf(single.result), batches: countsOf(batches.result), lineProtocol: countsOf(lines) },
       };
     } finally {
       await this.stopServices('ingestApi', [api.service]);
@@ -319,6 +327,25 @@ class Bench {
     } finally {
       await this.stopServices('worker', workers);
       await deployment.flush();
+    }
+  }
+
+  /** The same readings posted as prebuilt batches and through @redis-ingest/client, one after the other. */
+  private async clientPhase() {
+    const { options } = this;
+    const api = await startIngestApi(this.registry, this.freshEnv(), options.processes);
+    try {
+      log(`client: ${options.drainEvents} events raw, then the same through IngestClient, ${options.batchConnections} requests in flight`);
+      return await runClientPhase({
+        origin: api.origin,
+        events: options.drainEvents,
+        batchSize: options.batchSize,
+        connections: options.batchConnections,
+        devices: options.devices,
+      });
+    } finally {
+      await this.stopServices('ingestApi', [api.service]);
+      await this.flush();
     }
   }
 

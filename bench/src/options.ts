@@ -142,10 +142,10 @@ export function phaseDurations(options: BenchOptions) {
     /** Batch ingest on each deployment of the topology comparison. */
     topologyBatchesMs: budgetMs * 0.05,
     /** How long a rate must keep the backlog flat to count as sustained, and the bisection's trials. */
-    sustainedHoldMs: options.quick ? 5_000 : 30_000,
-    sustainedTrials: options.quick ? 3 : 6,
+    sustainedHoldMs: options.quick ? 3_000 : 30_000,
+    sustainedTrials: options.quick ? 2 : 6,
     /** Bucket width of the boundary phase, which runs for four of them. */
-    boundaryBucketMs: options.quick ? 2_000 : 10_000,
+    boundaryBucketMs: options.quick ? 1_000 : 10_000,
     /** Untimed start of each load phase, so the services' JIT has warmed up before counting. */
     warmupShare: 0.15,
   };

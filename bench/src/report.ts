@@ -48,7 +48,7 @@ export interface Figures {
   /** Events per batch request in the batch phases. */
   readonly batchSize: number;
   /** Keyed by the ingest-api's process count. */
-  readonly ingest: Record<string, { readonly singleEvents: IngestFigures; readonly batches: IngestFigures }>;
+  readonly ingest: Record<string, { readonly singleEvents: IngestFigures; readonly batches: IngestFigures; readonly lineProtocol: RateFigures }>;
   readonly drain: {
     readonly oneWorkerEventsPerSecond: number;
     readonly twoWorkersEventsPerSecond: number;
@@ -58,6 +58,8 @@ export interface Figures {
   };
   readonly sustained: SustainedFigures;
   readonly boundary: BoundaryFigures;
+  /** The same readings posted raw and through @redis-ingest/client. */
+  readonly client: { readonly rawEventsPerSecond: number; readonly clientEventsPerSecond: number; readonly retried: number };
   /** At a fraction of the peak batch ingest rate, as the targets state it. */
   readonly endToEnd: EndToEndFigures;
   /** At the same fraction of what the pipeline sustains: the lower of peak batch ingest and the end-to-end workers' drain. */
@@ -104,7 +106,7 @@ export type TopologyCounts = Partial<
 
 /** What the figures rest on; the cautions below say when they rest on too little. */
 export interface Counts {
-  readonly ingest: Record<string, { readonly singleEvents: RequestCounts; readonly batches: RequestCounts }>;
+  readonly ingest: Record<string, { readonly singleEvents: RequestCounts; readonly batches: RequestCounts; readonly lineProtocol: RequestCounts }>;
   readonly drainedEvents: { readonly oneWorker: number; readonly twoWorkers: number };
   readonly endToEnd: EndToEndCounts;
   readonly endToEndSustained: EndToEndCounts;
@@ -128,6 +130,7 @@ export function ratiosToCeilings(figures: Figures, processes: number) {
   const { xaddPerSecond, nativeRawSamplesPerSecond } = figures.ceiling;
   return {
     batchIngestToXaddCeiling: ingest.batches.eventsPerSecond / xaddPerSecond,
+    lineProtocolToJsonBatchIngest: ingest.lineProtocol.eventsPerSecond / ingest.batches.eventsPerSecond,
     singleEventIngestToXaddCeiling: ingest.singleEvents.eventsPerSecond / xaddPerSecond,
     nativeRawWriteToXaddCeiling: nativeRawSamplesPerSecond / xaddPerSecond,
     oneWorkerDrainToNativeRawWrite: figures.drain.oneWorkerEventsPerSecond / nativeRawSamplesPerSecond,
@@ -137,6 +140,7 @@ export function ratiosToCeilings(figures: Figures, processes: number) {
     oneWorkerDrainToXaddCeiling: figures.drain.oneWorkerEventsPerSecond / xaddPerSecond,
     twoWorkersToOneWorkerDrain: figures.drain.twoWorkersEventsPerSecond / figures.drain.oneWorkerEventsPerSecond,
     boundaryToOtherWindowsP99: figures.boundary.ratio,
+    clientToRawPosts: figures.client.clientEventsPerSecond / figures.client.rawEventsPerSecond,
   };
 }
 
@@ -157,6 +161,7 @@ export function evaluateTargets(figures: Figures, ratios: Ratios, processes: num
     atMost('worker Node CPU <= 3 µs per event', drain.oneWorkerNodeMicrosPerEvent, 3),
     atMost(`ingest-api Node CPU <= 3 µs per event in batches of ${figures.batchSize}`, ingest.batches.nodeMicrosPerEvent, 3),
     atLeast('batch ingest >= 0.5 of the XADD ceiling', ratios.batchIngestToXaddCeiling, 0.5),
+    atLeast('line-protocol ingest >= the JSON batch rate', ratios.lineProtocolToJsonBatchIngest, 1),
     atLeast('single-event POSTs >= 10,000 req/s', ingest.singleEvents.requestsPerSecond, 10_000),
     below('single-event POST p99 < 20 ms', ingest.singleEvents.p99Ms, 20),
     atMost('p99 in bucket-boundary windows <= 2x the others', boundary.ratio, 2),
@@ -179,18 +184,21 @@ export function formatReport(figures: Figures, ratios: Ratios, targets: readonly
   const { ceiling, drain, endToEnd, endToEndSustained, memory } = figures;
   add('Redis XADD ceiling (redis-benchmark -P 64)', whole(ceiling.xaddPerSecond), 'XADD/s');
   add('native store raw write (addSamples x1000)', whole(ceiling.nativeRawSamplesPerSecond), 'samples/s');
-  for (const [count, { singleEvents, batches }] of Object.entries(figures.ingest)) {
+  for (const [count, { singleEvents, batches, lineProtocol }] of Object.entries(figures.ingest)) {
     const label = `ingest, ${count} process${count === '1' ? '' : 'es'}`;
     add(`${label}: single events`, whole(singleEvents.requestsPerSecond), 'req/s');
     add(`${label}: single events p50 / p99`, pair(singleEvents.p50Ms, singleEvents.p99Ms, fixed(2)), 'ms');
     add(`${label}: batches`, whole(batches.eventsPerSecond), 'events/s');
     add(`${label}: batches`, fixed(1)(batches.requestsPerSecond), 'req/s');
     add(`${label}: batch p50 / p99`, pair(batches.p50Ms, batches.p99Ms, fixed(1)), 'ms');
+    add(`${label}: line protocol`, whole(lineProtocol.eventsPerSecond), 'events/s');
+    add(`${label}: line protocol p50 / p99`, pair(lineProtocol.p50Ms, lineProtocol.p99Ms, fixed(1)), 'ms');
     add(`${label}: Node CPU per single event / per batched event`, pair(singleEvents.nodeMicrosPerEvent, batches.nodeMicrosPerEvent, fixed(2)), 'µs');
   }
   add('worker drain, one worker', whole(drain.oneWorkerEventsPerSecond), 'events/s');
   add('worker drain, two workers', whole(drain.twoWorkersEventsPerSecond), 'events/s');
   add('worker drain, one worker: Node / Redis CPU per event', pair(drain.oneWorkerNodeMicrosPerEvent, drain.oneWorkerRedisMicrosPerEvent, fixed(2)), 'µs');
+  add('raw batch POSTs / the same through IngestClient', pair(figures.client.rawEventsPerSecond, figures.client.clientEventsPerSecond, whole), 'events/s');
   const { sustained, boundary } = figures;
   add(`sustained rate, ${sustained.workers} workers (backlog < 1 s of events)`, whole(sustained.eventsPerSecond), 'events/s');
   add('  at 80% of it: achieved', whole(sustained.atEightyPercent.eventsPerSecond), 'events/s');

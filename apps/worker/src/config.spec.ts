@@ -1,4 +1,4 @@
-import { ConfigError } from '@redis-ingest/redis-schema';
+import { ConfigError, LIVE_CONSUMER_IDLE_MS } from '@redis-ingest/redis-schema';
 import { MAX_BLOCK_MS, loadWorkerConfig } from './config';
 
 describe('loadWorkerConfig', () => {
@@ -60,6 +60,10 @@ describe('loadWorkerConfig', () => {
       adminToken: 'worker-admin-0123456789',
       stopDelayMs: 2_000,
     });
+  });
+
+  it('blocks for less than half the idle time past which the summary no longer counts a consumer as live', () => {
+    expect(2 * MAX_BLOCK_MS).toBeLessThanOrEqual(LIVE_CONSUMER_IDLE_MS);
   });
 
   it('accepts the bounds themselves', () => {

@@ -2,7 +2,7 @@ import { createClient } from '@redis/client';
 import { createRedisClient, type RedisClient } from '@redis-ingest/redis-schema';
 import { createLogger } from '@redis-ingest/service-kit';
 import { eventually, isolatedConfig, startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
-import { removeIdleConsumers, trimStream } from './maintenance';
+import { leaveGroup, removeIdleConsumers, trimStream } from './maintenance';
 import { ensureConsumerGroup } from './stream-reads';
 
 const logger = createLogger('maintenance-test', 'silent');
@@ -99,5 +99,20 @@ describe('stream maintenance', () => {
     expect(removed).toEqual(['finished']);
     const left = (await redis.xInfoConsumers(stream, group)).map(({ name }) => name).sort();
     expect(left).toEqual(['fresh', 'holder', 'self']);
+  });
+
+  it('lets a consumer leave the group only while it holds no pending entries', async () => {
+    await addAt(1, 2);
+    await read('holder', 1);
+    await read('finished', 1);
+    await redis.xAck(stream, group, ['2-0']);
+    const names = async () => (await redis.xInfoConsumers(stream, group)).map(({ name }) => name).sort();
+
+    expect(await leaveGroup(client, stream, group, 'finished')).toBe(true);
+    expect(await leaveGroup(client, stream, group, 'holder')).toBe(false);
+    expect(await names()).toEqual(['holder']);
+    expect((await redis.xPending(stream, group)).pending).toBe(1);
+    expect(await leaveGroup(client, stream, group, 'never-read')).toBe(true);
+    expect(await leaveGroup(client, stream, 'no-such-group', 'holder')).toBe(false);
   });
 });

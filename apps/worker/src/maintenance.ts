@@ -121,3 +121,27 @@ export interface ConsumerCleanup {
 export async function removeIdleConsumers(client: RedisClient, { stream, group, idleMs, self }: ConsumerCleanup): Promise<string[]> {
   return (await removeIdleConsumersScript.run(client, [stream], [group, String(idleMs), self])) as string[];
 }
+
+/**
+ * Removes consumer ARGV[2] from group ARGV[1] of stream KEYS[1] unless it holds pending entries, in one
+ * script for the reason above. Returns 1 once the consumer is not in the group, 0 if it stays (it
+ * holds entries, which others reclaim) or the group is gone.
+ */
+const leaveGroupScript = new LuaScript(
+  'leave-group',
+  `
+local stream, group, consumer = KEYS[1], ARGV[1], ARGV[2]
+local pending = redis.pcall('XPENDING', stream, group, '-', '+', 1, consumer)
+if pending.err or #pending > 0 then return 0 end
+redis.call('XGROUP', 'DELCONSUMER', stream, group, consumer)
+return 1
+`,
+);
+
+/**
+ * A worker that stops cleanly leaves the group, so the summary stops counting it at once, on every
+ * Redis version; one that still holds entries stays until others reclaim them and maintenance removes it.
+ */
+export async function leaveGroup(client: RedisClient, stream: string, group: string, consumer: string): Promise<boolean> {
+  return (await leaveGroupScript.run(client, [stream], [group, consumer])) === 1;
+}

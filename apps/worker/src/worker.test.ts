@@ -290,7 +290,7 @@ describe('worker against a live Redis', () => {
       await expect(worker.run()).rejects.toThrow(/closed/);
     });
 
-    it('finishes and acks the batch in hand when closed mid-batch', async () => {
+    it('finishes and acks the batch in hand when closed mid-batch, then leaves the group', async () => {
       const context = await processingContext();
       // Held at its first write until the test has called close().
       const { heldStore, writing, releaseWrite } = holdWrites(context.store);
@@ -299,6 +299,8 @@ describe('worker against a live Redis', () => {
       const series = { source: 's', metric: 'm' };
       await Promise.all([1, 2, 3].map((k) => xadd(eventFields(series, k, T0 + k))));
       await writing;
+      const consumers = async () => (await redis.xInfoConsumers(stream(), group())).map(({ name }) => name);
+      expect(await consumers()).toContain('closer');
 
       let closed = false;
       const closing = worker.close().then(() => (closed = true));
@@ -315,6 +317,7 @@ describe('worker against a live Redis', () => {
       expect(acked).toBe(read);
       expect(await pendingCount()).toBe(0);
       expect(await context.store.range(series, { fromMs: T0, toMs: T0 + 3, limit: 10 })).toHaveLength(read);
+      expect(await consumers()).not.toContain('closer');
     });
 
     it('does not reclaim the batch its own read loop holds, however long a write takes', async () => {

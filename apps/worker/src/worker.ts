@@ -3,7 +3,7 @@ import { ErrorReply } from '@redis/client';
 import { createRedisClient, isConnectionError, type RedisClient, type RollupStore, type StreamPartition } from '@redis-ingest/redis-schema';
 import type { Logger } from '@redis-ingest/service-kit';
 import type { WorkerConfig } from './config';
-import { removeIdleConsumers, trimStream } from './maintenance';
+import { leaveGroup, removeIdleConsumers, trimStream } from './maintenance';
 import { addOutcomes, processEntries, type ProcessOutcome, type ProcessingContext } from './process-entries';
 import { parseRawEntries, readGroupWithin, reclaimIdleEntries, waitForEntryAfter, type GroupRead, type StreamEntry } from './stream-reads';
 
@@ -140,6 +140,7 @@ export class Worker {
     } catch (error) {
       this.logger.error({ err: error }, 'worker loop failed');
     }
+    await Promise.all(this.readers.map(({ partition }) => this.leave(partition)));
     this.logger.info('worker closed');
   }
 
@@ -346,6 +347,16 @@ export class Worker {
     if (trimmed.removed > 0) this.logger.debug({ ...trimmed, partition: partition.index }, 'stream trimmed');
     const removed = await removeIdleConsumers(client, { stream, group, idleMs: config.consumerIdleMs, self: consumer });
     if (removed.length > 0) this.logger.info({ removed, partition: partition.index }, 'removed idle consumers without pending entries');
+  }
+
+  private async leave({ stream, index }: PartitionReader['partition']): Promise<void> {
+    const { context, consumer } = this.options;
+    try {
+      if (!(await leaveGroup(context.client, stream, context.group, consumer))) this.logger.info({ partition: index }, 'stays in the group with pending entries');
+    } catch (error) {
+      // Maintenance of the other workers removes it later, once idle for WORKER_CONSUMER_IDLE_MS.
+      this.logger.warn({ err: error, partition: index }, 'leaving the consumer group failed');
+    }
   }
 
   private count(outcome: ProcessOutcome): void {

@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { ConfigError, readChoice, readInteger, readOptionalString, readString, readUrl, type Env } from './env';
 import { MAX_STREAM_PARTITIONS, type KeyConfig } from './keys';
-import type { RedisTarget } from './redis';
+import type { RedisTarget, RedisTlsFiles } from './redis';
 import { parseRollupTiers, type RollupTier } from './rollup/tiers';
 
 export const ROLLUP_BACKENDS = ['auto', 'native', 'timeseries'] as const;
@@ -31,14 +32,58 @@ const REDIS_PROTOCOLS = ['redis:', 'rediss:'];
  */
 function readRedisTarget(env: Env): RedisTarget {
   const nodes = readOptionalString(env, 'REDIS_CLUSTER_NODES');
-  if (nodes === undefined) return { url: readUrl(env, 'REDIS_URL', 'redis://localhost:6379', REDIS_PROTOCOLS) };
+  if (nodes === undefined) {
+    const url = readUrl(env, 'REDIS_URL', 'redis://localhost:6379', REDIS_PROTOCOLS);
+    return withTls({ url }, readRedisTlsFiles(env, url, 'REDIS_URL'));
+  }
   const clusterNodes = nodes
     .split(',')
     .map((node) => node.trim())
     .filter((node) => node !== '');
   if (clusterNodes.length === 0) throw new ConfigError('REDIS_CLUSTER_NODES', 'expected at least one redis:// URL');
   for (const node of clusterNodes) readUrl({ REDIS_CLUSTER_NODES: node }, 'REDIS_CLUSTER_NODES', node, REDIS_PROTOCOLS);
-  return { clusterNodes };
+  // The nodes a seed reveals are reached by address alone, with the seeds' scheme, user and password.
+  const access = new Set(clusterNodes.map((node) => {
+    const { protocol, username, password } = new URL(node);
+    return `${protocol}${username}:${password}`;
+  }));
+  if (access.size > 1) {
+    throw new ConfigError('REDIS_CLUSTER_NODES', 'every seed must use the same scheme (redis:// or rediss://), user and password');
+  }
+  return withTls({ clusterNodes }, readRedisTlsFiles(env, clusterNodes[0]!, 'REDIS_CLUSTER_NODES'));
+}
+
+function withTls<T extends object>(target: T, tls: RedisTlsFiles | undefined): T & { tls?: RedisTlsFiles } {
+  return tls === undefined ? target : { ...target, tls };
+}
+
+/** A PEM file for rediss:// connections, read once at start-up so a wrong path stops the service with its name. */
+function readTlsFile(env: Env, name: string, url: string, urlVariable: string): string | undefined {
+  const path = readOptionalString(env, name);
+  if (path === undefined) return undefined;
+  if (new URL(url).protocol !== 'rediss:') throw new ConfigError(name, `takes effect only with rediss:// in ${urlVariable}`);
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(name, `cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+}
+
+/**
+ * REDIS_TLS_CA_FILE, a CA the server's certificate chains to (instead of the system's), and
+ * REDIS_TLS_CERT_FILE with REDIS_TLS_KEY_FILE, a client certificate for servers with tls-auth-clients.
+ */
+function readRedisTlsFiles(env: Env, url: string, urlVariable: string): RedisTlsFiles | undefined {
+  const files = {
+    ca: readTlsFile(env, 'REDIS_TLS_CA_FILE', url, urlVariable),
+    cert: readTlsFile(env, 'REDIS_TLS_CERT_FILE', url, urlVariable),
+    key: readTlsFile(env, 'REDIS_TLS_KEY_FILE', url, urlVariable),
+  };
+  if ((files.cert === undefined) !== (files.key === undefined)) {
+    throw new ConfigError(files.cert === undefined ? 'REDIS_TLS_CERT_FILE' : 'REDIS_TLS_KEY_FILE', 'a client certificate needs both REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE');
+  }
+  const given = Object.entries(files).filter(([, pem]) => pem !== undefined);
+  return given.length === 0 ? undefined : Object.fromEntries(given);
 }
 
 export function loadPipelineConfig(env: Env): PipelineConfig {

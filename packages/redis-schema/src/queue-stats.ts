@@ -7,6 +7,7 @@ export interface QueueStats {
   readonly dead_lettered: number;
   /** Entries not yet delivered to the group; null when neither Redis nor a bounded count can tell. */
   readonly lag: number | null;
+  /** Consumers that read within LIVE_CONSUMER_IDLE_MS: the workers at work, not those gone. */
   readonly consumers: number;
 }
 
@@ -66,11 +67,34 @@ async function countUndelivered(client: RedisClient, stream: string, lastDeliver
   return entries.length > LAG_COUNT_LIMIT ? null : entries.length;
 }
 
+/**
+ * A worker's read loop comes back to the group at least every WORKER_BLOCK_MS (at most 30 s), so a
+ * consumer idle longer than this is gone: a crashed worker, or one of a stack or cluster that was
+ * recreated, which stays in the group until maintenance removes it after WORKER_CONSUMER_IDLE_MS.
+ */
+export const LIVE_CONSUMER_IDLE_MS = 60_000;
+
+export interface ConsumerInfo {
+  readonly idle: number;
+  /** Sent from Redis 7.2 on, where `idle` counts from the last read even if it found nothing. */
+  readonly inactive?: number;
+}
+
+/**
+ * The consumers that read within `liveIdleMs`. Before Redis 7.2 `idle` counts from the last read that
+ * delivered entries, so a worker waiting on an empty stream looks as idle as a dead one: there every
+ * consumer counts.
+ */
+export function countLiveConsumers(consumers: readonly ConsumerInfo[], liveIdleMs: number): number {
+  return consumers.filter((consumer) => consumer.inactive === undefined || consumer.idle < liveIdleMs).length;
+}
+
 /** Queue health of one stream partition as seen by one consumer group; all zeros before either exists. */
 export async function readPartitionQueueStats(
   client: RedisClient,
   partition: Pick<StreamPartition, 'stream' | 'deadLetter'>,
   groupName: string,
+  liveConsumerIdleMs = LIVE_CONSUMER_IDLE_MS,
 ): Promise<QueueStats> {
   const [total, deadLettered, groups] = await Promise.all([
     client.xLen(partition.stream),
@@ -79,8 +103,11 @@ export async function readPartitionQueueStats(
   ]);
   const group = groups.find(({ name }) => name === groupName);
   if (!group) return { total, pending: 0, dead_lettered: deadLettered, lag: 0, consumers: 0 };
-  const lag = group.lag ?? (await countUndelivered(client, partition.stream, group.lastDeliveredId));
-  return { total, pending: group.pending, dead_lettered: deadLettered, lag, consumers: group.consumers };
+  const [lag, consumers] = await Promise.all([
+    group.lag ?? countUndelivered(client, partition.stream, group.lastDeliveredId),
+    group.consumers === 0 ? 0 : client.xInfoConsumers(partition.stream, groupName).then((all) => countLiveConsumers(all, liveConsumerIdleMs)),
+  ]);
+  return { total, pending: group.pending, dead_lettered: deadLettered, lag, consumers };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ClientClosedError, createCluster, type RedisArgument } from '@redis/client';
 import { commandRoute } from './cluster-routing';
-import { isConnectionError, reconnectDelay, TYPED_COMMANDS, type RedisClient, type RedisClientOptions } from './redis';
+import { isConnectionError, reconnectDelay, TYPED_COMMANDS, type RedisClient, type RedisClientOptions, type RedisTlsFiles } from './redis';
 
 type Cluster = ReturnType<typeof createClusterConnection>;
 type NodeClient = Awaited<ReturnType<Cluster['nodeClient']>>;
@@ -13,11 +13,26 @@ type SendCommand = RedisClient['sendCommand'];
  */
 const SLOT_MAP_REFRESH_INTERVAL_MS = 250;
 
+/**
+ * node-redis reaches the nodes a seed reveals by address alone, with `defaults`: they get the seeds'
+ * user and password, and TLS when the seeds use rediss:// (the config refuses seeds that differ).
+ */
+function nodeAccess(seed: string, tls: RedisTlsFiles | undefined) {
+  const { protocol, username, password } = new URL(seed);
+  return {
+    ...(username === '' ? {} : { username: decodeURIComponent(username) }),
+    ...(password === '' ? {} : { password: decodeURIComponent(password) }),
+    socket: protocol === 'rediss:' ? { tls: true as const, ...tls } : {},
+  };
+}
+
 function createClusterConnection(
   rootNodes: readonly string[],
+  tls: RedisTlsFiles | undefined,
   { name, connectTimeoutMs = 1_000, commandTimeoutMs }: RedisClientOptions,
   reconnectStrategy: (retries: number) => number | false,
 ) {
+  const { socket, ...credentials } = nodeAccess(rootNodes[0]!, tls);
   return createCluster({
     rootNodes: rootNodes.map((url) => ({ url })),
     RESP: 2,
@@ -26,7 +41,8 @@ function createClusterConnection(
     defaults: {
       name,
       disableOfflineQueue: true,
-      socket: { connectTimeout: connectTimeoutMs, reconnectStrategy },
+      ...credentials,
+      socket: { connectTimeout: connectTimeoutMs, reconnectStrategy, ...socket },
     },
     ...(commandTimeoutMs === undefined ? {} : { commandOptions: { timeout: commandTimeoutMs } }),
   });
@@ -47,9 +63,9 @@ export class RedisClusterClient {
   private refreshing: Promise<void> | undefined;
   private lastRefreshAtMs = 0;
 
-  constructor(rootNodes: readonly string[], options: RedisClientOptions) {
+  constructor(rootNodes: readonly string[], options: RedisClientOptions, tls?: RedisTlsFiles) {
     // A closed client stops reconnecting, so a rediscovery still connecting to a dead node settles.
-    this.cluster = createClusterConnection(rootNodes, options, (retries) => (this.closed ? false : reconnectDelay(retries)));
+    this.cluster = createClusterConnection(rootNodes, tls, options, (retries) => (this.closed ? false : reconnectDelay(retries)));
     const { logger, name } = options;
     // One line per outage of a node, not one per reconnect attempt.
     const reported = new Set<string>();

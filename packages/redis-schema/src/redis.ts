@@ -31,8 +31,23 @@ export interface RedisClientOptions {
   readonly commandTimeoutMs?: number;
 }
 
-/** A standalone server (or a primary), or the seed nodes of a Redis Cluster. */
-export type RedisTarget = { readonly url: string } | { readonly clusterNodes: readonly string[] };
+/** PEM contents for rediss:// connections: a CA to trust, and a client certificate with its key. */
+export interface RedisTlsFiles {
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+}
+
+/**
+ * A standalone server (or a primary), or the seed nodes of a Redis Cluster. The URLs carry user and
+ * password (redis://user:password@host:port) and rediss:// for TLS; `tls` adds the files for it.
+ */
+export type RedisTarget = ({ readonly url: string } | { readonly clusterNodes: readonly string[] }) & { readonly tls?: RedisTlsFiles };
+
+/** Socket options of a connection over TLS with `files`; none without files, where the URL decides. */
+export function tlsSocketOptions(files: RedisTlsFiles | undefined): { tls: true } & RedisTlsFiles | Record<string, never> {
+  return files === undefined ? {} : { tls: true, ...files };
+}
 
 /**
  * The commands the services call by name. The cluster client delegates each of them to node-redis'
@@ -68,22 +83,26 @@ export function reconnectDelay(retries: number): number {
  * (an ingest answer must never claim an event that is not in Redis), and keeps reconnecting in the
  * background with a capped backoff. A plain URL stands for `{ url }`.
  */
-export function createRedisClient(target: string | { readonly url: string }, options: RedisClientOptions): NodeRedisClient;
+export function createRedisClient(target: string | { readonly url: string; readonly tls?: RedisTlsFiles }, options: RedisClientOptions): NodeRedisClient;
 export function createRedisClient(target: RedisTarget, options: RedisClientOptions): RedisClient;
 export function createRedisClient(target: RedisTarget | string, options: RedisClientOptions): RedisClient {
-  const resolved = typeof target === 'string' ? { url: target } : target;
-  if ('clusterNodes' in resolved) return new RedisClusterClient(resolved.clusterNodes, options);
-  return createStandaloneClient(resolved.url, options);
+  const resolved: RedisTarget = typeof target === 'string' ? { url: target } : target;
+  if ('clusterNodes' in resolved) return new RedisClusterClient(resolved.clusterNodes, options, resolved.tls);
+  return createStandaloneClient(resolved.url, resolved.tls, options);
 }
 
-function createStandaloneClient(url: string, { name, logger, connectTimeoutMs = 1_000, commandTimeoutMs }: RedisClientOptions): NodeRedisClient {
+function createStandaloneClient(
+  url: string,
+  tls: RedisTlsFiles | undefined,
+  { name, logger, connectTimeoutMs = 1_000, commandTimeoutMs }: RedisClientOptions,
+): NodeRedisClient {
   const client = createClient({
     url,
     name,
     RESP: 2,
     disableOfflineQueue: true,
     ...(commandTimeoutMs === undefined ? {} : { commandOptions: { timeout: commandTimeoutMs } }),
-    socket: { connectTimeout: connectTimeoutMs, reconnectStrategy: reconnectDelay },
+    socket: { connectTimeout: connectTimeoutMs, reconnectStrategy: reconnectDelay, ...tlsSocketOptions(tls) },
   });
   let reported = false;
   client.on('error', (error: Error) => {

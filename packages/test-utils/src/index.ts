@@ -7,3 +7,5 @@ export * from './request-in-flight';
 export * from './service-probes';
 export * from './redis-snapshot';
 export * from './mosquitto';
+export * from './redis-tls';
+export * from './tcp-proxy';

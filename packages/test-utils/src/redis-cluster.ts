@@ -101,27 +101,42 @@ async function startAll(count: number, start: () => Promise<RedisServer>): Promi
   return started;
 }
 
+export interface ClusterNodeOptions {
+  /** cluster-node-timeout, see RedisClusterOptions. */
+  readonly nodeTimeoutMs: number;
+  /**
+   * The node's nodes.conf outside the server's throwaway directory: a node started later on it, on
+   * other ports, is the same node and still names its peers at their old addresses.
+   */
+  readonly configFile?: string;
+  /** requirepass, and masterauth for replicas to sync with it. */
+  readonly password?: string;
+}
+
 /**
- * Another process may take a free port before the server binds it, and a node needs two, so a node
- * that fails to start is tried again on fresh ports.
+ * Starts one cluster-enabled `redis-server` on free ports, not yet part of any cluster. Another
+ * process may take a free port before the server binds it, and a node needs two, so a node that fails
+ * to start is tried again on fresh ports.
  */
-async function startClusterNode(nodeTimeoutMs: number, attempts = 3): Promise<RedisServer> {
+export async function startClusterNode(options: ClusterNodeOptions, attempts = 3): Promise<RedisServer> {
   try {
-    return await startClusterNodeOnce(nodeTimeoutMs);
+    return await startClusterNodeOnce(options);
   } catch (error) {
     if (attempts <= 1) throw error;
-    return startClusterNode(nodeTimeoutMs, attempts - 1);
+    return startClusterNode(options, attempts - 1);
   }
 }
 
-async function startClusterNodeOnce(nodeTimeoutMs: number): Promise<RedisServer> {
+async function startClusterNodeOnce({ nodeTimeoutMs, configFile = 'nodes.conf', password }: ClusterNodeOptions): Promise<RedisServer> {
   // The bus port defaults to port + 10000, which overflows for ports from the upper ephemeral range.
   const busPort = await freePort();
   return startRedisServer({
+    ...(password === undefined ? {} : { password }),
     args: [
+      ...(password === undefined ? [] : ['--masterauth', password]),
       '--cluster-enabled', 'yes',
       // Relative paths resolve inside --dir, the server's throwaway directory.
-      '--cluster-config-file', 'nodes.conf',
+      '--cluster-config-file', configFile,
       '--cluster-node-timeout', String(nodeTimeoutMs),
       '--cluster-port', String(busPort),
       // Replicas (and restarted primaries rejoining as replicas) would otherwise wait 5 s before their full sync.
@@ -175,7 +190,7 @@ export async function startRedisCluster({
   if (!hasRedisCliBinary()) {
     throw new Error('startRedisCluster needs redis-cli (Debian/Ubuntu: apt-get install redis-tools)');
   }
-  const servers = await startAll(primaryCount * (1 + replicasPerPrimary), () => startClusterNode(nodeTimeoutMs));
+  const servers = await startAll(primaryCount * (1 + replicasPerPrimary), () => startClusterNode({ nodeTimeoutMs }));
   const stop = async () => {
     await Promise.allSettled(servers.map((server) => server.stop()));
   };

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { killWhenOrphaned, terminate } from './child-process';
-import { redisCommand } from './redis-command';
+import { redisCommand, redisPipeline } from './redis-command';
 
 export interface RedisServer {
   readonly url: string;
@@ -70,6 +70,8 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs = 10_0
 export interface RedisServerOptions {
   /** Extra `redis-server` arguments, e.g. ['--appendonly', 'yes']. */
   readonly args?: readonly string[];
+  /** The default user's password (--requirepass), which the start-up check must send before PING. */
+  readonly password?: string;
 }
 
 /** Starts a private `redis-server` on a free port with a throwaway directory. */
@@ -77,6 +79,9 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'redis-ingest-test-'));
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', ...(options.args ?? [])];
+  const { password } = options;
+  if (password !== undefined) args.push('--requirepass', password);
+  const answers = password === undefined ? () => ping(port) : () => redisPipeline(port, [['AUTH', password], ['PING']], 500).then(([, pong]) => pong === 'PONG', () => false);
   let child: ChildProcess | undefined;
 
   const launch = async () => {
@@ -86,7 +91,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     await waitUntil(
       async () => {
         if (started.exitCode !== null) throw new Error(`redis-server exited with code ${started.exitCode}`);
-        return ping(port);
+        return answers();
       },
       10_000,
       `redis-server on port ${port}`,
