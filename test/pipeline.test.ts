@@ -1,6 +1,6 @@
 import { createKeys, createRedisClient, loadPipelineConfig, type RedisClient } from '@redis-ingest/redis-schema';
 import { createLogger } from '@redis-ingest/service-kit';
-import { isolatedEnv, startRedisCluster, testRedisUrl, type RedisCluster } from '@redis-ingest/test-utils';
+import { eventually, isolatedEnv, startRedisCluster, testRedisUrl, type RedisCluster } from '@redis-ingest/test-utils';
 import { loadIngestConfig } from '../apps/ingest-api/src/config';
 import { start as startIngest, type RunningIngestApi } from '../apps/ingest-api/src/server';
 import { loadQueryConfig } from '../apps/query-api/src/config';
@@ -109,12 +109,11 @@ describe.each([
     }
 
     const total = temperature.length + otherSource.length + humidity.length + malformed.length;
-    let summary: Summary;
-    const deadline = Date.now() + 10_000;
-    do {
-      await new Promise((resolve) => setTimeout(resolve, 50));
+    let summary = await get<Summary>('/api/ingest/summary');
+    await eventually(async () => {
       summary = await get<Summary>('/api/ingest/summary');
-    } while ((summary.queue.lag > 0 || summary.queue.pending > 0 || summary.queue.dead_lettered < malformed.length) && Date.now() < deadline);
+      return summary.queue.lag === 0 && summary.queue.pending === 0 && summary.queue.dead_lettered >= malformed.length;
+    }, 10_000, 'every entry processed');
 
     expect(summary.queue).toEqual({ total, pending: 0, dead_lettered: malformed.length, lag: 0, consumers: 1 });
     if (onCluster) expect(keys.partitions).toHaveLength(3);

@@ -1,4 +1,4 @@
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { isolatedEnv, startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
 import { lineProtocolBodies, postLines } from './line-protocol';
 import { runClosedLoop } from './load';

@@ -2,7 +2,7 @@ import { createRedisClient, encodeEvent, type RedisClient } from '@redis-ingest/
 import { testRedisUrl } from '@redis-ingest/test-utils';
 import { loadWorkerConfig } from '../../apps/worker/src/config';
 import { start as startWorker, type RunningWorker } from '../../apps/worker/src/service';
-import { T0, eventually, pipelineEnv, silent, sleep, telemetryEvent } from './support';
+import { T0, eventually, pipelineEnv, silent, telemetryEvent } from './support';
 
 const CONSUMER_IDLE_MS = 300;
 const MAINTENANCE_INTERVAL_MS = 50;
@@ -34,14 +34,19 @@ describe('consumer hygiene', () => {
     // Not a valid event, but it never reaches the worker: the holder read it and stopped.
     await client.sendCommand(['XREADGROUP', 'GROUP', group, 'holder', 'COUNT', '1', 'STREAMS', stream, '>']);
     await client.sendCommand(['XGROUP', 'CREATECONSUMER', stream, group, 'left-empty']);
-    const names = async () => (await client.xInfoConsumers(stream, group)).map(({ name }) => name).sort();
+    const consumers = () => client.xInfoConsumers(stream, group);
+    const names = async () => (await consumers()).map(({ name }) => name).sort();
 
     worker = await startWorker(config, silent);
     // Redis 7.0 creates a consumer on its first delivery, so the worker gets one entry of its own.
     await client.xAdd(stream, '*', encodeEvent(telemetryEvent('device', 1, T0)));
     await eventually(async () => !(await names()).includes('left-empty'), 5_000, 'the idle consumer removed');
-    // Many more maintenance rounds past the idle limit: the holder stays, and so does the worker.
-    await sleep(CONSUMER_IDLE_MS + 10 * MAINTENANCE_INTERVAL_MS);
+    // Once the holder is past the idle limit, an empty consumer added then is removed by a later round,
+    // which would have removed the holder too: it stays, and so does the worker.
+    const holderIdle = async () => (await consumers()).find(({ name }) => name === 'holder')!.idle;
+    await eventually(async () => (await holderIdle()) > CONSUMER_IDLE_MS, 5_000, 'the holder past the idle limit');
+    await client.sendCommand(['XGROUP', 'CREATECONSUMER', stream, group, 'late-empty']);
+    await eventually(async () => !(await names()).includes('late-empty'), 5_000, 'the late idle consumer removed');
     expect(await names()).toEqual(['holder', worker.consumer].sort());
     expect((await client.xPending(stream, group)).pending).toBe(1);
   });

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { decodeEntry } from '@redis-ingest/redis-schema';
 import { startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
 import { loadIngestConfig } from '../../apps/ingest-api/src/config';

@@ -1,5 +1,5 @@
 import { request, Agent } from 'node:http';
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
 import { INGEST_MAIN, T0, eventually, killHard, pipelineEnv, postEvents, spawnService, telemetryEvent, type ServiceProcess } from './support';
 

@@ -1,4 +1,4 @@
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { createLogger } from '@redis-ingest/service-kit';
 import { startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
 import { loadIngestConfig } from '../../apps/ingest-api/src/config';

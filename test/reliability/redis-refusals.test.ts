@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { freePort, startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
 import type { RunningIngestApi } from '../../apps/ingest-api/src/server';
 import { eventually, pipelineEnv, startIngestApi } from './support';

@@ -1,4 +1,4 @@
-import type { RedisClientType } from 'redis';
+import type { RedisClientType } from '@redis/client';
 import { createRedisClient, encodeEvent } from '@redis-ingest/redis-schema';
 import { startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
 import { loadWorkerConfig, type WorkerConfig } from '../../apps/worker/src/config';

@@ -9,7 +9,7 @@ import {
   type RedisClient,
   type TelemetryEvent,
 } from '@redis-ingest/redis-schema';
-import { HttpError } from '@redis-ingest/service-kit';
+import { HttpError, bearerToken, bearerUnauthorized } from '@redis-ingest/service-kit';
 import type { IngestConfig } from './config';
 
 /** Who sent a request: a verified device key, or nobody while ingest runs open. */
@@ -17,20 +17,10 @@ export type Caller = { readonly keyId: string; readonly sources: readonly string
 
 const OPEN: Caller = { keyId: undefined };
 
-function unauthorized(message: string, error?: 'invalid_request' | 'invalid_token'): HttpError {
-  const challenge = error === undefined ? 'Bearer realm="ingest"' : `Bearer realm="ingest", error="${error}"`;
-  return new HttpError(401, message, {}, { 'WWW-Authenticate': challenge });
-}
+const REALM = 'ingest';
+const DEVICE_KEY_FORM = '<keyId>.<secret>';
 
-/** The token of an `Authorization: Bearer <token>` header; undefined without the header. */
-function bearerToken(header: string | undefined): string | undefined {
-  if (header === undefined) return undefined;
-  const match = /^Bearer +(\S+) *$/i.exec(header);
-  if (!match) throw unauthorized('Authorization must be "Bearer <keyId>.<secret>"', 'invalid_request');
-  return match[1];
-}
-
-const bearerHeader = (req: Request) => bearerToken(req.get('authorization'));
+const bearerHeader = (req: Request) => bearerToken(req.get('authorization'), REALM, DEVICE_KEY_FORM);
 
 /**
  * The device key as Influx clients and Telegraf send it: `Token <key>` (v2) or `Bearer <key>`, or
@@ -43,11 +33,11 @@ export function influxToken(req: Request): string | undefined {
     return typeof password === 'string' && password !== '' ? password : undefined;
   }
   const match = /^(Token|Bearer|Basic) +(\S+) *$/i.exec(header);
-  if (!match) throw unauthorized('Authorization must be "Token <keyId>.<secret>", "Bearer <keyId>.<secret>" or basic credentials with the key as password', 'invalid_request');
+  if (!match) throw bearerUnauthorized(REALM, 'Authorization must be "Token <keyId>.<secret>", "Bearer <keyId>.<secret>" or basic credentials with the key as password', 'invalid_request');
   if (match[1]!.toLowerCase() !== 'basic') return match[2];
   const credentials = Buffer.from(match[2]!, 'base64').toString('utf8');
   const colon = credentials.indexOf(':');
-  if (colon === -1) throw unauthorized('Basic credentials must be "<user>:<keyId>.<secret>"', 'invalid_request');
+  if (colon === -1) throw bearerUnauthorized(REALM, 'Basic credentials must be "<user>:<keyId>.<secret>"', 'invalid_request');
   return credentials.slice(colon + 1);
 }
 
@@ -88,12 +78,14 @@ export class IngestAccess {
     return async (req, res, next) => {
       const token = readToken(req);
       if (token === undefined) {
-        if (await this.required()) throw unauthorized('A device key is required: Authorization: Bearer <keyId>.<secret>');
+        if (await this.required()) {
+          throw bearerUnauthorized(REALM, `A device key is required: Authorization: Bearer ${DEVICE_KEY_FORM}`);
+        }
         res.locals.caller = OPEN;
         return next();
       }
       const key = await this.verifier.verify(token);
-      if (!key) throw unauthorized('Unknown, revoked or malformed device key', 'invalid_token');
+      if (!key) throw bearerUnauthorized(REALM, 'Unknown, revoked or malformed device key', 'invalid_token');
       res.locals.caller = { keyId: key.keyId, sources: key.sources } satisfies Caller;
       next();
     };

@@ -1,5 +1,5 @@
 import { gzipSync } from 'node:zlib';
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { isolatedEnv, refusalOf, testRedisUrl } from '@redis-ingest/test-utils';
 import { loadIngestConfig, type IngestConfig } from './config';
 import { start, type RunningIngestApi } from './server';

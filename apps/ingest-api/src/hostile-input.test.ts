@@ -1,5 +1,5 @@
 import { gzipSync } from 'node:zlib';
-import { createClient, type RedisClientType } from 'redis';
+import { createClient, type RedisClientType } from '@redis/client';
 import { DeviceKeyStore, createAccessKeys } from '@redis-ingest/redis-schema';
 import { isolatedEnv, rawHttpExchange, refusalOf, startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
 import { loadIngestConfig, type IngestConfig } from './config';

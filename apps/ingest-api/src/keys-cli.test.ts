@@ -1,4 +1,4 @@
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { isolatedEnv, testRedisUrl } from '@redis-ingest/test-utils';
 import { runKeysCli } from './keys-cli';
 

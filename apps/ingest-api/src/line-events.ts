@@ -53,7 +53,10 @@ class IsoTimes {
   private iso = '';
 
   format(ms: number): string {
-    if (ms !== this.ms) (this.ms = ms), (this.iso = new Date(ms).toISOString());
+    if (ms !== this.ms) {
+      this.ms = ms;
+      this.iso = new Date(ms).toISOString();
+    }
     return this.iso;
   }
 }

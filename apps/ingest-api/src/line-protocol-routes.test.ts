@@ -1,6 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { InfluxDB, Point, setLogger, type WriteOptions } from '@influxdata/influxdb-client';
-import { createClient, type RedisClientType } from 'redis';
+import { createClient, type RedisClientType } from '@redis/client';
 import { DeviceKeyStore, createAccessKeys } from '@redis-ingest/redis-schema';
 import { eventually, isolatedEnv, refusalOf, startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
 import { loadIngestConfig, type IngestConfig } from './config';

@@ -127,10 +127,16 @@ function isFloatSyntax(token: string): boolean {
   const n = token.length;
   let i = token.charCodeAt(0) === MINUS || token.charCodeAt(0) === PLUS ? 1 : 0;
   let digits = 0;
-  while (i < n && isDigit(token.charCodeAt(i))) (i += 1), (digits += 1);
+  while (i < n && isDigit(token.charCodeAt(i))) {
+    i += 1;
+    digits += 1;
+  }
   if (token.charCodeAt(i) === POINT) {
     i += 1;
-    while (i < n && isDigit(token.charCodeAt(i))) (i += 1), (digits += 1);
+    while (i < n && isDigit(token.charCodeAt(i))) {
+      i += 1;
+      digits += 1;
+    }
   }
   if (digits === 0) return false;
   if (i === n) return true;

@@ -1,4 +1,4 @@
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { createKeys } from '@redis-ingest/redis-schema';
 import { freePort, isolatedEnv, startRedisServer, testRedisUrl } from '@redis-ingest/test-utils';
 import { loadIngestConfig, type IngestConfig } from './config';

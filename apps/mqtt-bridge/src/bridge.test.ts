@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { connectAsync, type MqttClient } from 'mqtt';
-import { createClient } from 'redis';
-import { createKeys, createRedisClient, parseDeadLetter, type RedisClient } from '@redis-ingest/redis-schema';
+import { createClient } from '@redis/client';
+import { createRedisClient, parseDeadLetter, type RedisClient } from '@redis-ingest/redis-schema';
 import { createLogger } from '@redis-ingest/service-kit';
 import { eventually, isolatedEnv, startMosquitto, startRedisServer, testRedisUrl, type MosquittoBroker } from '@redis-ingest/test-utils';
 import { MqttBridge } from './bridge';

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { connect, type IPublishPacket, type MqttClient } from 'mqtt';
-import { ErrorReply } from 'redis';
+import { ErrorReply } from '@redis/client';
 import {
   BackpressureError,
   PartialAppendError,
@@ -12,7 +12,6 @@ import {
   type AppendedEvent,
   type Keys,
   type RedisClient,
-  type TelemetryEvent,
 } from '@redis-ingest/redis-schema';
 import type { Logger } from '@redis-ingest/service-kit';
 import type { BridgeConfig } from './config';

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { connectAsync, type MqttClient } from 'mqtt';
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { eventually, isolatedEnv, startMosquitto, testRedisUrl, type MosquittoBroker } from '@redis-ingest/test-utils';
 
 /** Built by the root `pnpm test`, which runs every workspace's build before jest. */

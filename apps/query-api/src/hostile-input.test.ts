@@ -1,5 +1,5 @@
 import { gzipSync } from 'node:zlib';
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { createRollupStore, deadLetterFields, type RedisClient } from '@redis-ingest/redis-schema';
 import { isolatedEnv, rawHttpExchange, redisSnapshot, refusalOf, startRedisServer, type RedisServer, type ScanningClient } from '@redis-ingest/test-utils';
 import { loadQueryConfig, type QueryConfig } from './config';

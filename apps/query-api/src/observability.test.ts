@@ -1,5 +1,5 @@
 import { freePort, isolatedEnv, requestIdsEchoed, stopWithRequestInFlight, testRedisUrl } from '@redis-ingest/test-utils';
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { loadQueryConfig } from './config';
 import { start, type RunningQueryApi } from './server';
 

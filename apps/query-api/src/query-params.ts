@@ -3,19 +3,16 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import {
   AGGREGATIONS,
   NAME_MAX_LENGTH,
-  NAME_PATTERN,
+  SERIES_MEMBER_PATTERN,
   SOURCE_REDUCERS,
   describeErrors,
+  nameSchema,
   type FieldError,
 } from '@redis-ingest/redis-schema';
 import { HttpError } from '@redis-ingest/service-kit';
 import { isStreamIdInRange, parseEntryRef } from './stream-ids';
 
-const name = (description: string) =>
-  Type.String({ minLength: 1, maxLength: NAME_MAX_LENGTH, pattern: NAME_PATTERN, description });
-const nameFilter = (description: string) => Type.Optional(name(description));
-
-const NAME_BODY = NAME_PATTERN.replace(/^\^|\$$/g, '');
+const nameFilter = (description: string) => Type.Optional(nameSchema(description));
 
 /**
  * `<milliseconds>-<sequence>`, as Redis numbers stream entries, led by `<partition>:` when the
@@ -51,7 +48,7 @@ export function seriesPageQuerySchema(maxLimit: number) {
       limit: Type.Optional(Type.Integer({ minimum: 1, maximum: maxLimit, description: 'Series per page.' })),
       // The last index member of the previous page, `name:name`.
       cursor: Type.Optional(
-        Type.String({ maxLength: 2 * NAME_MAX_LENGTH + 1, pattern: `^${NAME_BODY}:${NAME_BODY}$`, description: 'The `next` of the previous page.' }),
+        Type.String({ maxLength: 2 * NAME_MAX_LENGTH + 1, pattern: SERIES_MEMBER_PATTERN, description: 'The `next` of the previous page.' }),
       ),
     },
     { additionalProperties: false },
@@ -78,11 +75,11 @@ export function deadLetterQuerySchema(maxCount: number) {
 }
 
 export const seriesParamsSchema = Type.Object(
-  { metric: name('The metric of the series.'), source: name('The source of the series.') },
+  { metric: nameSchema('The metric of the series.'), source: nameSchema('The source of the series.') },
   { additionalProperties: false },
 );
 
-export const metricParamsSchema = Type.Object({ metric: name('The metric to reduce.') }, { additionalProperties: false });
+export const metricParamsSchema = Type.Object({ metric: nameSchema('The metric to reduce.') }, { additionalProperties: false });
 
 const timeBounds = {
   from: time('Start, inclusive: epoch milliseconds or an ISO-8601 date-time with an offset. Defaults to an hour before `to`.'),

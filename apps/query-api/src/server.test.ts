@@ -5,13 +5,13 @@ import {
   createRedisClient,
   createRollupStore,
   deadLetterFields,
-  parseGroupsReply,
+  readConsumerGroups,
   type Failure,
   type RedisClient,
   type RollupStore,
   type Sample,
 } from '@redis-ingest/redis-schema';
-import { freePort, isolatedEnv, startRedisServer, testRedisUrl } from '@redis-ingest/test-utils';
+import { eventually, freePort, isolatedEnv, startRedisServer, testRedisUrl } from '@redis-ingest/test-utils';
 import { loadQueryConfig, type QueryConfig } from './config';
 import { REPLAY_PAGE_SIZE } from './dead-letters';
 import { start, type RunningQueryApi } from './server';
@@ -128,7 +128,7 @@ describe('query-api against a live Redis', () => {
     const ids = await addEntries(streamKey, 5);
     // A group created at an arbitrary ID has no entries-read counter, so Redis answers lag nil.
     await redis.xGroupCreate(streamKey, config.consumerGroup, ids[1]!);
-    const [group] = parseGroupsReply((await redis.sendCommand(['XINFO', 'GROUPS', streamKey])) as never);
+    const [group] = await readConsumerGroups(redis, streamKey);
     expect(group?.lag).toBeNull();
 
     const { body } = await get('/api/ingest/summary');
@@ -297,13 +297,8 @@ describe('query-api without Redis', () => {
       const series = { metric: 'm', source: 's' };
       await (await createRollupStore(writer, config)).addSamples([{ ...series, timestampMs: Date.now(), value: 3 }]);
 
-      const deadline = Date.now() + 10_000;
       let answer = await getJson(base, '/api/ingest/summary');
-      while (answer.status !== 200 && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        answer = await getJson(base, '/api/ingest/summary');
-      }
-      expect(answer.status).toBe(200);
+      await eventually(async () => (answer = await getJson(base, '/api/ingest/summary')).status === 200, 10_000, 'a summary');
       expect(answer.body.metrics).toEqual([{ ...series, raw: { timestampMs: expect.any(Number), value: 3 }, rollup: null }]);
     } finally {
       writer?.destroy();

@@ -1,5 +1,6 @@
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import express, { type Express } from 'express';
+import { readConsumerGroups } from '@redis-ingest/redis-schema';
 import {
   HttpError,
   Readiness,
@@ -44,7 +45,7 @@ export function groupReadiness({ client, keys, group }: ProcessingContext): Read
     await client.ping();
     await Promise.all(
       keys.partitions.map(async ({ stream }) => {
-        const groups = await client.xInfoGroups(stream);
+        const groups = await readConsumerGroups(client, stream);
         if (!groups.some(({ name }) => name === group)) throw new Error(`consumer group ${group} does not exist yet on ${stream}`);
       }),
     );

@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { createRedisClient, encodeEvent } from '@redis-ingest/redis-schema';
 import { closeServer, createLimitedHttpServer, listen } from '@redis-ingest/service-kit';
 import { eventually, isolatedEnv, requestIdsEchoed, stopWithRequestInFlight, testRedisUrl } from '@redis-ingest/test-utils';

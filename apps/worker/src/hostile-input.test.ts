@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { gzipSync } from 'node:zlib';
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { createRedisClient, encodeEvent, type RedisClient } from '@redis-ingest/redis-schema';
 import { closeServer, createLimitedHttpServer, createLogger, listen } from '@redis-ingest/service-kit';
 import { isolatedEnv, rawHttpExchange, redisSnapshot, refusalOf, startRedisServer, type RedisServer } from '@redis-ingest/test-utils';

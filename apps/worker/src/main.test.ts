@@ -2,9 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { encodeEvent } from '@redis-ingest/redis-schema';
-import { isolatedEnv, testRedisUrl } from '@redis-ingest/test-utils';
+import { eventually, isolatedEnv, testRedisUrl } from '@redis-ingest/test-utils';
 
 /** Built by the root `pnpm test`, which runs every workspace's build before jest. */
 const MAIN_JS = join(__dirname, '..', 'dist', 'main.js');
@@ -59,12 +59,9 @@ describe('node apps/worker/dist/main.js', () => {
       await redis.xAdd(env.INGEST_STREAM_KEY!, '*', encodeEvent(event));
       const response = await fetch(`http://127.0.0.1:${started.adminPort as number}/healthz`);
       expect(response.status).toBe(200);
-      for (let attempt = 0; attempt < 200; attempt++) {
-        const [group] = await redis.xInfoGroups(env.INGEST_STREAM_KEY!);
-        if (group?.lag === 0 && group.pending === 0) break;
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-      expect(await redis.xInfoGroups(env.INGEST_STREAM_KEY!)).toEqual([expect.objectContaining({ lag: 0, pending: 0 })]);
+      const groups = () => redis.xInfoGroups(env.INGEST_STREAM_KEY!);
+      await eventually(async () => (await groups()).every(({ lag, pending }) => lag === 0 && pending === 0), 5_000, 'the event acked');
+      expect(await groups()).toEqual([expect.objectContaining({ lag: 0, pending: 0 })]);
     } finally {
       child.kill('SIGTERM');
     }

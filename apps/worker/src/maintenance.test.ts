@@ -1,7 +1,7 @@
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { createRedisClient, type RedisClient } from '@redis-ingest/redis-schema';
 import { createLogger } from '@redis-ingest/service-kit';
-import { isolatedConfig, startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
+import { eventually, isolatedConfig, startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
 import { leaveGroup, removeIdleConsumers, trimStream } from './maintenance';
 import { ensureConsumerGroup } from './stream-reads';
 
@@ -88,11 +88,13 @@ describe('stream maintenance', () => {
     await read('finished', 1);
     await redis.xAck(stream, group, ['2-0']);
     await redis.sendCommand(['XGROUP', 'CREATECONSUMER', stream, group, 'self']);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const idleMs = 150;
+    const consumers = () => redis.xInfoConsumers(stream, group);
+    await eventually(async () => (await consumers()).every(({ idle }) => idle > 2 * idleMs), 5_000, 'every consumer idle');
     await redis.sendCommand(['XGROUP', 'CREATECONSUMER', stream, group, 'fresh']);
 
-    // Far below the wait above, far above the time between creating 'fresh' and the removal, even on a busy machine.
-    const removed = await removeIdleConsumers(client, { stream, group, idleMs: 150, self: 'self' });
+    // Far above the time between creating 'fresh' and the removal, even on a busy machine.
+    const removed = await removeIdleConsumers(client, { stream, group, idleMs, self: 'self' });
 
     expect(removed).toEqual(['finished']);
     const left = (await redis.xInfoConsumers(stream, group)).map(({ name }) => name).sort();

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import {
   createRedisClient,
   encodeEvent,
@@ -65,6 +65,9 @@ describe('worker against a live Redis', () => {
     return info.lag === 0 && info.pending === 0;
   };
   const deadLetters = async () => redis.xRange(config.keys.deadLetterKey, '-', '+');
+  /** The server's CLIENT LIST lines of the connections whose name starts with `prefix`. */
+  const clientsNamed = async (prefix: string) =>
+    ((await redis.sendCommand(['CLIENT', 'LIST'])) as string).split('\n').filter((line) => line.includes(` name=${prefix}`));
 
   describe('the daemon', () => {
     let service: RunningWorker;
@@ -173,11 +176,17 @@ describe('worker against a live Redis', () => {
     });
 
     it('stops reading when closed, and close() can be called again', async () => {
+      // While it runs, the daemon takes what is added.
+      await xadd(eventFields({ source: 's', metric: 'm' }, 1, T0));
+      await eventually(allAcked);
+
       const closing = service.close();
       expect(service.close()).toBe(closing);
       await closing;
-      await xadd(eventFields({ source: 's', metric: 'm' }, 1, T0));
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // With none of its connections left, nothing of the daemon can read what comes after.
+      const closedAll = async () => (await clientsNamed(`worker:${service.consumer}`)).length === 0;
+      await eventually(closedAll, 2_000, 'every connection of the daemon closed');
+      await xadd(eventFields({ source: 's', metric: 'm' }, 2, T0 + 1));
       expect((await groupInfo()).lag).toBe(1);
     });
   });
@@ -268,11 +277,7 @@ describe('worker against a live Redis', () => {
       const worker = newWorker(await processingContext(), 'sleeper', { blockMs: 20_000 });
       const running = worker.run();
       await expect(worker.run()).rejects.toThrow(/already running/);
-      const blockingName = 'worker:sleeper:blocking';
-      const blockedReader = async () =>
-        ((await redis.sendCommand(['CLIENT', 'LIST'])) as string)
-          .split('\n')
-          .filter((line) => line.includes(` name=${blockingName} `));
+      const blockedReader = () => clientsNamed('worker:sleeper:blocking');
       await eventually(async () => (await blockedReader()).some((line) => / flags=\S*b/.test(line)));
 
       const started = Date.now();
@@ -297,10 +302,12 @@ describe('worker against a live Redis', () => {
 
       let closed = false;
       const closing = worker.close().then(() => (closed = true));
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      // close() has done all it can without the batch once its blocking reads are gone.
+      await eventually(async () => (await clientsNamed('worker:closer:blocking')).length === 0, 2_000, 'blocking reads ended');
       expect(closed).toBe(false);
       releaseWrite();
       await closing;
+      expect(closed).toBe(true);
       await running;
 
       const { read, acked } = worker.totals;

@@ -1,4 +1,4 @@
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { DeviceKeyStore, createAccessKeys } from '@redis-ingest/redis-schema';
 import { startTcpProxy, testRedisUrl, type TcpProxy } from '@redis-ingest/test-utils';
 import { BufferFullError, ClientClosedError, IngestClient, type ClientEvents, type IngestClientOptions, type Rejection } from './index.ts';

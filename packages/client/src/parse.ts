@@ -31,7 +31,7 @@ export async function* linesOf(source: TextSource): AsyncIterable<{ readonly lin
     for (const text of lines) yield { line: ++line, text: text.replace(/\r$/, '') };
   }
   rest += decoder.decode();
-  if (rest !== '') yield { line: ++line, text: rest.replace(/\r$/, '') };
+  if (rest !== '') yield { line: line + 1, text: rest.replace(/\r$/, '') };
 }
 
 /** NDJSON: one JSON object per line. The ingest-api judges the fields; here only JSON itself is checked. */

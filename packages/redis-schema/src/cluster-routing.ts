@@ -1,4 +1,4 @@
-import type { RedisArgument } from 'redis';
+import type { RedisArgument } from '@redis/client';
 
 /**
  * Where a Redis Cluster client sends a command given as raw arguments: to the primary of a key's

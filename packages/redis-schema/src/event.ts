@@ -1,6 +1,6 @@
 import { FormatRegistry, Type, type Static } from '@sinclair/typebox';
-import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { NAME_MAX_LENGTH, NAME_PATTERN } from './names';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { nameSchema } from './names';
 
 const ISO_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i;
 
@@ -42,15 +42,10 @@ function parseIsoTimestampOnce(text: string): number | undefined {
   return lastParsed.ms;
 }
 
-FormatRegistry.Set('date-time', (value) => parseIsoTimestampOnce(value) !== undefined);
-
-const Name = (description: string) =>
-  Type.String({ minLength: 1, maxLength: NAME_MAX_LENGTH, pattern: NAME_PATTERN, description });
-
 export const TelemetryEventSchema = Type.Object(
   {
-    source: Name('The device or sender, e.g. "sensor-7". Letters, digits, "_", "." and "-", at most 128.'),
-    metric: Name('What was measured, e.g. "temperature". Letters, digits, "_", "." and "-", at most 128.'),
+    source: nameSchema('The device or sender, e.g. "sensor-7". Letters, digits, "_", "." and "-", at most 128.'),
+    metric: nameSchema('What was measured, e.g. "temperature". Letters, digits, "_", "." and "-", at most 128.'),
     value: Type.Number({
       minimum: -MAX_EVENT_VALUE,
       maximum: MAX_EVENT_VALUE,
@@ -60,7 +55,7 @@ export const TelemetryEventSchema = Type.Object(
       Type.String({ format: 'date-time', description: 'ISO-8601 with an offset; defaults to the time of receipt.' }),
     ),
     eventId: Type.Optional(
-      Name('Makes a retried POST safe: a second event with this id inside the idempotency window is not appended again.'),
+      nameSchema('Makes a retried POST safe: a second event with this id inside the idempotency window is not appended again.'),
     ),
   },
   { additionalProperties: false, $id: 'TelemetryEvent' },
@@ -84,7 +79,25 @@ export interface FieldError {
 
 export type Validation = { ok: true; event: TelemetryEvent; timestampMs: number } | { ok: false; errors: FieldError[] };
 
-const checker = TypeCompiler.Compile(TelemetryEventSchema);
+const isEventDateTime = (value: string) => parseIsoTimestampOnce(value) !== undefined;
+
+/**
+ * TypeBox keeps string formats in one process-wide registry, and the schema's `date-time` must mean
+ * what parseIsoTimestamp accepts. Setting it is idempotent, and done here, when the first event is
+ * checked, rather than as a side effect of importing this module.
+ */
+export function registerEventFormats(): void {
+  if (FormatRegistry.Get('date-time') !== isEventDateTime) FormatRegistry.Set('date-time', isEventDateTime);
+}
+
+let compiled: TypeCheck<typeof TelemetryEventSchema> | undefined;
+function eventChecker(): TypeCheck<typeof TelemetryEventSchema> {
+  if (compiled === undefined) {
+    registerEventFormats();
+    compiled = TypeCompiler.Compile(TelemetryEventSchema);
+  }
+  return compiled;
+}
 
 /** TypeBox reports a missing field as "required" and again as "expected string"; one message a field is clearer. */
 function firstErrorPerPath(errors: Iterable<FieldError>): FieldError[] {
@@ -94,6 +107,7 @@ function firstErrorPerPath(errors: Iterable<FieldError>): FieldError[] {
 }
 
 export function validateEvent(input: unknown, receivedAtMs: number = Date.now()): Validation {
+  const checker = eventChecker();
   if (!checker.Check(input)) {
     return { ok: false, errors: firstErrorPerPath(checker.Errors(input)) };
   }

@@ -1,4 +1,5 @@
 export * from './env';
+export * from './http-limits';
 export * from './names';
 export * from './keys';
 export * from './event';
@@ -16,5 +17,6 @@ export * from './lua-script';
 export * from './ingest/append';
 export * from './dead-letter';
 export * from './queue-stats';
+export * from './auth/access-token';
 export * from './auth/device-keys';
 export * from './auth/rate-limit';

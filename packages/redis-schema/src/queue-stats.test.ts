@@ -1,4 +1,4 @@
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { eventually, isolatedConfig, testRedisUrl } from '@redis-ingest/test-utils';
 import { createKeys } from './keys';
 import { countLiveConsumers, parseGroupsReply, readPartitionQueueStats, readQueueStats } from './queue-stats';

@@ -39,7 +39,8 @@ export function parseGroupsReply(reply: Reply[]): GroupInfo[] {
   });
 }
 
-async function readGroups(client: RedisClient, stream: string): Promise<GroupInfo[]> {
+/** The consumer groups of a stream (XINFO GROUPS); none while the stream does not exist. */
+export async function readConsumerGroups(client: RedisClient, stream: string): Promise<GroupInfo[]> {
   try {
     return parseGroupsReply((await client.sendCommand(['XINFO', 'GROUPS', stream])) as unknown as Reply[]);
   } catch (error) {
@@ -99,7 +100,7 @@ export async function readPartitionQueueStats(
   const [total, deadLettered, groups] = await Promise.all([
     client.xLen(partition.stream),
     client.xLen(partition.deadLetter),
-    readGroups(client, partition.stream),
+    readConsumerGroups(client, partition.stream),
   ]);
   const group = groups.find(({ name }) => name === groupName);
   if (!group) return { total, pending: 0, dead_lettered: deadLettered, lag: 0, consumers: 0 };

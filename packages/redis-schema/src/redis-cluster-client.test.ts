@@ -1,4 +1,4 @@
-import { ErrorReply } from 'redis';
+import { ErrorReply } from '@redis/client';
 import { isolatedConfig, startRedisCluster, waitUntil, type RedisCluster } from '@redis-ingest/test-utils';
 import { ClusterRoutingError } from './cluster-routing';
 import { appendToPartitions } from './ingest/append';

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ClientClosedError, createCluster, type RedisArgument } from 'redis';
+import { ClientClosedError, createCluster, type RedisArgument } from '@redis/client';
 import { commandRoute } from './cluster-routing';
 import { reconnectDelay, TYPED_COMMANDS, type RedisClient, type RedisClientOptions, type RedisTlsFiles } from './redis';
 import { isConnectionError } from './redis-errors';
@@ -56,6 +56,7 @@ function createClusterConnection(
  * It holds one connection per primary, shared by every command, so a blocking read (XREADGROUP
  * BLOCK) would stall every other command to that primary: blocking reads need a client of their own.
  */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- the interface below types what the constructor adds
 export class RedisClusterClient {
   private readonly cluster: Cluster;
   private closed = false;
@@ -181,4 +182,5 @@ export class RedisClusterClient {
 }
 
 /** What the constructor's loop adds: node-redis' own typed commands, routed by their key. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
 export interface RedisClusterClient extends Pick<RedisClient, (typeof TYPED_COMMANDS)[number]> {}

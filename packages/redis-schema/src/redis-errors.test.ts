@@ -1,4 +1,4 @@
-import { ErrorReply, SocketClosedUnexpectedlyError, TimeoutError } from 'redis';
+import { ErrorReply, SocketClosedUnexpectedlyError, TimeoutError } from '@redis/client';
 import { freePort, startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
 import { createRedisClient } from './redis';
 import {

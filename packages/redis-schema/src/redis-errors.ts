@@ -9,7 +9,7 @@ import {
   SocketClosedUnexpectedlyError,
   SocketTimeoutError,
   TimeoutError,
-} from 'redis';
+} from '@redis/client';
 
 /**
  * The project's one vocabulary for what went wrong with Redis. Every caller decides on a kind (or

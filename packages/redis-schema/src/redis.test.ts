@@ -1,4 +1,4 @@
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
 import { createRedisClient, type RedisClient } from './redis';
 import { classifyRedisError } from './redis-errors';

@@ -1,4 +1,4 @@
-import { TimeoutError, createClient, type RedisClientType } from 'redis';
+import { TimeoutError, createClient, type RedisClientType } from '@redis/client';
 import { InFlightLimitError } from './redis-errors';
 import { RedisClusterClient } from './redis-cluster-client';
 

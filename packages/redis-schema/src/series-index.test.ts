@@ -1,4 +1,4 @@
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { isolatedConfig, testRedisUrl } from '@redis-ingest/test-utils';
 import { createKeys, type SeriesId } from './keys';
 import type { RedisClient } from './redis';

@@ -12,9 +12,21 @@ export function tokenMatches(given: string, expected: string): boolean {
   return timingSafeEqual(sha256(given), sha256(expected));
 }
 
-function unauthorized(realm: string, message: string, error?: 'invalid_request' | 'invalid_token'): HttpError {
+/** 401 with the `WWW-Authenticate: Bearer` challenge that tells the client which realm and what went wrong. */
+export function bearerUnauthorized(realm: string, message: string, error?: 'invalid_request' | 'invalid_token'): HttpError {
   const challenge = error === undefined ? `Bearer realm="${realm}"` : `Bearer realm="${realm}", error="${error}"`;
   return new HttpError(401, message, {}, { 'WWW-Authenticate': challenge });
+}
+
+/**
+ * The token of an `Authorization: Bearer <token>` header: undefined without the header, 401 when it
+ * has another shape. `form` shows the client what the token looks like.
+ */
+export function bearerToken(header: string | undefined, realm: string, form = '<token>'): string | undefined {
+  if (header === undefined) return undefined;
+  const match = /^Bearer +(\S+) *$/i.exec(header);
+  if (!match) throw bearerUnauthorized(realm, `Authorization must be "Bearer ${form}"`, 'invalid_request');
+  return match[1];
 }
 
 export interface TokenGate {
@@ -34,17 +46,14 @@ export interface TokenGate {
 export function requireBearerToken({ realm, accepted, insufficient = [] }: TokenGate): RequestHandler {
   return (req, _res, next) => {
     if (accepted.length === 0) return next();
-    const header = req.get('authorization');
-    if (header === undefined) throw unauthorized(realm, 'A token is required: Authorization: Bearer <token>');
-    const match = /^Bearer +(\S+) *$/i.exec(header);
-    if (!match) throw unauthorized(realm, 'Authorization must be "Bearer <token>"', 'invalid_request');
-    const token = match[1]!;
+    const token = bearerToken(req.get('authorization'), realm);
+    if (token === undefined) throw bearerUnauthorized(realm, 'A token is required: Authorization: Bearer <token>');
     // Every configured token is compared, so the time taken does not say which one came close.
     const admitted = accepted.map((expected) => tokenMatches(token, expected)).includes(true);
     if (admitted) return next();
     if (insufficient.map((expected) => tokenMatches(token, expected)).includes(true)) {
       throw new HttpError(403, 'This token may not use this route');
     }
-    throw unauthorized(realm, 'Unknown token', 'invalid_token');
+    throw bearerUnauthorized(realm, 'Unknown token', 'invalid_token');
   };
 }

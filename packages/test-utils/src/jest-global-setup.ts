@@ -1,7 +1,6 @@
 import { provideRedis, type ProvidedRedis } from './provide-redis';
 
 declare global {
-  // eslint-disable-next-line no-var
   var providedRedis: ProvidedRedis | undefined;
 }
 

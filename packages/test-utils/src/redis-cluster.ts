@@ -31,6 +31,14 @@ export interface Failover {
   readonly elapsedMs: number;
 }
 
+/** A primary killed while its replicas wait to be told to take over. */
+export interface HeldFailover {
+  /** The replica `takeOver` promotes. */
+  readonly replica: ClusterNode;
+  /** CLUSTER FAILOVER TAKEOVER on the replica, then waits until the cluster is healthy again. */
+  takeOver(timeoutMs?: number): Promise<Failover>;
+}
+
 export interface RedisCluster {
   /** Seeds for node-redis' createCluster({ rootNodes }). */
   readonly rootNodes: readonly { readonly url: string }[];
@@ -49,6 +57,11 @@ export interface RedisCluster {
   waitUntilHealthy(timeoutMs?: number): Promise<void>;
   /** Kills a primary and waits until one of its replicas has taken over and the cluster is healthy again. */
   killPrimaryAndAwaitFailover(primary: ClusterNode, timeoutMs?: number): Promise<Failover>;
+  /**
+   * Kills a primary whose replicas may not fail over by themselves (cluster-replica-no-failover), so
+   * its slots stay without a primary for exactly as long as the test needs, however loaded the machine.
+   */
+  killPrimaryHoldingFailover(primary: ClusterNode): Promise<HeldFailover>;
   /** A planned failover (CLUSTER FAILOVER on the replica): no writes are lost and no node timeout is waited. */
   promote(replica: ClusterNode, timeoutMs?: number): Promise<void>;
   /** Stops every node and removes its directory, whatever state the cluster is in. */
@@ -320,6 +333,28 @@ function assembleCluster(nodes: readonly ClusterNode[], nodeTimeoutMs: number, s
       const elapsedMs = Date.now() - killedAt;
       await waitUntilHealthy();
       return { promoted: promoted!, elapsedMs };
+    },
+    killPrimaryHoldingFailover: async (primary) => {
+      const replicas = await replicasOf(primary);
+      const [replica] = replicas;
+      if (replica === undefined) throw new Error(`primary on port ${primary.port} has no replica to fail over to`);
+      const allowFailover = (allowed: boolean) =>
+        Promise.all(replicas.map((one) => one.command('CONFIG', 'SET', 'cluster-replica-no-failover', allowed ? 'no' : 'yes')));
+      await allowFailover(false);
+      const killedAt = Date.now();
+      await primary.kill();
+      return {
+        replica,
+        takeOver: async (timeoutMs = 10_000) => {
+          // TAKEOVER needs neither the dead primary nor the other primaries' votes.
+          await replica.command('CLUSTER', 'FAILOVER', 'TAKEOVER');
+          await waitUntil(async () => (await replica.role()) === 'primary', timeoutMs, `replica on port ${replica.port} to take over`);
+          const elapsedMs = Date.now() - killedAt;
+          await allowFailover(true);
+          await waitUntilHealthy();
+          return { promoted: replica, elapsedMs };
+        },
+      };
     },
     promote: async (replica, timeoutMs = 10_000) => {
       await replica.command('CLUSTER', 'FAILOVER');

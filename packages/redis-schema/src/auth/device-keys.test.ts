@@ -1,4 +1,4 @@
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { randomBytes } from 'node:crypto';
 import { testRedisUrl } from '@redis-ingest/test-utils';
 import { createAccessKeys } from '../keys';

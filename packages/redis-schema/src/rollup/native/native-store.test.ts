@@ -1,4 +1,4 @@
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { isolatedConfig, startRedisServer, testRedisUrl, type RedisServer } from '@redis-ingest/test-utils';
 import { createKeys } from '../../keys';
 import type { RedisClient } from '../../redis';

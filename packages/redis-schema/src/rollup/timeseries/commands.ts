@@ -109,18 +109,3 @@ export function tsMRange(fromMs: number, toMs: number, { filter, groupBy, withLa
   return args;
 }
 
-export interface MGetOptions {
-  readonly latest?: boolean;
-  /** Labels to report with each series; without them every series reports an empty list. */
-  readonly selectedLabels?: readonly string[];
-  readonly filter: readonly string[];
-}
-
-/** `TS.MGET [LATEST] [SELECTED_LABELS label...] FILTER filterExpr...` */
-export function tsMGet({ latest, selectedLabels, filter }: MGetOptions): string[] {
-  const args = ['TS.MGET'];
-  if (latest) args.push('LATEST');
-  if (selectedLabels !== undefined && selectedLabels.length > 0) args.push('SELECTED_LABELS', ...selectedLabels);
-  args.push('FILTER', ...filter);
-  return args;
-}

@@ -1,4 +1,4 @@
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { testRedisUrl } from '@redis-ingest/test-utils';
 import type { RedisClient } from '../../redis';
 import { hasTimeSeriesModule } from './module-probe';

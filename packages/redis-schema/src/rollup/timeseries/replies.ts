@@ -3,7 +3,7 @@
  * values as the module's own number text (`5E-1` for 0.5), which Number() reads, and the errors of
  * multi-element commands as ErrorReply objects in the failing element's position.
  */
-import { ErrorReply } from 'redis';
+import { ErrorReply } from '@redis/client';
 import { redisErrorReason } from '../../redis-errors';
 import type { Point, WriteResult } from '../store';
 
@@ -71,12 +71,12 @@ export function parseMAddReply(reply: unknown, sampleCount: number): unknown[] {
   return reply;
 }
 
-/** A series' `[[label, value], ...]`, each value read by `readValue`. */
-function parseLabels<T>(command: string, pairs: readonly unknown[], readValue: (value: unknown) => T): Record<string, T> {
+/** A series' `[[label, value], ...]`. */
+function parseLabels(command: string, pairs: readonly unknown[]): Record<string, string> {
   return Object.fromEntries(
     pairs.map((pair) => {
       if (!Array.isArray(pair) || pair.length !== 2) throw unexpected(command, pair);
-      return [String(pair[0]), readValue(pair[1])];
+      return [String(pair[0]), String(pair[1])];
     }),
   );
 }
@@ -96,26 +96,7 @@ export function parseGroupedRange(reply: unknown): GroupedRange[] {
     if (!Array.isArray(group) || group.length !== 3 || typeof group[0] !== 'string' || !Array.isArray(group[1])) {
       throw unexpected('TS.MRANGE', group);
     }
-    const labels = parseLabels('TS.MRANGE', group[1] as unknown[], (value) => String(value));
+    const labels = parseLabels('TS.MRANGE', group[1] as unknown[]);
     return { group: group[0], labels, points: parseSamples(group[2]) };
-  });
-}
-
-export interface SeriesLastSample {
-  readonly key: string;
-  /** The selected labels; null for a label the series lacks. */
-  readonly labels: Readonly<Record<string, string | null>>;
-  readonly point: Point | null;
-}
-
-/** TS.MGET: per series `[key, [[label, value], ...], [timestamp, value] or []]`. */
-export function parseLastSamples(reply: unknown): SeriesLastSample[] {
-  if (!Array.isArray(reply)) throw unexpected('TS.MGET', reply);
-  return reply.map((entry: unknown) => {
-    if (!Array.isArray(entry) || entry.length !== 3 || typeof entry[0] !== 'string' || !Array.isArray(entry[1])) {
-      throw unexpected('TS.MGET', entry);
-    }
-    const labels = parseLabels('TS.MGET', entry[1] as unknown[], (value) => (value === null ? null : String(value)));
-    return { key: entry[0], labels, point: parseLastSample(entry[2]) };
   });
 }

@@ -5,7 +5,7 @@
  */
 import type { Keys, SeriesId } from '../../keys';
 import type { RollupTier } from '../tiers';
-import { tsMGet, tsMRange, type BucketAggregation, type Labels, type Reducer } from './commands';
+import { tsMRange, type BucketAggregation, type Labels, type Reducer } from './commands';
 
 /**
  * The module refuses label values containing `(`, `)` or `,`, and filter expressions split on `=`,
@@ -70,9 +70,4 @@ export function metricRangeAcrossSources(deployment: string, { metric, fromMs, t
     filter: rawMetricFilter(deployment, metric),
     groupBy: { label: 'metric', reducer },
   });
-}
-
-/** The last sample of every source of one metric, each reported with its `source` label. */
-export function latestPerSource(deployment: string, metric: string): string[] {
-  return tsMGet({ selectedLabels: ['source'], filter: rawMetricFilter(deployment, metric) });
 }

@@ -1,4 +1,4 @@
-import { tsCreate, tsCreateRule, tsGet, tsInfo, tsMAdd, tsMGet, tsMRange, tsRange } from './commands';
+import { tsCreate, tsCreateRule, tsGet, tsInfo, tsMAdd, tsMRange, tsRange } from './commands';
 
 describe('TS.CREATE', () => {
   it('puts RETENTION, DUPLICATE_POLICY and LABELS in that order, labels as given', () => {
@@ -90,19 +90,5 @@ describe('TS.MRANGE', () => {
 
   it('needs only bounds and a filter', () => {
     expect(tsMRange(1, 2, { filter: ['kind=raw'] })).toEqual(['TS.MRANGE', '1', '2', 'FILTER', 'kind=raw']);
-  });
-});
-
-describe('TS.MGET', () => {
-  it('puts LATEST, then SELECTED_LABELS, then FILTER last', () => {
-    expect(tsMGet({ latest: true, selectedLabels: ['source', 'kind'], filter: ['metric=cpu'] })).toEqual([
-      'TS.MGET', 'LATEST', 'SELECTED_LABELS', 'source', 'kind', 'FILTER', 'metric=cpu',
-    ]);
-  });
-
-  it('sends no SELECTED_LABELS for an empty selection', () => {
-    expect(tsMGet({ selectedLabels: [], filter: ['metric=cpu', 'kind=raw'] })).toEqual([
-      'TS.MGET', 'FILTER', 'metric=cpu', 'kind=raw',
-    ]);
   });
 });

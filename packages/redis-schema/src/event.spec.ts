@@ -1,5 +1,6 @@
+import { FormatRegistry } from '@sinclair/typebox';
 import fc from 'fast-check';
-import { MAX_EVENT_VALUE, validateEvent } from './event';
+import { MAX_EVENT_VALUE, registerEventFormats, validateEvent } from './event';
 import { decodeEntry, encodeEvent } from './stream-entry';
 
 const receivedAt = Date.parse('2026-01-02T03:04:05.678Z');
@@ -49,6 +50,19 @@ describe('validateEvent', () => {
   it('gives one message per field', () => {
     const result = validateEvent({ source: 's', value: 1 });
     expect(!result.ok && result.errors).toEqual([{ path: '/metric', message: 'Expected required property' }]);
+  });
+
+  it("registers its own date-time format over another module's, and registering again changes nothing", () => {
+    const event = { source: 's', metric: 'm', value: 1, occurredAt: '2026-02-30T00:00:00Z' };
+    expect(validateEvent(event).ok).toBe(false);
+    const lenient = () => true;
+    FormatRegistry.Set('date-time', lenient);
+    registerEventFormats();
+    const ours = FormatRegistry.Get('date-time');
+    expect(ours).not.toBe(lenient);
+    registerEventFormats();
+    expect(FormatRegistry.Get('date-time')).toBe(ours);
+    expect(validateEvent(event).ok).toBe(false);
   });
 
   it('rejects what is not an object', () => {

@@ -1,4 +1,4 @@
-import { ErrorReply, TimeoutError } from 'redis';
+import { ErrorReply, TimeoutError } from '@redis/client';
 import { createLogger } from './logger';
 import { ServiceMetrics } from './metrics';
 import { RedisFailures, redisFailureAnswer } from './redis-failures';

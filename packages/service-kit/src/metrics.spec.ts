@@ -2,12 +2,10 @@ import express from 'express';
 import { createServer, type Server } from 'node:http';
 import pino from 'pino';
 import { closeServer, errorHandler, listen } from './http';
-import { createLogger } from './logger';
 import { ServiceMetrics, type QueueSample } from './metrics';
 import { Readiness } from './readiness';
 import { requestContext } from './request-context';
 
-const silent = createLogger('test', 'silent');
 
 async function serve(app: express.Express): Promise<{ server: Server; base: string }> {
   const server = createServer(app);

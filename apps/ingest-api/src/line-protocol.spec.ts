@@ -100,10 +100,10 @@ describe('parseLineProtocol', () => {
     ['1.7976931348623157e308', 'float', 1.7976931348623157e308],
     ['42i', 'integer', 42],
     ['-42i', 'integer', -42],
-    ['9223372036854775807i', 'integer', 9223372036854775807],
-    ['-9223372036854775808i', 'integer', -9223372036854775808],
+    ['9223372036854775807i', 'integer', 2 ** 63],
+    ['-9223372036854775808i', 'integer', -(2 ** 63)],
     ['42u', 'unsigned', 42],
-    ['18446744073709551615u', 'unsigned', 18446744073709551615],
+    ['18446744073709551615u', 'unsigned', 2 ** 64],
   ])('reads the number %s', (token, kind, value) => {
     expect(parseOne(`m f=${token}`).fields).toEqual([{ key: 'f', kind, value }]);
   });

@@ -1,9 +1,8 @@
-import { SimpleError } from 'redis';
+import { SimpleError } from '@redis/client';
 import {
   isTimeSeriesError,
   parseGroupedRange,
   parseLastSample,
-  parseLastSamples,
   parseMAddReply,
   parseSamples,
   TIME_SERIES_ERRORS,
@@ -107,18 +106,5 @@ describe('TS.MRANGE GROUPBY replies', () => {
   it('refuses a group that is not name, labels and samples', () => {
     expect(() => parseGroupedRange([['metric=cpu', []]])).toThrow('Unexpected TS.MRANGE reply');
     expect(() => parseGroupedRange([['metric=cpu', [['metric']], []]])).toThrow('Unexpected TS.MRANGE reply');
-  });
-});
-
-describe('TS.MGET replies', () => {
-  it('reads key, selected labels and the last sample or its absence', () => {
-    const reply = [
-      ['s:{cpu:a}:raw', [['source', 'a']], [1_035, '4E1']],
-      ['s:{cpu:b}:raw', [['source', null]], []],
-    ];
-    expect(parseLastSamples(reply)).toEqual([
-      { key: 's:{cpu:a}:raw', labels: { source: 'a' }, point: { timestampMs: 1_035, value: 40 } },
-      { key: 's:{cpu:b}:raw', labels: { source: null }, point: null },
-    ]);
   });
 });

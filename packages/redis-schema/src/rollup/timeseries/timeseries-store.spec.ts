@@ -1,9 +1,9 @@
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { createKeys, type KeyConfig } from '../../keys';
 import type { RedisClient } from '../../redis';
 import type { RollupStoreOptions } from '../store';
 import { TIME_SERIES_ERRORS } from './replies';
-import { latestPerSource, metricRangeAcrossSources } from './series-labels';
+import { metricRangeAcrossSources } from './series-labels';
 import { TooManySourcesError } from '../store';
 import {
   acrossSourcesCommand,
@@ -170,12 +170,6 @@ describe('queries across sources', () => {
     expect(() => acrossSourcesResult(options, 'cpu', { ...acrossQuery, maxSources: 2 }, groupReply(keys, []))).toThrow(
       TooManySourcesError,
     );
-  });
-
-  it('reads the last sample of each source with its source label', () => {
-    expect(latestPerSource('telemetry:metrics', 'cpu')).toEqual([
-      'TS.MGET', 'SELECTED_LABELS', 'source', 'FILTER', 'metric=cpu', 'kind=raw', 'deployment=telemetry:metrics',
-    ]);
   });
 });
 
