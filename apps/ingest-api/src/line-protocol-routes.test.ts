@@ -64,6 +64,10 @@ describe('Influx line protocol on the ingest-api', () => {
     it('takes batches from the Influx client, gzipped, and appends every field of every point', async () => {
       const writeApi = new InfluxDB({ url: api.origin, token: api.token }).getWriteApi('my-org', 'my bucket', 'ms', {
         ...quietClient,
+        // A busy machine can answer a batch 503 (Redis slower than INGEST_REDIS_TIMEOUT_MS); the client retries it.
+        maxRetries: 10,
+        minRetryDelay: 100,
+        retryJitter: 100,
         batchSize: 400,
         gzipThreshold: 1_000,
       });
