@@ -37,10 +37,14 @@ async function post(api: RunningIngestApi, n: number): Promise<Answer> {
   return { status: response.status, retryAfter: response.headers.get('retry-after'), body: (await response.json()) as Answer['body'] };
 }
 
-/** Posts batches until `refusals` in a row were refused (at most `limit` batches); every answer, in order. */
-async function flood(api: RunningIngestApi, refusals: number, limit = 400): Promise<Answer[]> {
+/**
+ * Posts batches until `refusals` in a row were refused (at most `limit` batches), `pauseMs` apart;
+ * every answer, in order.
+ */
+async function flood(api: RunningIngestApi, refusals: number, limit = 400, pauseMs = 0): Promise<Answer[]> {
   const answers: Answer[] = [];
   for (let n = 0, refusedInARow = 0; n < limit && refusedInARow < refusals; n++) {
+    if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
     const answer = await post(api, n);
     answers.push(answer);
     refusedInARow = answer.status === 202 ? 0 : refusedInARow + 1;
@@ -52,8 +56,8 @@ async function flood(api: RunningIngestApi, refusals: number, limit = 400): Prom
  * Floods until three batches in a row are refused, and checks that every answer was 202 or a 503 with
  * Retry-After saying that nothing of the batch was appended, and `refusal` in its body.
  */
-async function floodUntilRefused(api: RunningIngestApi, refusal: object): Promise<{ answers: Answer[]; accepted: number }> {
-  const answers = await flood(api, 3);
+async function floodUntilRefused(api: RunningIngestApi, refusal: object, pauseMs = 0): Promise<{ answers: Answer[]; accepted: number }> {
+  const answers = await flood(api, 3, 400, pauseMs);
   expect(answers.filter(({ status }) => status !== 202 && status !== 503)).toEqual([]);
   const refused = answers.filter(({ status }) => status === 503);
   expect(refused.length).toBe(3);
@@ -105,7 +109,9 @@ describe('a Redis with a small maxmemory', () => {
     });
     const api = await startIngestApi(env);
     running.push(api);
-    const flooded = await floodUntilRefused(api, { error: expect.stringContaining('memory is nearly full') });
+    // Paced so that the once-a-second memory sample sees the ratio pass before Redis itself is full:
+    // about 15 batches fill the last 30% of this Redis.
+    const flooded = await floodUntilRefused(api, { error: expect.stringContaining('memory is nearly full') }, 150);
     const { streamKey } = loadIngestConfig(env).keys;
     let { accepted } = flooded;
     expect(accepted).toBeGreaterThan(0);
