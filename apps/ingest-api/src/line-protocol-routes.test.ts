@@ -83,6 +83,17 @@ describe('Influx line protocol on the ingest-api', () => {
             .timestamp(new Date(base + i)),
         );
       }
+      // close() drops batches still waiting in the client's retry buffer (one a busy machine answered
+      // 503), so the test flushes that buffer until every point is in.
+      await writeApi.flush();
+      await eventually(
+        async () => {
+          await writeApi.flush(true).catch(() => undefined);
+          return (await entries(api)).length >= 3_000;
+        },
+        20_000,
+        'every point of every batch written',
+      );
       await writeApi.close();
       // A batch the client retried (a 503 on a busy machine) lands after the ones that followed it.
       const written = (await entries(api)).sort((a, b) => `${a.occurredAt} ${a.metric}`.localeCompare(`${b.occurredAt} ${b.metric}`));
