@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { encodeEvent, type Keys, type RedisClient } from '@redis-ingest/redis-schema';
+import { encodeEvent, readConsumerGroups, type Keys, type RedisClient } from '@redis-ingest/redis-schema';
 import { deviceReading, toEvent } from './workload';
 
 const FILL_CHUNK = 10_000;
@@ -35,16 +35,10 @@ export async function createGroupsAtStart(client: RedisClient, streams: readonly
 
 /** Entries the group still has to finish: never delivered (lag) plus delivered but not acked (pending). */
 export async function groupBacklog(client: RedisClient, stream: string, group: string): Promise<number> {
-  const groups = (await client.sendCommand(['XINFO', 'GROUPS', stream])) as unknown as (string | number | null)[][];
-  for (const flat of groups) {
-    const info = new Map<string, string | number | null>();
-    for (let i = 0; i + 1 < flat.length; i += 2) info.set(String(flat[i]), flat[i + 1]!);
-    if (info.get('name') !== group) continue;
-    const lag = info.get('lag');
-    if (lag === null || lag === undefined) throw new Error(`Redis cannot tell the lag of group ${group}`);
-    return Number(lag) + Number(info.get('pending'));
-  }
-  throw new Error(`stream ${stream} has no group ${group}`);
+  const info = (await readConsumerGroups(client, stream)).find(({ name }) => name === group);
+  if (info === undefined) throw new Error(`stream ${stream} has no group ${group}`);
+  if (info.lag === null) throw new Error(`Redis cannot tell the lag of group ${group}`);
+  return info.lag + info.pending;
 }
 
 function groupBacklogs(client: RedisClient, streams: readonly string[], group: string): Promise<number[]> {
