@@ -8,7 +8,12 @@ const root = path.resolve(__dirname, '..');
 const services = [
   { name: 'ingest-api', portVariable: 'INGEST_API_PORT', port: '8080', routes: ['POST /api/ingest/events'] },
   { name: 'worker', portVariable: 'WORKER_ADMIN_PORT', port: '8082', routes: ['POST /api/ingest/workers/process'] },
-  { name: 'query-api', portVariable: 'QUERY_API_PORT', port: '8081', routes: ['GET /', 'GET /api/ingest/summary', 'GET /api/ingest/events/recent'] },
+  {
+    name: 'query-api',
+    portVariable: 'QUERY_API_PORT',
+    port: '8081',
+    routes: ['GET /', 'GET /api/ingest/summary', 'GET /api/ingest/events/recent'],
+  },
 ];
 
 async function main() {
@@ -21,8 +26,15 @@ async function main() {
     redisUrl = redis.url;
   }
   const children = services.map((service) => {
-    const env = { ...process.env, REDIS_URL: redisUrl, [service.portVariable]: process.env[service.portVariable] ?? service.port };
-    const child = spawn(process.execPath, [path.join(root, 'apps', service.name, 'dist/main.js')], { env, stdio: 'inherit' });
+    const env = {
+      ...process.env,
+      REDIS_URL: redisUrl,
+      [service.portVariable]: process.env[service.portVariable] ?? service.port,
+    };
+    const child = spawn(process.execPath, [path.join(root, 'apps', service.name, 'dist/main.js')], {
+      env,
+      stdio: 'inherit',
+    });
     child.on('exit', (code, signal) => {
       if (!stopping) {
         console.error(`${service.name} exited (${signal ?? code}); stopping the rest`);
@@ -32,21 +44,29 @@ async function main() {
     return child;
   });
 
-  console.log(`\nredis-ingest is running against ${redisUrl}${redis ? ' (a private redis-server; its data goes when this stops)' : ''}`);
+  console.log(
+    `\nredis-ingest is running against ${redisUrl}${redis ? ' (a private redis-server; its data goes when this stops)' : ''}`,
+  );
   for (const service of services) {
     const port = process.env[service.portVariable] ?? service.port;
-    for (const route of service.routes) console.log(`  ${service.name.padEnd(10)} ${route.padEnd(36)} http://localhost:${port}${route.split(' ')[1]}`);
+    for (const route of service.routes)
+      console.log(`  ${service.name.padEnd(10)} ${route.padEnd(36)} http://localhost:${port}${route.split(' ')[1]}`);
   }
   console.log('Press Ctrl-C to stop.\n');
 
   async function stop(code) {
     if (stopping) return;
     stopping = true;
-    await Promise.all(children.map((child) => new Promise((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', resolve);
-      child.kill('SIGTERM');
-    })));
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            child.once('exit', resolve);
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
     await redis?.stop();
     process.exit(code);
   }

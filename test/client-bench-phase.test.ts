@@ -1,5 +1,9 @@
 import { testRedisUrl } from '@redis-ingest/test-utils';
-import { eventIdsInStream, startIngestApi, type IngestApiUnderTest } from '../packages/client/src/test-support/ingest-api';
+import {
+  eventIdsInStream,
+  startIngestApi,
+  type IngestApiUnderTest,
+} from '../packages/client/src/test-support/ingest-api';
 import { runClientPhase } from '../bench/src/client-phase';
 
 describe('the client phase', () => {

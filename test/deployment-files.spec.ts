@@ -57,7 +57,12 @@ function withVariables(environment: Record<string, string>): Record<string, stri
 /** The services the `cluster` profile runs again on the Redis Cluster. */
 const pipelineLoaders = { 'ingest-api': loadIngestConfig, worker: loadWorkerConfig, 'query-api': loadQueryConfig };
 const loaders = { ...pipelineLoaders, 'mqtt-bridge': loadBridgeConfig };
-const ports = { 'ingest-api': 'INGEST_API_PORT', worker: 'WORKER_ADMIN_PORT', 'query-api': 'QUERY_API_PORT', 'mqtt-bridge': 'BRIDGE_PORT' } as const;
+const ports = {
+  'ingest-api': 'INGEST_API_PORT',
+  worker: 'WORKER_ADMIN_PORT',
+  'query-api': 'QUERY_API_PORT',
+  'mqtt-bridge': 'BRIDGE_PORT',
+} as const;
 
 describe('.env.example and the README', () => {
   const variables = variablesReadBySources();
@@ -85,7 +90,10 @@ describe('.env.example and the README', () => {
 });
 
 /** A healthcheck that fails unless Redis answers PONG to the password the service runs with. */
-function expectAuthenticatedHealthcheck(service: { healthcheck: { test: string[] }; environment: Record<string, string> }): void {
+function expectAuthenticatedHealthcheck(service: {
+  healthcheck: { test: string[] };
+  environment: Record<string, string>;
+}): void {
   expect(service.healthcheck.test).toEqual(['CMD-SHELL', 'redis-cli ping | grep -q PONG']);
   expect(service.environment.REDISCLI_AUTH).toMatch(/^\$\{REDIS_PASSWORD:\?/);
 }
@@ -112,18 +120,19 @@ describe('docker-compose.yml', () => {
   });
 
   it('runs every service of this repository from one image, built once', () => {
-    const ours = Object.entries(compose.services as Record<string, { image?: string; build?: unknown; command?: string[] }>).filter(
-      ([, service]) => service.command?.[0] === 'node',
-    );
+    const ours = Object.entries(
+      compose.services as Record<string, { image?: string; build?: unknown; command?: string[] }>,
+    ).filter(([, service]) => service.command?.[0] === 'node');
     expect(ours.length).toBeGreaterThanOrEqual(6);
-    for (const [, service] of ours) expect({ image: service.image, build: service.build }).toEqual({ image: 'redis-ingest:local', build: '.' });
+    for (const [, service] of ours)
+      expect({ image: service.image, build: service.build }).toEqual({ image: 'redis-ingest:local', build: '.' });
     expect(read('docker-compose.yml').match(/^\s+image: redis-ingest:local$/gm)).toHaveLength(1);
   });
 
   it('gives every long-running service a healthcheck', () => {
-    const running = Object.entries(compose.services as Record<string, { restart?: string; healthcheck?: { test: string[] } }>).filter(
-      ([, service]) => service.restart !== 'no',
-    );
+    const running = Object.entries(
+      compose.services as Record<string, { restart?: string; healthcheck?: { test: string[] } }>,
+    ).filter(([, service]) => service.restart !== 'no');
     expect(running.filter(([, service]) => !service.healthcheck?.test?.length).map(([name]) => name)).toEqual([]);
   });
 
@@ -154,14 +163,32 @@ describe('docker-compose.yml', () => {
   });
 
   it('starts the single-node stack without a profile and every other service only under `cluster` or `mqtt`', () => {
-    const profiles = Object.entries(compose.services as Record<string, { profiles?: string[] }>).map(([name, service]) => [name, service.profiles] as const);
-    expect(profiles.filter(([, profile]) => profile === undefined).map(([name]) => name).sort()).toEqual(['ingest-api', 'query-api', 'redis', 'worker']);
+    const profiles = Object.entries(compose.services as Record<string, { profiles?: string[] }>).map(
+      ([name, service]) => [name, service.profiles] as const,
+    );
+    expect(
+      profiles
+        .filter(([, profile]) => profile === undefined)
+        .map(([name]) => name)
+        .sort(),
+    ).toEqual(['ingest-api', 'query-api', 'redis', 'worker']);
     const others = profiles.filter(([, profile]) => profile !== undefined);
     expect(others.filter(([, profile]) => !['cluster', 'mqtt'].includes(profile!.join()))).toEqual([]);
-    expect(others.filter(([, profile]) => profile!.join() === 'mqtt').map(([name]) => name).sort()).toEqual(['mosquitto', 'mqtt-bridge']);
+    expect(
+      others
+        .filter(([, profile]) => profile!.join() === 'mqtt')
+        .map(([name]) => name)
+        .sort(),
+    ).toEqual(['mosquitto', 'mqtt-bridge']);
     const cluster = profiles.filter(([, profile]) => profile?.join() === 'cluster').map(([name]) => name);
     expect(cluster.sort()).toEqual(
-      [...[1, 2, 3, 4, 5, 6].map((n) => `redis-node-${n}`), 'redis-cluster-init', 'ingest-api-cluster', 'worker-cluster', 'query-api-cluster'].sort(),
+      [
+        ...[1, 2, 3, 4, 5, 6].map((n) => `redis-node-${n}`),
+        'redis-cluster-init',
+        'ingest-api-cluster',
+        'worker-cluster',
+        'query-api-cluster',
+      ].sort(),
     );
   });
 });
@@ -187,8 +214,12 @@ describe('docker-compose.yml, profile `cluster`', () => {
       expect(node.ports).toBeUndefined();
       volumes.add(node.volumes[0]);
     }
-    expect([...volumes].map((volume) => volume.replace(/:.*/, '')).sort()).toEqual(nodeNames.map((name) => `${name}-data`));
-    expect(Object.keys(compose.volumes)).toEqual(expect.arrayContaining([...volumes].map((volume) => volume.replace(/:.*/, ''))));
+    expect([...volumes].map((volume) => volume.replace(/:.*/, '')).sort()).toEqual(
+      nodeNames.map((name) => `${name}-data`),
+    );
+    expect(Object.keys(compose.volumes)).toEqual(
+      expect.arrayContaining([...volumes].map((volume) => volume.replace(/:.*/, ''))),
+    );
   });
 
   it('gives each node a fixed address of the cluster network, outside the range of dynamic ones', () => {
@@ -211,7 +242,11 @@ describe('docker-compose.yml, profile `cluster`', () => {
     expect(init.image).toBe('redis:8');
     expect(init.restart).toBe('no');
     expect(Object.keys(init.depends_on).sort()).toEqual(nodeNames);
-    expect(Object.values(init.depends_on).every((dependency) => (dependency as { condition: string }).condition === 'service_healthy')).toBe(true);
+    expect(
+      Object.values(init.depends_on).every(
+        (dependency) => (dependency as { condition: string }).condition === 'service_healthy',
+      ),
+    ).toBe(true);
     expect(init.environment.REDISCLI_AUTH).toMatch(/^\$\{REDIS_PASSWORD:\?/);
     expect(init.networks).toEqual(['redis-cluster']);
     const [mount] = init.volumes as string[];
@@ -225,7 +260,9 @@ describe('docker-compose.yml, profile `cluster`', () => {
     // Long enough for six nodes to sync on a slow machine, short enough that `up` ends with a message.
     expect(Number(option('--timeout'))).toBeGreaterThanOrEqual(30);
     expect(Number(option('--timeout'))).toBeLessThanOrEqual(600);
-    expect(args.filter((arg) => !arg.startsWith('--') && !/^\d+$/.test(arg))).toEqual(nodeNames.map((name) => `${name}:6379`));
+    expect(args.filter((arg) => !arg.startsWith('--') && !/^\d+$/.test(arg))).toEqual(
+      nodeNames.map((name) => `${name}:6379`),
+    );
   });
 
   it.each(Object.entries(pipelineLoaders))('runs %s on the cluster with three stream partitions', (name, load) => {
@@ -249,7 +286,9 @@ describe('docker-compose.yml, profile `cluster`', () => {
     expect(compose.services['ingest-api-cluster'].ports).toEqual(['8090:8080']);
     expect(compose.services['query-api-cluster'].ports).toEqual(['8091:8081']);
     expect(compose.services['worker-cluster'].ports).toBeUndefined();
-    const published = Object.values(compose.services).flatMap((service) => ((service as { ports?: string[] }).ports ?? []).map((mapping) => mapping.split(':')[0]));
+    const published = Object.values(compose.services).flatMap((service) =>
+      ((service as { ports?: string[] }).ports ?? []).map((mapping) => mapping.split(':')[0]),
+    );
     expect(new Set(published).size).toBe(published.length);
   });
 });
@@ -284,29 +323,37 @@ describe('Dockerfile', () => {
     let out: string;
     beforeAll(() => {
       out = mkdtempSync(join(tmpdir(), 'redis-ingest-deploy-'));
-      const deploy = instructions(build!).find((line) => line.includes(' deploy '))!.replace(/^RUN /, '');
+      const deploy = instructions(build!)
+        .find((line) => line.includes(' deploy '))!
+        .replace(/^RUN /, '');
       // The store already holds every package the lockfile names.
-      const command = deploy.replaceAll('/prod/', `${out}/`).replace('pnpm ', `${join(root, 'scripts', 'pnpm.sh')} --offline `);
+      const command = deploy
+        .replaceAll('/prod/', `${out}/`)
+        .replace('pnpm ', `${join(root, 'scripts', 'pnpm.sh')} --offline `);
       execFileSync('sh', ['-c', command], { cwd: root, stdio: 'pipe' });
     }, 120_000);
     afterAll(() => rmSync(out, { recursive: true, force: true }));
 
     const apps = readdirSync(join(root, 'apps'));
-    const manifest = (path: string) => JSON.parse(read(path)) as { dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
+    const manifest = (path: string) =>
+      JSON.parse(read(path)) as { dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
 
     it.each(apps)('gives %s its production dependencies and none of the workspace’s development ones', (app) => {
       const installed = (name: string) => existsSync(join(out, 'apps', app, 'node_modules', name));
       const { dependencies = {}, devDependencies = {} } = manifest(`apps/${app}/package.json`);
       expect(Object.keys(dependencies).filter((name) => !installed(name))).toEqual([]);
-      const development = [...Object.keys(devDependencies), ...Object.keys(manifest('package.json').devDependencies ?? {})].filter(
-        (name) => !(name in dependencies),
-      );
+      const development = [
+        ...Object.keys(devDependencies),
+        ...Object.keys(manifest('package.json').devDependencies ?? {}),
+      ].filter((name) => !(name in dependencies));
       expect(development.length).toBeGreaterThan(3);
       const store = readdirSync(join(out, 'apps', app, 'node_modules', '.pnpm'));
       // Only the store's copy counts for type packages: a runtime dependency may list one (mqtt's
       // @types/ws brings @types/node), which weighs kilobytes; tools linked into the app must not ship.
       const shipped = development.filter(
-        (name) => installed(name) || (!name.startsWith('@types/') && store.some((entry) => entry.startsWith(`${name.replace('/', '+')}@`))),
+        (name) =>
+          installed(name) ||
+          (!name.startsWith('@types/') && store.some((entry) => entry.startsWith(`${name.replace('/', '+')}@`))),
       );
       expect(shipped).toEqual([]);
     });

@@ -12,7 +12,12 @@ const silent = createLogger('test', 'silent');
 
 interface Summary {
   queue: { total: number; pending: number; dead_lettered: number; lag: number; consumers: number };
-  metrics: { metric: string; source: string; raw: { timestampMs: number; value: number } | null; rollup: { timestampMs: number; value: number } | null }[];
+  metrics: {
+    metric: string;
+    source: string;
+    raw: { timestampMs: number; value: number } | null;
+    rollup: { timestampMs: number; value: number } | null;
+  }[];
   next: string | null;
 }
 
@@ -67,7 +72,8 @@ describe.each([
     });
     return { status: response.status, body: await response.json() };
   };
-  const get = async <T>(path: string): Promise<T> => (await fetch(`http://127.0.0.1:${query.port}${path}`)).json() as Promise<T>;
+  const get = async <T>(path: string): Promise<T> =>
+    (await fetch(`http://127.0.0.1:${query.port}${path}`)).json() as Promise<T>;
 
   it('turns posted events into raw and rollup values, and malformed entries into dead letters', async () => {
     // sensor-1's temperature spans two one-minute buckets, so its first bucket closes.
@@ -82,7 +88,10 @@ describe.each([
       { ...at('2026-03-01T10:00:01Z'), value: 1 },
       { ...at('2026-03-01T10:00:02Z'), value: 2 },
     ];
-    const humidity = Array.from({ length: 20 }, (_, i) => ({ ...at(new Date(Date.parse('2026-03-01T09:58:00Z') + i * 10_000).toISOString()), value: 40 + i }));
+    const humidity = Array.from({ length: 20 }, (_, i) => ({
+      ...at(new Date(Date.parse('2026-03-01T09:58:00Z') + i * 10_000).toISOString()),
+      value: 40 + i,
+    }));
 
     for (const { occurredAt, value } of temperature) {
       expect((await post({ source: 'sensor-1', metric: 'temperature', value, occurredAt })).status).toBe(202);
@@ -110,10 +119,16 @@ describe.each([
 
     const total = temperature.length + otherSource.length + humidity.length + malformed.length;
     let summary = await get<Summary>('/api/ingest/summary');
-    await eventually(async () => {
-      summary = await get<Summary>('/api/ingest/summary');
-      return summary.queue.lag === 0 && summary.queue.pending === 0 && summary.queue.dead_lettered >= malformed.length;
-    }, 10_000, 'every entry processed');
+    await eventually(
+      async () => {
+        summary = await get<Summary>('/api/ingest/summary');
+        return (
+          summary.queue.lag === 0 && summary.queue.pending === 0 && summary.queue.dead_lettered >= malformed.length
+        );
+      },
+      10_000,
+      'every entry processed',
+    );
 
     expect(summary.queue).toEqual({ total, pending: 0, dead_lettered: malformed.length, lag: 0, consumers: 1 });
     if (onCluster) expect(keys.partitions).toHaveLength(3);
@@ -129,7 +144,11 @@ describe.each([
         raw: { timestampMs: last(humidity).ms, value: last(humidity).value },
         rollup: {
           timestampMs: lastClosedHumidityBucket,
-          value: mean(humidity.filter(({ ms }) => ms >= lastClosedHumidityBucket && ms < lastClosedHumidityBucket + 60_000).map(({ value }) => value)),
+          value: mean(
+            humidity
+              .filter(({ ms }) => ms >= lastClosedHumidityBucket && ms < lastClosedHumidityBucket + 60_000)
+              .map(({ value }) => value),
+          ),
         },
       },
       {

@@ -34,7 +34,8 @@ async function command(port: number, ...args: string[]): Promise<string> {
   return String(reply);
 }
 
-const infoField = async (port: number, name: string) => new RegExp(`^${name}:(.*)\\r?$`, 'm').exec(await command(port, 'CLUSTER', 'INFO'))?.[1];
+const infoField = async (port: number, name: string) =>
+  new RegExp(`^${name}:(.*)\\r?$`, 'm').exec(await command(port, 'CLUSTER', 'INFO'))?.[1];
 
 describe('scripts/redis-cluster-init.sh', () => {
   let dir: string;
@@ -44,7 +45,9 @@ describe('scripts/redis-cluster-init.sh', () => {
 
   /** Six nodes on fresh ports, each on its own nodes.conf, which outlives the servers. */
   const startNodes = async () => {
-    servers = await Promise.all(configFiles.map((file) => startClusterNode({ nodeTimeoutMs: 1_000, configFile: join(dir, file), password })));
+    servers = await Promise.all(
+      configFiles.map((file) => startClusterNode({ nodeTimeoutMs: 1_000, configFile: join(dir, file), password })),
+    );
     return servers.map((server) => server.port);
   };
   const stopNodes = async () => {
@@ -68,13 +71,19 @@ describe('scripts/redis-cluster-init.sh', () => {
       expect(await infoField(port, 'cluster_state')).toBe('ok');
       expect(await infoField(port, 'cluster_known_nodes')).toBe('6');
     }
-    const roles = await Promise.all(ports.map(async (port) => (await redisPipeline(port, [['AUTH', password], ['ROLE']]))[1] as string[]));
+    const roles = await Promise.all(
+      ports.map(async (port) => (await redisPipeline(port, [['AUTH', password], ['ROLE']]))[1] as string[]),
+    );
     expect(roles.filter(([role]) => role === 'master')).toHaveLength(3);
     ids = await Promise.all(ports.map((port) => command(port, 'CLUSTER', 'MYID')));
   }, 90_000);
 
   it('leaves a healthy cluster as it is', async () => {
-    const outcome = await init(servers.map((server) => server.port), '--timeout', '30');
+    const outcome = await init(
+      servers.map((server) => server.port),
+      '--timeout',
+      '30',
+    );
     expect(outcome.code).toBe(0);
     expect(outcome.stdout).toMatch(/the cluster exists/);
     expect(await Promise.all(servers.map((server) => command(server.port, 'CLUSTER', 'MYID')))).toEqual(ids);

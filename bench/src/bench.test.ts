@@ -10,9 +10,7 @@ const BENCH = join(__dirname, '..', 'dist', 'main.js');
 /** Every leaf of a JSON value, by dotted path. */
 function leaves(value: unknown, path = ''): Map<string, unknown> {
   if (typeof value !== 'object' || value === null) return new Map([[path, value]]);
-  return new Map(
-    Object.entries(value).flatMap(([key, child]) => [...leaves(child, path ? `${path}.${key}` : key)]),
-  );
+  return new Map(Object.entries(value).flatMap(([key, child]) => [...leaves(child, path ? `${path}.${key}` : key)]));
 }
 
 const RATE_FIGURES = ['requestsPerSecond', 'eventsPerSecond', 'p50Ms', 'p99Ms'];
@@ -59,10 +57,21 @@ describe('bench --quick', () => {
         'sustained.cpuSecondsPerMillionEvents.redis',
         ...[0, 1, 2].map((i) => `sustained.cpuSecondsPerMillionEvents.ingestApiProcesses.${i}`),
         ...[0, 1].map((i) => `sustained.cpuSecondsPerMillionEvents.workers.${i}`),
-        ...[0, 1].flatMap((i) => ['eventsPerSecond', 'held', 'maxBacklog'].map((name) => `sustained.trials.${i}.${name}`)),
-        ...['eventsPerSecond', 'bucketMs', 'series', 'boundaryP99Ms', 'otherP99Ms', 'boundaryWindows', 'otherWindows', 'ratio', 'slowCalls', 'slowestCallMs'].map(
-          (name) => `boundary.${name}`,
+        ...[0, 1].flatMap((i) =>
+          ['eventsPerSecond', 'held', 'maxBacklog'].map((name) => `sustained.trials.${i}.${name}`),
         ),
+        ...[
+          'eventsPerSecond',
+          'bucketMs',
+          'series',
+          'boundaryP99Ms',
+          'otherP99Ms',
+          'boundaryWindows',
+          'otherWindows',
+          'ratio',
+          'slowCalls',
+          'slowestCallMs',
+        ].map((name) => `boundary.${name}`),
         ...['endToEnd', 'endToEndSustained'].flatMap((phase) =>
           ['targetEventsPerSecond', 'eventsPerSecond', 'p50Ms', 'p99Ms'].map((name) => `${phase}.${name}`),
         ),
@@ -71,18 +80,21 @@ describe('bench --quick', () => {
         'memory.peakRssMb.worker',
         'memory.peakRssMb.redis',
         ...['batchIngest', 'drainOneWorker', 'drainTwoWorkers'].flatMap((workload) =>
-          ['eventsPerSecond', 'redisCpuMicrosPerEvent', 'serviceCpuMicrosPerEvent'].map((name) => `topology.cluster.${workload}.${name}`),
+          ['eventsPerSecond', 'redisCpuMicrosPerEvent', 'serviceCpuMicrosPerEvent'].map(
+            (name) => `topology.cluster.${workload}.${name}`,
+          ),
         ),
         'topology.cluster.shards',
       ].sort(),
     );
     expect(results.projection.formula).toMatch(/min\(service capacity, S × 1 \/ c\)/);
-    expect(results.projection.rows.map((row: { shards: number; costFrom: string }) => [row.shards, row.costFrom])).toEqual(
-      [1, 2, 3, 4, 6, 8].map((shards) => [shards, 'cluster']),
-    );
+    expect(
+      results.projection.rows.map((row: { shards: number; costFrom: string }) => [row.shards, row.costFrom]),
+    ).toEqual([1, 2, 3, 4, 6, 8].map((shards) => [shards, 'cluster']));
     for (const row of results.projection.rows) {
       for (const [name, value] of Object.entries(row)) {
-        if (name !== 'costFrom') expect({ name, positive: typeof value === 'number' && value > 0 }).toEqual({ name, positive: true });
+        if (name !== 'costFrom')
+          expect({ name, positive: typeof value === 'number' && value > 0 }).toEqual({ name, positive: true });
       }
     }
     expect(stdout).toMatch(/cannot show a real speed-up/);
@@ -92,11 +104,17 @@ describe('bench --quick', () => {
     // sustained rate of 0), a run may have no slow call, and the ingest-api's primary process only
     // hands connections to its forks, using less CPU than the clock tick: these may be 0 or false.
     const mayBeZero = (path: string) =>
-      path.startsWith('sustained.trials.') || path.startsWith('boundary.slow') || path === 'client.retried' ||
-      path === 'sustained.cpuSecondsPerMillionEvents.ingestApiProcesses.0' || /^sustained(ToXaddCeiling|\.eventsPerSecond|\.ratioToXaddCeiling)$/.test(path);
+      path.startsWith('sustained.trials.') ||
+      path.startsWith('boundary.slow') ||
+      path === 'client.retried' ||
+      path === 'sustained.cpuSecondsPerMillionEvents.ingestApiProcesses.0' ||
+      /^sustained(ToXaddCeiling|\.eventsPerSecond|\.ratioToXaddCeiling)$/.test(path);
     for (const [path, value] of [...figures, ...ratios]) {
       if (mayBeZero(path)) continue;
-      expect({ path, positive: typeof value === 'number' && Number.isFinite(value) && value > 0 }).toEqual({ path, positive: true });
+      expect({ path, positive: typeof value === 'number' && Number.isFinite(value) && value > 0 }).toEqual({
+        path,
+        positive: true,
+      });
     }
     expect(results.targets).toHaveLength(12);
     for (const target of results.targets) {

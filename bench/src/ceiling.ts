@@ -21,8 +21,26 @@ export function parseRequestsPerSecond(output: string): number {
 export async function xaddCeiling(url: string, streamKey: string, requests: number): Promise<number> {
   const { stdout } = await run(
     'redis-benchmark',
-    ['-u', url, '-P', '64', '-n', String(requests), '-q',
-      'XADD', streamKey, '*', 'source', 's', 'metric', 'm', 'value', '1', 'occurredAt', '2026-01-01T00:00:00Z'],
+    [
+      '-u',
+      url,
+      '-P',
+      '64',
+      '-n',
+      String(requests),
+      '-q',
+      'XADD',
+      streamKey,
+      '*',
+      'source',
+      's',
+      'metric',
+      'm',
+      'value',
+      '1',
+      'occurredAt',
+      '2026-01-01T00:00:00Z',
+    ],
     { maxBuffer: 16 * 1_048_576 },
   );
   return parseRequestsPerSecond(stdout);
@@ -35,7 +53,12 @@ export const STORE_BATCH_SIZE = 1_000;
  * as a worker does, over `series` series visited in turn (each batch touches 1,000 different
  * series, like a worker's read of a busy fleet). No stream, no decoding: the most a worker can reach.
  */
-export async function rawStoreWriteRate(store: RollupStore, samples: number, series: number, baseMs: number): Promise<number> {
+export async function rawStoreWriteRate(
+  store: RollupStore,
+  samples: number,
+  series: number,
+  baseMs: number,
+): Promise<number> {
   const startedAt = performance.now();
   for (let first = 0; first < samples; first += STORE_BATCH_SIZE) {
     const batch = Array.from({ length: Math.min(STORE_BATCH_SIZE, samples - first) }, (_, i) =>

@@ -34,12 +34,25 @@ export interface ClientPhaseResult {
  * through IngestClient (eventIds, NDJSON framing, gzip when it pays, retries), timed until close() has
  * every event accepted.
  */
-export async function runClientPhase({ origin, events, batchSize, connections, devices }: ClientPhaseOptions): Promise<ClientPhaseResult> {
+export async function runClientPhase({
+  origin,
+  events,
+  batchSize,
+  connections,
+  devices,
+}: ClientPhaseOptions): Promise<ClientPhaseResult> {
   const baseMs = Date.now() - events * 1_000;
-  const reading = (index: number, side: string) => ({ ...toEvent(deviceReading(index, devices, baseMs)), eventId: `bench-${side}-${baseMs}-${index}` });
+  const reading = (index: number, side: string) => ({
+    ...toEvent(deviceReading(index, devices, baseMs)),
+    eventId: `bench-${side}-${baseMs}-${index}`,
+  });
 
   const bodies = Array.from({ length: Math.ceil(events / batchSize) }, (_, body) =>
-    JSON.stringify(Array.from({ length: Math.min(batchSize, events - body * batchSize) }, (_, i) => reading(body * batchSize + i, 'raw'))),
+    JSON.stringify(
+      Array.from({ length: Math.min(batchSize, events - body * batchSize) }, (_, i) =>
+        reading(body * batchSize + i, 'raw'),
+      ),
+    ),
   );
   const pool = ingestPool(origin, connections);
   let next = 0;
@@ -55,13 +68,20 @@ export async function runClientPhase({ origin, events, batchSize, connections, d
   const rawSeconds = (performance.now() - rawStart) / 1000;
   await pool.close();
 
-  const client = new IngestClient({ url: origin, maxBatchEvents: batchSize, concurrency: connections, flushIntervalMs: 5 });
+  const client = new IngestClient({
+    url: origin,
+    maxBatchEvents: batchSize,
+    concurrency: connections,
+    flushIntervalMs: 5,
+  });
   let clientFailures = 0;
   client.on('error', () => clientFailures++);
   const clientStart = performance.now();
-  await client.sendAll((function* () {
-    for (let index = 0; index < events; index++) yield reading(index, 'client');
-  })());
+  await client.sendAll(
+    (function* () {
+      for (let index = 0; index < events; index++) yield reading(index, 'client');
+    })(),
+  );
   await client.close();
   const clientSeconds = (performance.now() - clientStart) / 1000;
   const metrics = client.metrics();
@@ -69,7 +89,13 @@ export async function runClientPhase({ origin, events, batchSize, connections, d
   const raw = { eventsPerSecond: events / rawSeconds, requests: bodies.length, failedRequests };
   return {
     raw,
-    client: { eventsPerSecond: metrics.accepted / clientSeconds, requests: metrics.requests, failedRequests: clientFailures, retried: metrics.retried, bytesSent: metrics.bytesSent },
+    client: {
+      eventsPerSecond: metrics.accepted / clientSeconds,
+      requests: metrics.requests,
+      failedRequests: clientFailures,
+      retried: metrics.retried,
+      bytesSent: metrics.bytesSent,
+    },
     ratio: metrics.accepted / clientSeconds / raw.eventsPerSecond,
   };
 }

@@ -45,7 +45,10 @@ export async function redisUsedMemory(node: DeploymentNode): Promise<number> {
 
 /** The server the rest of the bench runs on, started and stopped by its caller. */
 export function singleDeployment(url: string, client: RedisClient): Deployment {
-  const node: DeploymentNode = { port: Number(new URL(url).port || 6379), command: (...args) => client.sendCommand(args) };
+  const node: DeploymentNode = {
+    port: Number(new URL(url).port || 6379),
+    command: (...args) => client.sendCommand(args),
+  };
   return {
     topology: 'single',
     url,
@@ -61,7 +64,11 @@ export function singleDeployment(url: string, client: RedisClient): Deployment {
 }
 
 /** A cluster of `primaries` private redis-server processes without replicas, with a routing client. */
-export async function startClusterDeployment(primaries: number, registry: ProcessRegistry, logger: RedisLogger): Promise<Deployment> {
+export async function startClusterDeployment(
+  primaries: number,
+  registry: ProcessRegistry,
+  logger: RedisLogger,
+): Promise<Deployment> {
   const cluster = await startRedisCluster({ primaries, replicasPerPrimary: 0, nodeTimeoutMs: CLUSTER_NODE_TIMEOUT_MS });
   const pids: number[] = [];
   const clusterNodes = cluster.rootNodes.map(({ url }) => url);

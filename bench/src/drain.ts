@@ -22,15 +22,28 @@ export async function fillStream(
     await Promise.all(
       Array.from({ length: count }, (_, i) => {
         const event = toEvent(deviceReading(first + i, series, baseMs));
-        return client.sendCommand(['XADD', keys.partitionFor(event.source).stream, '*', ...Object.entries(encodeEvent(event)).flat()]);
+        return client.sendCommand([
+          'XADD',
+          keys.partitionFor(event.source).stream,
+          '*',
+          ...Object.entries(encodeEvent(event)).flat(),
+        ]);
       }),
     );
   }
 }
 
 /** Groups that start before the first entry with a known read count, so Redis can always tell their lag. */
-export async function createGroupsAtStart(client: RedisClient, streams: readonly string[], group: string): Promise<void> {
-  await Promise.all(streams.map((stream) => client.sendCommand(['XGROUP', 'CREATE', stream, group, '0', 'MKSTREAM', 'ENTRIESREAD', '0'])));
+export async function createGroupsAtStart(
+  client: RedisClient,
+  streams: readonly string[],
+  group: string,
+): Promise<void> {
+  await Promise.all(
+    streams.map((stream) =>
+      client.sendCommand(['XGROUP', 'CREATE', stream, group, '0', 'MKSTREAM', 'ENTRIESREAD', '0']),
+    ),
+  );
 }
 
 /** Entries the group still has to finish: never delivered (lag) plus delivered but not acked (pending). */

@@ -71,7 +71,8 @@ export async function measureEndToEnd(options: EndToEndOptions): Promise<EndToEn
   const sendUntil = startedAt + options.durationMs;
   const outstanding = new Map<number, Tracer>();
   const latencies: TracerLatency[] = [];
-  const recordLatency = (tracer: Tracer, answeredAt: number) => latencies.push({ dueAtMs: tracer.dueAt + epochOffsetMs, latencyMs: answeredAt - tracer.dueAt });
+  const recordLatency = (tracer: Tracer, answeredAt: number) =>
+    latencies.push({ dueAtMs: tracer.dueAt + epochOffsetMs, latencyMs: answeredAt - tracer.dueAt });
   const requests: Promise<void>[] = [];
   let accepted = 0;
   let failed = 0;
@@ -87,7 +88,11 @@ export async function measureEndToEnd(options: EndToEndOptions): Promise<EndToEn
       dueAt,
     };
     if (dueAt >= measureFrom) outstanding.set(sequence, tracer);
-    const tracerJson = JSON.stringify({ ...tracer.series, value: tracer.value, occurredAt: new Date(tracer.timestampMs).toISOString() });
+    const tracerJson = JSON.stringify({
+      ...tracer.series,
+      value: tracer.value,
+      occurredAt: new Date(tracer.timestampMs).toISOString(),
+    });
     const body = `${options.openBody(sequence)},${tracerJson}]`;
     const request = postEvents(pool, body).then(
       (outcome) => {
@@ -117,7 +122,9 @@ export async function measureEndToEnd(options: EndToEndOptions): Promise<EndToEn
     while ((sending || outstanding.size > 0) && performance.now() < giveUpAt) {
       const checking = [...outstanding.entries()].filter(([, tracer]) => tracer.dueAt <= performance.now());
       const found = await Promise.all(
-        checking.map(([, tracer]) => store.range(tracer.series, { fromMs: tracer.timestampMs, toMs: tracer.timestampMs, limit: 1 })),
+        checking.map(([, tracer]) =>
+          store.range(tracer.series, { fromMs: tracer.timestampMs, toMs: tracer.timestampMs, limit: 1 }),
+        ),
       );
       const answeredAt = performance.now();
       checking.forEach(([sequence, tracer], i) => {

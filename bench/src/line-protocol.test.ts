@@ -14,8 +14,9 @@ describe('line-protocol load', () => {
     const [json] = batchBodies(fleet, 10, 1);
     const events = JSON.parse(json!) as { source: string; metric: string; value: unknown; occurredAt: string }[];
     expect(lines!.split('\n')).toEqual(
-      events.map(({ source, metric, value, occurredAt }) =>
-        `${metric},source=${source} ${typeof value === 'number' ? `value=${value}` : 'value="unreadable"'} ${Date.parse(occurredAt)}`,
+      events.map(
+        ({ source, metric, value, occurredAt }) =>
+          `${metric},source=${source} ${typeof value === 'number' ? `value=${value}` : 'value="unreadable"'} ${Date.parse(occurredAt)}`,
       ),
     );
     expect(lines).toContain('value="unreadable"');
@@ -33,7 +34,14 @@ describe('line-protocol load', () => {
       redisServer = await startRedisServer();
       const env = isolatedEnv(redisServer.url);
       const { origin } = await startIngestApi(registry, env, 1);
-      const result = await runClosedLoop({ origin, connections: 2, durationMs: 1_500, warmupMs: 0, bodies: lineProtocolBodies(fleet, 50, 4), post: postLines });
+      const result = await runClosedLoop({
+        origin,
+        connections: 2,
+        durationMs: 1_500,
+        warmupMs: 0,
+        bodies: lineProtocolBodies(fleet, 50, 4),
+        post: postLines,
+      });
       expect(result.failedRequests).toBe(0);
       expect(result.refusedRequests).toBe(0);
       expect(result.eventsPerSecond).toBeGreaterThan(0);
@@ -41,9 +49,16 @@ describe('line-protocol load', () => {
       await redis.connect();
       try {
         const entries = await redis.xRange(env.INGEST_STREAM_KEY!, '-', '+', { COUNT: 1 });
-        expect(entries[0]!.message).toEqual({ source: 'device-0', metric: 'temperature', value: '0', occurredAt: '2026-03-01T10:00:00.000Z' });
+        expect(entries[0]!.message).toEqual({
+          source: 'device-0',
+          metric: 'temperature',
+          value: '0',
+          occurredAt: '2026-03-01T10:00:00.000Z',
+        });
         // Requests still in flight when the window closes are appended but not counted.
-        expect(await redis.xLen(env.INGEST_STREAM_KEY!)).toBeGreaterThanOrEqual(Math.floor(result.eventsPerSecond * 1.5));
+        expect(await redis.xLen(env.INGEST_STREAM_KEY!)).toBeGreaterThanOrEqual(
+          Math.floor(result.eventsPerSecond * 1.5),
+        );
       } finally {
         redis.destroy();
       }

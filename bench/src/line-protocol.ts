@@ -32,7 +32,12 @@ function lineCount(body: string): number {
 
 /** One write; a partial write is a 400 whose `accepted` counts the events appended all the same. */
 export async function postLines(pool: Pool, body: string): Promise<PostOutcome> {
-  const response = await pool.request({ path: LINE_PROTOCOL_PATH, method: 'POST', headers: { 'content-type': 'text/plain; charset=utf-8' }, body });
+  const response = await pool.request({
+    path: LINE_PROTOCOL_PATH,
+    method: 'POST',
+    headers: { 'content-type': 'text/plain; charset=utf-8' },
+    body,
+  });
   const text = await response.body.text();
   const status = response.statusCode;
   if (status === 204) return { status, accepted: lineCount(body) };

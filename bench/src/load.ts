@@ -58,7 +58,14 @@ export interface ClosedLoopOptions {
  * Latency is per request (send to full reply) at that peak, so it includes any queueing inside the
  * services; throughput counts requests that finished inside the measured window.
  */
-export async function runClosedLoop({ origin, connections, durationMs, warmupMs, bodies, post = postEvents }: ClosedLoopOptions): Promise<LoadResult> {
+export async function runClosedLoop({
+  origin,
+  connections,
+  durationMs,
+  warmupMs,
+  bodies,
+  post = postEvents,
+}: ClosedLoopOptions): Promise<LoadResult> {
   const pool = ingestPool(origin, connections);
   const cpuBefore = process.cpuUsage();
   const startedAt = performance.now();

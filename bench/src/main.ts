@@ -14,7 +14,13 @@ import {
 } from '@redis-ingest/redis-schema';
 import { isolatedEnv, startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
 import { rawStoreWriteRate, redisInfoField, xaddCeiling } from './ceiling';
-import { redisCpuSeconds, redisUsedMemory, singleDeployment, startClusterDeployment, type Deployment } from './deployment';
+import {
+  redisCpuSeconds,
+  redisUsedMemory,
+  singleDeployment,
+  startClusterDeployment,
+  type Deployment,
+} from './deployment';
 import { createGroupsAtStart, fillStream, groupBacklog, timeDrain } from './drain';
 import { measureEndToEnd } from './end-to-end';
 import { runClientPhase } from './client-phase';
@@ -51,7 +57,8 @@ import { latencyAroundBoundaries, rateHeld, searchSustainedRate } from './sustai
 import { batchBodies, freshOpenBatch, nowOpenBatch, singleEventBodies, type Fleet } from './workload';
 
 const startedAt = performance.now();
-const log = (message: string) => process.stderr.write(`[bench ${((performance.now() - startedAt) / 1_000).toFixed(1)}s] ${message}\n`);
+const log = (message: string) =>
+  process.stderr.write(`[bench ${((performance.now() - startedAt) / 1_000).toFixed(1)}s] ${message}\n`);
 
 const MIB = 1_048_576;
 /** Distinct batch bodies cycled through; enough that no two requests in flight carry the same one. */
@@ -77,7 +84,9 @@ async function cpuReading(deployment: Deployment, services: readonly ServiceProc
 
 /** For each partition, the index in deployment.nodes of the node holding it. */
 function nodeOfPartition(deployment: Deployment, keys: Keys): Promise<number[]> {
-  return Promise.all(keys.partitions.map(async ({ stream }) => deployment.nodes.indexOf(await deployment.nodeFor(stream))));
+  return Promise.all(
+    keys.partitions.map(async ({ stream }) => deployment.nodes.indexOf(await deployment.nodeFor(stream))),
+  );
 }
 
 function countsOf({ requests, refusedRequests, failedRequests, clientCpuCores }: LoadResult) {
@@ -131,12 +140,21 @@ class Bench {
   async run() {
     const { options } = this;
     log(`redis-benchmark XADD ceiling on ${this.redisUrl}`);
-    const xaddPerSecond = await xaddCeiling(this.redisUrl, createKeys(loadPipelineConfig(this.freshEnv()).keys).stream, options.quick ? 200_000 : 1_000_000);
+    const xaddPerSecond = await xaddCeiling(
+      this.redisUrl,
+      createKeys(loadPipelineConfig(this.freshEnv()).keys).stream,
+      options.quick ? 200_000 : 1_000_000,
+    );
     await this.flush();
 
     log(`native store raw write: ${options.drainEvents} samples over ${options.series} series`);
     const rawStore = await createRollupStore(this.client, loadPipelineConfig(this.freshEnv()));
-    const nativeRawSamplesPerSecond = await rawStoreWriteRate(rawStore, options.drainEvents, options.series, this.baseMs);
+    const nativeRawSamplesPerSecond = await rawStoreWriteRate(
+      rawStore,
+      options.drainEvents,
+      options.series,
+      this.baseMs,
+    );
     await this.flush();
 
     const ingest: Figures['ingest'] = {};
@@ -158,8 +176,13 @@ class Bench {
     const endToEndSustained = await this.endToEndPhase(Math.min(peakBatchRate, drainRate) * options.endToEndFraction);
     const sustained = await this.sustainedPhase(peakBatchRate, xaddPerSecond);
     // Half the sustained rate keeps the workers ahead; ten batches a second at the least, should no rate have held.
-    const boundary = await this.boundaryPhase(Math.max(sustained.figures.eventsPerSecond / 2, BOUNDARY_BATCH_SIZE * 10));
-    const redisPeakRss = (this.options.redisUrl === undefined && peakRssOf(Number(await redisInfoField(this.client, 'server', 'process_id')))) || 0;
+    const boundary = await this.boundaryPhase(
+      Math.max(sustained.figures.eventsPerSecond / 2, BOUNDARY_BATCH_SIZE * 10),
+    );
+    const redisPeakRss =
+      (this.options.redisUrl === undefined &&
+        peakRssOf(Number(await redisInfoField(this.client, 'server', 'process_id')))) ||
+      0;
     const topology = await this.compareTopologies();
 
     const figures: Figures = {
@@ -174,7 +197,11 @@ class Bench {
       },
       sustained: sustained.figures,
       boundary,
-      client: { rawEventsPerSecond: client.raw.eventsPerSecond, clientEventsPerSecond: client.client.eventsPerSecond, retried: client.client.retried },
+      client: {
+        rawEventsPerSecond: client.raw.eventsPerSecond,
+        clientEventsPerSecond: client.client.eventsPerSecond,
+        retried: client.client.retried,
+      },
       endToEnd: endToEnd.figures,
       endToEndSustained: endToEndSustained.figures,
       memory: {
@@ -208,7 +235,9 @@ class Bench {
     for (const topology of this.options.topologies) {
       if (topology === 'cluster') log(`starting a Redis Cluster of ${CLUSTER_PRIMARIES} primaries without replicas`);
       const deployment =
-        topology === 'single' ? this.single : await startClusterDeployment(CLUSTER_PRIMARIES, this.registry, redisLogger);
+        topology === 'single'
+          ? this.single
+          : await startClusterDeployment(CLUSTER_PRIMARIES, this.registry, redisLogger);
       try {
         const batchIngest = await this.batchIngestCost(deployment);
         const env = () => this.freshEnv(deployment, COMPARED_PARTITIONS);
@@ -220,7 +249,11 @@ class Bench {
           drainOneWorker: workloadFigures(drainOneWorker.eventsPerSecond, drainOneWorker.cost),
           drainTwoWorkers: workloadFigures(drainTwoWorkers.eventsPerSecond, drainTwoWorkers.cost),
         };
-        counts[topology] = { batchIngest: batchIngest.counts, drainOneWorker: drainOneWorker.cost, drainTwoWorkers: drainTwoWorkers.cost };
+        counts[topology] = {
+          batchIngest: batchIngest.counts,
+          drainOneWorker: drainOneWorker.cost,
+          drainTwoWorkers: drainTwoWorkers.cost,
+        };
       } finally {
         await deployment.stop();
       }
@@ -228,8 +261,21 @@ class Bench {
     return { figures, counts };
   }
 
-  private closedLoop(origin: string, durationMs: number, connections: number, bodies: string[], post?: ClosedLoopOptions['post']): Promise<LoadResult> {
-    return runClosedLoop({ origin, connections, durationMs, warmupMs: durationMs * this.durations.warmupShare, bodies, post });
+  private closedLoop(
+    origin: string,
+    durationMs: number,
+    connections: number,
+    bodies: string[],
+    post?: ClosedLoopOptions['post'],
+  ): Promise<LoadResult> {
+    return runClosedLoop({
+      origin,
+      connections,
+      durationMs,
+      warmupMs: durationMs * this.durations.warmupShare,
+      bodies,
+      post,
+    });
   }
 
   /** Batches into a partitioned stream; each node's CPU is set against the events its partitions took. */
@@ -240,12 +286,27 @@ class Bench {
     const nodes = await nodeOfPartition(deployment, keys);
     const api = await startIngestApi(this.registry, env, options.processes);
     try {
-      log(`${deployment.topology}: batches of ${options.batchSize} into ${keys.partitions.length} partitions over ${options.batchConnections} connections, ${(durations.topologyBatchesMs / 1_000).toFixed(1)} s`);
+      log(
+        `${deployment.topology}: batches of ${options.batchSize} into ${keys.partitions.length} partitions over ${options.batchConnections} connections, ${(durations.topologyBatchesMs / 1_000).toFixed(1)} s`,
+      );
       const before = await cpuReading(deployment, [api.service]);
-      const load = await this.closedLoop(api.origin, durations.topologyBatchesMs, options.batchConnections, batchBodies(this.fleet, options.batchSize, BATCH_BODIES));
+      const load = await this.closedLoop(
+        api.origin,
+        durations.topologyBatchesMs,
+        options.batchConnections,
+        batchBodies(this.fleet, options.batchSize, BATCH_BODIES),
+      );
       const after = await cpuReading(deployment, [api.service]);
-      const appended = await Promise.all(keys.partitions.map(async ({ stream }) => Number(await deployment.client.sendCommand(['XLEN', stream]))));
-      const cost = workloadCounts(deployment.nodes.map((node) => node.port), nodes, appended, before, after);
+      const appended = await Promise.all(
+        keys.partitions.map(async ({ stream }) => Number(await deployment.client.sendCommand(['XLEN', stream]))),
+      );
+      const cost = workloadCounts(
+        deployment.nodes.map((node) => node.port),
+        nodes,
+        appended,
+        before,
+        after,
+      );
       return { figures: workloadFigures(load.eventsPerSecond, cost), counts: { ...cost, requests: countsOf(load) } };
     } finally {
       await this.stopServices('ingestApi', [api.service]);
@@ -257,7 +318,8 @@ class Bench {
     const { options, durations } = this;
     const env = this.freshEnv();
     const api = await startIngestApi(this.registry, env, processes);
-    const load = (durationMs: number, connections: number, bodies: string[]) => this.closedLoop(api.origin, durationMs, connections, bodies);
+    const load = (durationMs: number, connections: number, bodies: string[]) =>
+      this.closedLoop(api.origin, durationMs, connections, bodies);
     try {
       const { stream } = createKeys(loadPipelineConfig(env).keys);
       const appended = async () => Number(await this.client.sendCommand(['XLEN', stream]));
@@ -268,19 +330,45 @@ class Bench {
         const events = (await appended()) - eventsBefore;
         return { result, nodeMicrosPerEvent: ((api.service.cpuSeconds() - cpuBefore) / Math.max(events, 1)) * 1e6 };
       };
-      log(`ingest x${processes}: single events over ${options.singleConnections} connections, ${(durations.singleEventsMs / 1_000).toFixed(1)} s`);
-      const single = await cpuPerEvent(() => load(durations.singleEventsMs, options.singleConnections, singleEventBodies(this.fleet, options.devices)));
-      log(`ingest x${processes}: batches of ${options.batchSize} over ${options.batchConnections} connections, ${(durations.batchesMs / 1_000).toFixed(1)} s`);
-      const batches = await cpuPerEvent(() => load(durations.batchesMs, options.batchConnections, batchBodies(this.fleet, options.batchSize, BATCH_BODIES)));
-      log(`ingest x${processes}: line protocol, ${options.batchSize} points a write over ${options.batchConnections} connections, ${(durations.batchesMs / 1_000).toFixed(1)} s`);
-      const lines = await this.closedLoop(api.origin, durations.batchesMs, options.batchConnections, lineProtocolBodies(this.fleet, options.batchSize, BATCH_BODIES), postLines);
+      log(
+        `ingest x${processes}: single events over ${options.singleConnections} connections, ${(durations.singleEventsMs / 1_000).toFixed(1)} s`,
+      );
+      const single = await cpuPerEvent(() =>
+        load(durations.singleEventsMs, options.singleConnections, singleEventBodies(this.fleet, options.devices)),
+      );
+      log(
+        `ingest x${processes}: batches of ${options.batchSize} over ${options.batchConnections} connections, ${(durations.batchesMs / 1_000).toFixed(1)} s`,
+      );
+      const batches = await cpuPerEvent(() =>
+        load(durations.batchesMs, options.batchConnections, batchBodies(this.fleet, options.batchSize, BATCH_BODIES)),
+      );
+      log(
+        `ingest x${processes}: line protocol, ${options.batchSize} points a write over ${options.batchConnections} connections, ${(durations.batchesMs / 1_000).toFixed(1)} s`,
+      );
+      const lines = await this.closedLoop(
+        api.origin,
+        durations.batchesMs,
+        options.batchConnections,
+        lineProtocolBodies(this.fleet, options.batchSize, BATCH_BODIES),
+        postLines,
+      );
       return {
         figures: {
-          singleEvents: { ...rateFigures(single.result.requestsPerSecond, single.result.eventsPerSecond, single.result.latency), nodeMicrosPerEvent: single.nodeMicrosPerEvent },
-          batches: { ...rateFigures(batches.result.requestsPerSecond, batches.result.eventsPerSecond, batches.result.latency), nodeMicrosPerEvent: batches.nodeMicrosPerEvent },
+          singleEvents: {
+            ...rateFigures(single.result.requestsPerSecond, single.result.eventsPerSecond, single.result.latency),
+            nodeMicrosPerEvent: single.nodeMicrosPerEvent,
+          },
+          batches: {
+            ...rateFigures(batches.result.requestsPerSecond, batches.result.eventsPerSecond, batches.result.latency),
+            nodeMicrosPerEvent: batches.nodeMicrosPerEvent,
+          },
           lineProtocol: rateFigures(lines.requestsPerSecond, lines.eventsPerSecond, lines.latency),
         },
-        counts: { singleEvents: countsOf(single.result), batches: countsOf(batches.result), lineProtocol: countsOf(lines) },
+        counts: {
+          singleEvents: countsOf(single.result),
+          batches: countsOf(batches.result),
+          lineProtocol: countsOf(lines),
+        },
       };
     } finally {
       await this.stopServices('ingestApi', [api.service]);
@@ -302,7 +390,9 @@ class Bench {
     const usedMemory = async () => sum(await Promise.all(deployment.nodes.map(redisUsedMemory)));
     await createGroupsAtStart(client, streams, config.consumerGroup);
     const label = `${deployment.topology} drain x${workerCount}`;
-    log(`${label}: filling ${streams.length} partition${streams.length === 1 ? '' : 's'} with ${options.drainEvents} events over ${options.series} series`);
+    log(
+      `${label}: filling ${streams.length} partition${streams.length === 1 ? '' : 's'} with ${options.drainEvents} events over ${options.series} series`,
+    );
     const memoryBefore = await usedMemory();
     await fillStream(client, keys, options.drainEvents, options.series, this.baseMs);
     const memoryAfter = await usedMemory();
@@ -311,9 +401,13 @@ class Bench {
       const before = await cpuReading(deployment, workers);
       const drained = await timeDrain(client, streams, config.consumerGroup, DRAIN_TIMEOUT_MS);
       const after = await cpuReading(deployment, workers);
-      log(`${label}: timed ${drained.events} of ${options.drainEvents} events (any others went before every worker was up)`);
+      log(
+        `${label}: timed ${drained.events} of ${options.drainEvents} events (any others went before every worker was up)`,
+      );
       const deadLettered = sum(
-        await Promise.all(keys.partitions.map(async ({ deadLetter }) => Number(await client.sendCommand(['XLEN', deadLetter])))),
+        await Promise.all(
+          keys.partitions.map(async ({ deadLetter }) => Number(await client.sendCommand(['XLEN', deadLetter]))),
+        ),
       );
       if (deadLettered > 0) throw new Error(`the workers dead-lettered ${deadLettered} valid events`);
       return {
@@ -322,7 +416,13 @@ class Bench {
         workerMicrosPerEvent: ((after.serviceCpuSeconds - before.serviceCpuSeconds) / drained.events) * 1e6,
         redisMicrosPerEvent: ((sum(after.redisCpuSeconds) - sum(before.redisCpuSeconds)) / drained.events) * 1e6,
         bytesPerMillionEvents: ((memoryAfter - memoryBefore) / options.drainEvents) * 1_000_000,
-        cost: workloadCounts(deployment.nodes.map((node) => node.port), nodes, drained.eventsByPartition, before, after),
+        cost: workloadCounts(
+          deployment.nodes.map((node) => node.port),
+          nodes,
+          drained.eventsByPartition,
+          before,
+          after,
+        ),
       };
     } finally {
       await this.stopServices('worker', workers);
@@ -335,7 +435,9 @@ class Bench {
     const { options } = this;
     const api = await startIngestApi(this.registry, this.freshEnv(), options.processes);
     try {
-      log(`client: ${options.drainEvents} events raw, then the same through IngestClient, ${options.batchConnections} requests in flight`);
+      log(
+        `client: ${options.drainEvents} events raw, then the same through IngestClient, ${options.batchConnections} requests in flight`,
+      );
       return await runClientPhase({
         origin: api.origin,
         events: options.drainEvents,
@@ -395,7 +497,9 @@ class Bench {
         high: peakBatchRate,
         steps: durations.sustainedTrials,
         trial: async (eventsPerSecond) => {
-          log(`sustained: holding ${Math.round(eventsPerSecond)} events/s for ${(durations.sustainedHoldMs / 1_000).toFixed(0)} s`);
+          log(
+            `sustained: holding ${Math.round(eventsPerSecond)} events/s for ${(durations.sustainedHoldMs / 1_000).toFixed(0)} s`,
+          );
           let maxBacklog = 0;
           let sampling = true;
           const sampler = (async () => {
@@ -405,16 +509,25 @@ class Bench {
               await sleep(100);
             }
           })();
-          const result = await run(eventsPerSecond, durations.sustainedHoldMs + 2_000).finally(() => (sampling = false));
+          const result = await run(eventsPerSecond, durations.sustainedHoldMs + 2_000).finally(
+            () => (sampling = false),
+          );
           await sampler;
           await settle();
-          return { held: rateHeld(eventsPerSecond, maxBacklog, result.failedRequests, result.eventsPerSecond), maxBacklog };
+          return {
+            held: rateHeld(eventsPerSecond, maxBacklog, result.failedRequests, result.eventsPerSecond),
+            maxBacklog,
+          };
         },
       });
       const rate = search.eventsPerSecond;
       const measuredRate = Math.max(rate * 0.8, options.batchSize);
       log(`sustained: ${Math.round(rate)} events/s held; end to end and CPU at ${Math.round(measuredRate)} events/s`);
-      const before = { redis: await redisCpuSeconds(this.single.nodes[0]!), ingest: api.service.cpuSecondsByProcess(), workers: workers.map((w) => w.cpuSeconds()) };
+      const before = {
+        redis: await redisCpuSeconds(this.single.nodes[0]!),
+        ingest: api.service.cpuSecondsByProcess(),
+        workers: workers.map((w) => w.cpuSeconds()),
+      };
       const appendedBefore = Number(await this.client.sendCommand(['XLEN', stream]));
       const atEighty = await run(measuredRate, durations.sustainedHoldMs);
       await settle();
@@ -426,7 +539,11 @@ class Bench {
           eventsPerSecond: rate,
           ratioToXaddCeiling: rate / xaddPerSecond,
           workers: options.sustainedWorkers,
-          atEightyPercent: { eventsPerSecond: atEighty.eventsPerSecond, p50Ms: atEighty.latency.p50Ms, p99Ms: atEighty.latency.p99Ms },
+          atEightyPercent: {
+            eventsPerSecond: atEighty.eventsPerSecond,
+            p50Ms: atEighty.latency.p50Ms,
+            p99Ms: atEighty.latency.p99Ms,
+          },
           cpuSecondsPerMillionEvents: {
             redis: perMillion((await redisCpuSeconds(this.single.nodes[0]!)) - before.redis),
             ingestApiProcesses: ingestAfter.map((seconds, i) => perMillion(seconds - (before.ingest[i] ?? 0))),
@@ -434,7 +551,12 @@ class Bench {
           },
           trials: search.trials.map(({ eventsPerSecond, outcome }) => ({ eventsPerSecond, ...outcome })),
         },
-        counts: { tracers: atEighty.tracers, lostTracers: atEighty.lostTracers, failedRequests: atEighty.failedRequests, backlogWhenSendingStopped: atEighty.backlogWhenSendingStopped },
+        counts: {
+          tracers: atEighty.tracers,
+          lostTracers: atEighty.lostTracers,
+          failedRequests: atEighty.failedRequests,
+          backlogWhenSendingStopped: atEighty.backlogWhenSendingStopped,
+        },
       };
     } finally {
       await this.stopServices('ingestApi', [api.service]);
@@ -463,7 +585,9 @@ class Bench {
       const store = await createRollupStore(this.client, config);
       // Starts just after a boundary, so the four that follow fall inside the run.
       await sleep(bucketMs - (Date.now() % bucketMs) + 50);
-      log(`bucket boundaries: ${Math.round(eventsPerSecond)} events/s over ${options.boundarySeries} series, buckets of ${bucketMs / 1_000} s`);
+      log(
+        `bucket boundaries: ${Math.round(eventsPerSecond)} events/s over ${options.boundarySeries} series, buckets of ${bucketMs / 1_000} s`,
+      );
       const result = await measureEndToEnd({
         origin: api.origin,
         store,
@@ -481,9 +605,20 @@ class Bench {
         tracerBaseMs: Date.now(),
         backlog: () => groupBacklog(this.client, stream, config.consumerGroup),
       });
-      const windows = latencyAroundBoundaries(result.tracerLatencies.filter(({ dueAtMs }) => dueAtMs >= result.measuredFromMs), bucketMs, bucketMs / 5);
+      const windows = latencyAroundBoundaries(
+        result.tracerLatencies.filter(({ dueAtMs }) => dueAtMs >= result.measuredFromMs),
+        bucketMs,
+        bucketMs / 5,
+      );
       const slow = await slowLog.read();
-      return { eventsPerSecond: result.eventsPerSecond, bucketMs, series: options.boundarySeries, ...windows, ratio: windows.boundaryP99Ms / windows.otherP99Ms, ...slow };
+      return {
+        eventsPerSecond: result.eventsPerSecond,
+        bucketMs,
+        series: options.boundarySeries,
+        ...windows,
+        ratio: windows.boundaryP99Ms / windows.otherP99Ms,
+        ...slow,
+      };
     } finally {
       await slowLog.close();
       await this.stopServices('ingestApi', [api.service]);
@@ -503,7 +638,9 @@ class Bench {
     try {
       const store = await createRollupStore(this.client, config);
       const openBodies = batchBodies(this.fleet, options.batchSize - 1, BATCH_BODIES, { open: true });
-      log(`end to end: ${Math.round(eventsPerSecond)} events/s with ${options.endToEndWorkers} workers, ${(durations.endToEndMs / 1_000).toFixed(1)} s`);
+      log(
+        `end to end: ${Math.round(eventsPerSecond)} events/s with ${options.endToEndWorkers} workers, ${(durations.endToEndMs / 1_000).toFixed(1)} s`,
+      );
       const result = await measureEndToEnd({
         origin: api.origin,
         store,
@@ -562,7 +699,9 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   if (options.cpuProfileDir) mkdirSync(options.cpuProfileDir, { recursive: true });
-  const registry = new ProcessRegistry(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : []);
+  const registry = new ProcessRegistry(
+    options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : [],
+  );
   let redis: RedisServer | undefined;
   let client: RedisClient | undefined;
   let cleaning: Promise<void> | undefined;
@@ -574,7 +713,10 @@ async function main(): Promise<void> {
       registry.releaseAll();
     })());
   process.on('exit', () => registry.killAllNow());
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
     process.once(signal, () => {
       log(`${signal}: stopping every process the bench started`);
       void cleanUp().finally(() => process.exit(code));
@@ -615,7 +757,9 @@ async function main(): Promise<void> {
       `${box.cores} x ${box.cpuModel}, Node ${box.node}, Redis ${box.redis}, ${box.date}, ` +
         `load average ${box.loadAverageAtStart.toFixed(2)} at start\n\n` +
         `${formatReport(figures, ratios, targets, options.processes)}\n\n` +
-        (figures.topology && projection ? `${formatTopologyComparison(figures.topology, results.ratios, projection.rows, box.cores)}\n\n` : '') +
+        (figures.topology && projection
+          ? `${formatTopologyComparison(figures.topology, results.ratios, projection.rows, box.cores)}\n\n`
+          : '') +
         warnings.map((warning) => `caution: ${warning}\n`).join('') +
         `written to ${output}\n`,
     );

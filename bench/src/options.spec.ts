@@ -19,7 +19,9 @@ describe('parseOptions', () => {
     expect(parseOptions(['--quick']).topologies).toEqual([]);
     expect(parseOptions(['--quick', '--topology', 'cluster']).topologies).toEqual(['cluster']);
     expect(parseOptions(['--topology=none']).topologies).toEqual([]);
-    expect(() => parseOptions(['--topology', 'sharded'])).toThrow(/--topology must be one of single, cluster, both, none/);
+    expect(() => parseOptions(['--topology', 'sharded'])).toThrow(
+      /--topology must be one of single, cluster, both, none/,
+    );
   });
 
   it('refuses unknown flags, missing values and values out of range', () => {
@@ -42,7 +44,9 @@ describe('phase plan', () => {
     const options = parseOptions([]);
     const { singleEventsMs, batchesMs, endToEndMs, topologyBatchesMs } = phaseDurations(options);
     const timedMs =
-      processCountsToMeasure(options).length * (singleEventsMs + batchesMs) + 2 * endToEndMs + options.topologies.length * topologyBatchesMs;
+      processCountsToMeasure(options).length * (singleEventsMs + batchesMs) +
+      2 * endToEndMs +
+      options.topologies.length * topologyBatchesMs;
     expect(timedMs).toBeLessThan(options.durationSeconds * 1_000 * 0.8);
   });
 });

@@ -46,11 +46,19 @@ The topology comparison runs on both by default, and not at all in quick mode un
 
 const DEFAULT_OUTPUT = join(__dirname, '..', 'results.json');
 
-type NumericOption = Exclude<keyof BenchOptions, 'quick' | 'topologies' | 'output' | 'cpuProfileDir' | 'redisUrl' | 'backend'>;
+type NumericOption = Exclude<
+  keyof BenchOptions,
+  'quick' | 'topologies' | 'output' | 'cpuProfileDir' | 'redisUrl' | 'backend'
+>;
 
 const BACKENDS = ['native', 'timeseries', 'auto'] as const;
 
-const TOPOLOGY_CHOICES: Record<string, readonly Topology[]> = { single: ['single'], cluster: ['cluster'], both: TOPOLOGIES, none: [] };
+const TOPOLOGY_CHOICES: Record<string, readonly Topology[]> = {
+  single: ['single'],
+  cluster: ['cluster'],
+  both: TOPOLOGIES,
+  none: [],
+};
 
 const NUMERIC_FLAGS: Record<string, { key: NumericOption; integer: boolean; min: number; max: number }> = {
   '--duration-seconds': { key: 'durationSeconds', integer: false, min: 5, max: 3_600 },
@@ -110,20 +118,27 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     else if (flag === '--cpu-prof') cpuProfileDir = value;
     else if (flag === '--redis-url') redisUrl = value;
     else if (flag === '--backend') {
-      if (!(BACKENDS as readonly string[]).includes(value)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}, got "${value}"`);
+      if (!(BACKENDS as readonly string[]).includes(value))
+        throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}, got "${value}"`);
       backend = value as BenchOptions['backend'];
-    }
-    else if (flag === '--topology') {
+    } else if (flag === '--topology') {
       const choice = TOPOLOGY_CHOICES[value];
-      if (!choice) throw new UsageError(`--topology must be one of ${Object.keys(TOPOLOGY_CHOICES).join(', ')}, got "${value}"`);
+      if (!choice)
+        throw new UsageError(`--topology must be one of ${Object.keys(TOPOLOGY_CHOICES).join(', ')}, got "${value}"`);
       topologies = choice;
-    }
-    else {
+    } else {
       const spec = NUMERIC_FLAGS[flag];
       if (!spec) throw new UsageError(`unknown option ${flag}\n${USAGE}`);
       const number = Number(value);
-      if (!Number.isFinite(number) || (spec.integer && !Number.isInteger(number)) || number < spec.min || number > spec.max) {
-        throw new UsageError(`${flag} must be ${spec.integer ? 'an integer' : 'a number'} from ${spec.min} to ${spec.max}, got "${value}"`);
+      if (
+        !Number.isFinite(number) ||
+        (spec.integer && !Number.isInteger(number)) ||
+        number < spec.min ||
+        number > spec.max
+      ) {
+        throw new UsageError(
+          `${flag} must be ${spec.integer ? 'an integer' : 'a number'} from ${spec.min} to ${spec.max}, got "${value}"`,
+        );
       }
       numbers[spec.key] = number;
     }

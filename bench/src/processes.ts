@@ -103,7 +103,8 @@ export class ProcessRegistry {
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.once('exit', (code, signal) => {
       this.running.delete(pid);
-      if (!stopping) process.stderr.write(`${name} (pid ${pid}) exited early (code ${code}, signal ${signal}):\n${output}\n`);
+      if (!stopping)
+        process.stderr.write(`${name} (pid ${pid}) exited early (code ${code}, signal ${signal}):\n${output}\n`);
     });
     const service: ServiceProcess = {
       name,

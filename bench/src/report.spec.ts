@@ -1,4 +1,12 @@
-import { cautions, evaluateTargets, formatReport, ratiosToCeilings, type Counts, type Figures, type IngestFigures } from './report';
+import {
+  cautions,
+  evaluateTargets,
+  formatReport,
+  ratiosToCeilings,
+  type Counts,
+  type Figures,
+  type IngestFigures,
+} from './report';
 
 const rate = (requestsPerSecond: number, eventsPerSecond: number, p99Ms: number): IngestFigures => ({
   requestsPerSecond,
@@ -9,13 +17,31 @@ const rate = (requestsPerSecond: number, eventsPerSecond: number, p99Ms: number)
 });
 
 /** Figures that meet every target against a ceiling of 400,000 XADD/s. */
-function figures(overrides: { batchEventsPerSecond?: number; singleP99Ms?: number; boundaryRatio?: number; workerMicros?: number } = {}): Figures {
+function figures(
+  overrides: {
+    batchEventsPerSecond?: number;
+    singleP99Ms?: number;
+    boundaryRatio?: number;
+    workerMicros?: number;
+  } = {},
+): Figures {
   const { batchEventsPerSecond = 220_000, singleP99Ms = 10, boundaryRatio = 1.5, workerMicros = 2 } = overrides;
   return {
     ceiling: { xaddPerSecond: 400_000, nativeRawSamplesPerSecond: 200_000 },
     batchSize: 1_000,
-    ingest: { '2': { singleEvents: rate(11_000, 11_000, singleP99Ms), batches: rate(220, batchEventsPerSecond, 80), lineProtocol: rate(230, batchEventsPerSecond * 1.1, 70) } },
-    drain: { oneWorkerEventsPerSecond: 90_000, twoWorkersEventsPerSecond: 100_000, oneWorkerNodeMicrosPerEvent: workerMicros, oneWorkerRedisMicrosPerEvent: 5 },
+    ingest: {
+      '2': {
+        singleEvents: rate(11_000, 11_000, singleP99Ms),
+        batches: rate(220, batchEventsPerSecond, 80),
+        lineProtocol: rate(230, batchEventsPerSecond * 1.1, 70),
+      },
+    },
+    drain: {
+      oneWorkerEventsPerSecond: 90_000,
+      twoWorkersEventsPerSecond: 100_000,
+      oneWorkerNodeMicrosPerEvent: workerMicros,
+      oneWorkerRedisMicrosPerEvent: 5,
+    },
     sustained: {
       eventsPerSecond: 85_000,
       ratioToXaddCeiling: 85_000 / 400_000,
@@ -25,18 +51,33 @@ function figures(overrides: { batchEventsPerSecond?: number; singleP99Ms?: numbe
       trials: [{ eventsPerSecond: 85_000, held: true, maxBacklog: 2_000 }],
     },
     boundary: {
-      eventsPerSecond: 40_000, bucketMs: 10_000, series: 5_000, boundaryP99Ms: 30 * boundaryRatio, otherP99Ms: 30,
-      boundaryWindows: 4, otherWindows: 16, ratio: boundaryRatio, slowCalls: 0, slowestCallMs: 3,
+      eventsPerSecond: 40_000,
+      bucketMs: 10_000,
+      series: 5_000,
+      boundaryP99Ms: 30 * boundaryRatio,
+      otherP99Ms: 30,
+      boundaryWindows: 4,
+      otherWindows: 16,
+      ratio: boundaryRatio,
+      slowCalls: 0,
+      slowestCallMs: 3,
     },
     client: { rawEventsPerSecond: 200_000, clientEventsPerSecond: 180_000, retried: 0 },
-    endToEnd: { targetEventsPerSecond: batchEventsPerSecond / 2, eventsPerSecond: batchEventsPerSecond / 2, p50Ms: 20, p99Ms: 100 },
+    endToEnd: {
+      targetEventsPerSecond: batchEventsPerSecond / 2,
+      eventsPerSecond: batchEventsPerSecond / 2,
+      p50Ms: 20,
+      p99Ms: 100,
+    },
     endToEndSustained: { targetEventsPerSecond: 75_000, eventsPerSecond: 75_000, p50Ms: 10, p99Ms: 40 },
     memory: { redisBytesPerMillionEvents: 6e7, peakRssMb: { ingestApiProcess: 100, worker: 90, redis: 80 } },
   };
 }
 
 const failedTargets = (measured: Figures) =>
-  evaluateTargets(measured, ratiosToCeilings(measured, 2), 2).filter((target) => !target.pass).map((target) => target.target);
+  evaluateTargets(measured, ratiosToCeilings(measured, 2), 2)
+    .filter((target) => !target.pass)
+    .map((target) => target.target);
 
 describe('targets', () => {
   it('holds every rate to its share of the XADD ceiling measured in the same run', () => {
@@ -46,7 +87,9 @@ describe('targets', () => {
     expect(ratios.oneWorkerDrainToXaddCeiling).toBeCloseTo(0.225);
     expect(ratios.sustainedToXaddCeiling).toBeCloseTo(0.2125);
     expect(failedTargets(measured)).toEqual([]);
-    expect(failedTargets(figures({ batchEventsPerSecond: 190_000 }))).toEqual(['batch ingest >= 0.5 of the XADD ceiling']);
+    expect(failedTargets(figures({ batchEventsPerSecond: 190_000 }))).toEqual([
+      'batch ingest >= 0.5 of the XADD ceiling',
+    ]);
   });
 
   it('fails bounded figures at or past their bounds', () => {
@@ -84,7 +127,13 @@ describe('cautions', () => {
     const found = cautions(
       {
         ...clean,
-        ingest: { '2': { singleEvents: { ...requests, clientCpuCores: 0.9, failedRequests: 3 }, batches: requests, lineProtocol: requests } },
+        ingest: {
+          '2': {
+            singleEvents: { ...requests, clientCpuCores: 0.9, failedRequests: 3 },
+            batches: requests,
+            lineProtocol: requests,
+          },
+        },
         endToEnd: { tracers: 500, lostTracers: 20, failedRequests: 0, backlogWhenSendingStopped: 90_000 },
       },
       200_000,
@@ -99,7 +148,12 @@ describe('cautions', () => {
   });
 
   it('names the end-to-end phase a caution is about', () => {
-    const found = cautions({ ...clean, endToEndSustained: { ...clean.endToEndSustained, failedRequests: 2 } }, 200_000, 1_000, 2);
+    const found = cautions(
+      { ...clean, endToEndSustained: { ...clean.endToEndSustained, failedRequests: 2 } },
+      200_000,
+      1_000,
+      2,
+    );
     expect(found).toEqual(['end to end (share of sustained rate): 2 requests failed']);
   });
 });

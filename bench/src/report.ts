@@ -1,4 +1,11 @@
-import { CLUSTER_PRIMARIES, COMPARED_PARTITIONS, PROJECTION_FORMULA, type ProjectionRow, type TopologyComparison, type WorkloadCounts } from './shards';
+import {
+  CLUSTER_PRIMARIES,
+  COMPARED_PARTITIONS,
+  PROJECTION_FORMULA,
+  type ProjectionRow,
+  type TopologyComparison,
+  type WorkloadCounts,
+} from './shards';
 import type { LatencySummary } from './stats';
 
 export interface RateFigures {
@@ -48,7 +55,10 @@ export interface Figures {
   /** Events per batch request in the batch phases. */
   readonly batchSize: number;
   /** Keyed by the ingest-api's process count. */
-  readonly ingest: Record<string, { readonly singleEvents: IngestFigures; readonly batches: IngestFigures; readonly lineProtocol: RateFigures }>;
+  readonly ingest: Record<
+    string,
+    { readonly singleEvents: IngestFigures; readonly batches: IngestFigures; readonly lineProtocol: RateFigures }
+  >;
   readonly drain: {
     readonly oneWorkerEventsPerSecond: number;
     readonly twoWorkersEventsPerSecond: number;
@@ -59,7 +69,11 @@ export interface Figures {
   readonly sustained: SustainedFigures;
   readonly boundary: BoundaryFigures;
   /** The same readings posted raw and through @redis-ingest/client. */
-  readonly client: { readonly rawEventsPerSecond: number; readonly clientEventsPerSecond: number; readonly retried: number };
+  readonly client: {
+    readonly rawEventsPerSecond: number;
+    readonly clientEventsPerSecond: number;
+    readonly retried: number;
+  };
   /** At a fraction of the peak batch ingest rate, as the targets state it. */
   readonly endToEnd: EndToEndFigures;
   /** At the same fraction of what the pipeline sustains: the lower of peak batch ingest and the end-to-end workers' drain. */
@@ -106,7 +120,10 @@ export type TopologyCounts = Partial<
 
 /** What the figures rest on; the cautions below say when they rest on too little. */
 export interface Counts {
-  readonly ingest: Record<string, { readonly singleEvents: RequestCounts; readonly batches: RequestCounts; readonly lineProtocol: RequestCounts }>;
+  readonly ingest: Record<
+    string,
+    { readonly singleEvents: RequestCounts; readonly batches: RequestCounts; readonly lineProtocol: RequestCounts }
+  >;
   readonly drainedEvents: { readonly oneWorker: number; readonly twoWorkers: number };
   readonly endToEnd: EndToEndCounts;
   readonly endToEndSustained: EndToEndCounts;
@@ -148,7 +165,11 @@ export type Ratios = ReturnType<typeof ratiosToCeilings>;
 
 export function evaluateTargets(figures: Figures, ratios: Ratios, processes: number): TargetResult[] {
   const ingest = figures.ingest[String(processes)]!;
-  const atLeast = (target: string, actual: number, threshold: number) => ({ target, actual, pass: actual >= threshold });
+  const atLeast = (target: string, actual: number, threshold: number) => ({
+    target,
+    actual,
+    pass: actual >= threshold,
+  });
   const below = (target: string, actual: number, threshold: number) => ({ target, actual, pass: actual < threshold });
   const atMost = (target: string, actual: number, threshold: number) => ({ target, actual, pass: actual <= threshold });
   const above = (target: string, actual: number, threshold: number) => ({ target, actual, pass: actual > threshold });
@@ -159,7 +180,11 @@ export function evaluateTargets(figures: Figures, ratios: Ratios, processes: num
     atLeast('one worker drain >= 0.2 of the XADD ceiling', ratios.oneWorkerDrainToXaddCeiling, 0.2),
     above('two workers drain faster than one', ratios.twoWorkersToOneWorkerDrain, 1),
     atMost('worker Node CPU <= 3 µs per event', drain.oneWorkerNodeMicrosPerEvent, 3),
-    atMost(`ingest-api Node CPU <= 3 µs per event in batches of ${figures.batchSize}`, ingest.batches.nodeMicrosPerEvent, 3),
+    atMost(
+      `ingest-api Node CPU <= 3 µs per event in batches of ${figures.batchSize}`,
+      ingest.batches.nodeMicrosPerEvent,
+      3,
+    ),
     atLeast('batch ingest >= 0.5 of the XADD ceiling', ratios.batchIngestToXaddCeiling, 0.5),
     atLeast('line-protocol ingest >= the JSON batch rate', ratios.lineProtocolToJsonBatchIngest, 1),
     atLeast('single-event POSTs >= 10,000 req/s', ingest.singleEvents.requestsPerSecond, 10_000),
@@ -174,13 +199,25 @@ const fixed = (digits: number) => (value: number) => value.toFixed(digits);
 
 function table(rows: readonly (readonly string[])[]): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return rows.map((row) => row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ')).join('\n');
+  return rows
+    .map((row) =>
+      row
+        .map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)))
+        .join('  '),
+    )
+    .join('\n');
 }
 
-export function formatReport(figures: Figures, ratios: Ratios, targets: readonly TargetResult[], processes: number): string {
+export function formatReport(
+  figures: Figures,
+  ratios: Ratios,
+  targets: readonly TargetResult[],
+  processes: number,
+): string {
   const rows: string[][] = [['figure', 'value', 'unit']];
   const add = (label: string, value: string, unit: string) => rows.push([label, value, unit]);
-  const pair = (first: number, second: number, format: (value: number) => string) => `${format(first)} / ${format(second)}`;
+  const pair = (first: number, second: number, format: (value: number) => string) =>
+    `${format(first)} / ${format(second)}`;
   const { ceiling, drain, endToEnd, endToEndSustained, memory } = figures;
   add('Redis XADD ceiling (redis-benchmark -P 64)', whole(ceiling.xaddPerSecond), 'XADD/s');
   add('native store raw write (addSamples x1000)', whole(ceiling.nativeRawSamplesPerSecond), 'samples/s');
@@ -193,25 +230,68 @@ export function formatReport(figures: Figures, ratios: Ratios, targets: readonly
     add(`${label}: batch p50 / p99`, pair(batches.p50Ms, batches.p99Ms, fixed(1)), 'ms');
     add(`${label}: line protocol`, whole(lineProtocol.eventsPerSecond), 'events/s');
     add(`${label}: line protocol p50 / p99`, pair(lineProtocol.p50Ms, lineProtocol.p99Ms, fixed(1)), 'ms');
-    add(`${label}: Node CPU per single event / per batched event`, pair(singleEvents.nodeMicrosPerEvent, batches.nodeMicrosPerEvent, fixed(2)), 'µs');
+    add(
+      `${label}: Node CPU per single event / per batched event`,
+      pair(singleEvents.nodeMicrosPerEvent, batches.nodeMicrosPerEvent, fixed(2)),
+      'µs',
+    );
   }
   add('worker drain, one worker', whole(drain.oneWorkerEventsPerSecond), 'events/s');
   add('worker drain, two workers', whole(drain.twoWorkersEventsPerSecond), 'events/s');
-  add('worker drain, one worker: Node / Redis CPU per event', pair(drain.oneWorkerNodeMicrosPerEvent, drain.oneWorkerRedisMicrosPerEvent, fixed(2)), 'µs');
-  add('raw batch POSTs / the same through IngestClient', pair(figures.client.rawEventsPerSecond, figures.client.clientEventsPerSecond, whole), 'events/s');
+  add(
+    'worker drain, one worker: Node / Redis CPU per event',
+    pair(drain.oneWorkerNodeMicrosPerEvent, drain.oneWorkerRedisMicrosPerEvent, fixed(2)),
+    'µs',
+  );
+  add(
+    'raw batch POSTs / the same through IngestClient',
+    pair(figures.client.rawEventsPerSecond, figures.client.clientEventsPerSecond, whole),
+    'events/s',
+  );
   const { sustained, boundary } = figures;
-  add(`sustained rate, ${sustained.workers} workers (backlog < 1 s of events)`, whole(sustained.eventsPerSecond), 'events/s');
+  add(
+    `sustained rate, ${sustained.workers} workers (backlog < 1 s of events)`,
+    whole(sustained.eventsPerSecond),
+    'events/s',
+  );
   add('  at 80% of it: achieved', whole(sustained.atEightyPercent.eventsPerSecond), 'events/s');
-  add('  at 80% of it: end-to-end p50 / p99', pair(sustained.atEightyPercent.p50Ms, sustained.atEightyPercent.p99Ms, fixed(1)), 'ms');
+  add(
+    '  at 80% of it: end-to-end p50 / p99',
+    pair(sustained.atEightyPercent.p50Ms, sustained.atEightyPercent.p99Ms, fixed(1)),
+    'ms',
+  );
   const cpu = sustained.cpuSecondsPerMillionEvents;
   add('  at 80% of it: CPU s per million events, redis-server', fixed(2)(cpu.redis), 's');
-  add('  at 80% of it: CPU s per million events, ingest-api processes', cpu.ingestApiProcesses.map(fixed(2)).join(' / '), 's');
+  add(
+    '  at 80% of it: CPU s per million events, ingest-api processes',
+    cpu.ingestApiProcesses.map(fixed(2)).join(' / '),
+    's',
+  );
   add('  at 80% of it: CPU s per million events, workers', cpu.workers.map(fixed(2)).join(' / '), 's');
-  add(`bucket boundaries (${whole(boundary.series)} series, ${boundary.bucketMs / 1_000} s buckets)`, whole(boundary.eventsPerSecond), 'events/s');
-  add('  p99 in boundary windows (worst) / others (median)', pair(boundary.boundaryP99Ms, boundary.otherP99Ms, fixed(1)), 'ms');
-  add('  Redis calls over 5 ms / slowest', boundary.slowCalls === null ? 'n/a' : `${boundary.slowCalls} / ${fixed(1)(boundary.slowestCallMs ?? 0)}`, 'calls / ms');
-  for (const [label, measured] of [['of peak ingest', endToEnd], ['of sustained rate', endToEndSustained]] as const) {
-    add(`end-to-end at a share ${label}, target / achieved`, pair(measured.targetEventsPerSecond, measured.eventsPerSecond, whole), 'events/s');
+  add(
+    `bucket boundaries (${whole(boundary.series)} series, ${boundary.bucketMs / 1_000} s buckets)`,
+    whole(boundary.eventsPerSecond),
+    'events/s',
+  );
+  add(
+    '  p99 in boundary windows (worst) / others (median)',
+    pair(boundary.boundaryP99Ms, boundary.otherP99Ms, fixed(1)),
+    'ms',
+  );
+  add(
+    '  Redis calls over 5 ms / slowest',
+    boundary.slowCalls === null ? 'n/a' : `${boundary.slowCalls} / ${fixed(1)(boundary.slowestCallMs ?? 0)}`,
+    'calls / ms',
+  );
+  for (const [label, measured] of [
+    ['of peak ingest', endToEnd],
+    ['of sustained rate', endToEndSustained],
+  ] as const) {
+    add(
+      `end-to-end at a share ${label}, target / achieved`,
+      pair(measured.targetEventsPerSecond, measured.eventsPerSecond, whole),
+      'events/s',
+    );
     add(`end-to-end at a share ${label}, p50 / p99`, pair(measured.p50Ms, measured.p99Ms, fixed(1)), 'ms');
   }
   add('Redis memory per million stream entries', fixed(1)(memory.redisBytesPerMillionEvents / 1_048_576), 'MiB');
@@ -222,7 +302,11 @@ export function formatReport(figures: Figures, ratios: Ratios, targets: readonly
 
   const targetRows = [
     ['target', 'actual', 'result'],
-    ...targets.map(({ target, actual, pass }) => [target, actual < 10 ? fixed(3)(actual) : whole(actual), pass ? 'pass' : 'FAIL']),
+    ...targets.map(({ target, actual, pass }) => [
+      target,
+      actual < 10 ? fixed(3)(actual) : whole(actual),
+      pass ? 'pass' : 'FAIL',
+    ]),
   ];
   return `${table(rows)}\n\ntargets (ingest-api with ${processes} process${processes === 1 ? '' : 'es'}):\n${table(targetRows)}`;
 }
@@ -258,7 +342,15 @@ export function formatTopologyComparison(
     .filter(([name]) => name.startsWith('clusterToSingle'))
     .map(([name, ratio]) => `ratio ${name}: ${fixed(3)(ratio)}`);
   const projectionRows = [
-    ['shards', 'c from', 'Redis-bound ingest', 'projected batch ingest', 'Redis-bound drain', 'projected drain, 2 workers', 'workers for Redis-bound drain'],
+    [
+      'shards',
+      'c from',
+      'Redis-bound ingest',
+      'projected batch ingest',
+      'Redis-bound drain',
+      'projected drain, 2 workers',
+      'workers for Redis-bound drain',
+    ],
     ...projection.map((row) => [
       String(row.shards),
       row.costFrom,
@@ -289,33 +381,46 @@ export function cautions(counts: Counts, filledEvents: number, batchSize: number
   const found: string[] = [];
   for (const [processes, phases] of Object.entries(counts.ingest)) {
     for (const [phase, { requests, failedRequests, clientCpuCores }] of Object.entries(phases)) {
-      if (failedRequests > 0) found.push(`ingest x${processes} ${phase}: ${failedRequests} of ${requests} requests failed (not 2xx, not 400)`);
+      if (failedRequests > 0)
+        found.push(
+          `ingest x${processes} ${phase}: ${failedRequests} of ${requests} requests failed (not 2xx, not 400)`,
+        );
       if (clientCpuCores > cores / 4) {
-        found.push(`ingest x${processes} ${phase}: the simulator itself kept ${clientCpuCores.toFixed(2)} of ${cores} cores busy`);
+        found.push(
+          `ingest x${processes} ${phase}: the simulator itself kept ${clientCpuCores.toFixed(2)} of ${cores} cores busy`,
+        );
       }
     }
   }
   for (const [workers, events] of Object.entries(counts.drainedEvents)) {
-    if (events < filledEvents / 2) found.push(`drain ${workers}: only ${events} of ${filledEvents} events were left when every worker was up`);
+    if (events < filledEvents / 2)
+      found.push(`drain ${workers}: only ${events} of ${filledEvents} events were left when every worker was up`);
   }
   for (const [phase, { tracers, lostTracers, failedRequests, backlogWhenSendingStopped }] of [
     ['end to end (share of peak ingest)', counts.endToEnd],
     ['end to end (share of sustained rate)', counts.endToEndSustained],
     ['sustained rate (at 80%)', counts.sustainedAtEightyPercent],
   ] as const) {
-    if (lostTracers > 0) found.push(`${phase}: ${lostTracers} of ${tracers} tracers were never seen, so its latencies are lower bounds`);
+    if (lostTracers > 0)
+      found.push(`${phase}: ${lostTracers} of ${tracers} tracers were never seen, so its latencies are lower bounds`);
     if (failedRequests > 0) found.push(`${phase}: ${failedRequests} requests failed`);
     if (backlogWhenSendingStopped > 2 * batchSize) {
-      found.push(`${phase}: the workers were ${backlogWhenSendingStopped} entries behind when sending stopped; they cannot sustain this rate`);
+      found.push(
+        `${phase}: the workers were ${backlogWhenSendingStopped} entries behind when sending stopped; they cannot sustain this rate`,
+      );
     }
   }
   for (const [topology, workloads] of Object.entries(counts.topology ?? {})) {
     for (const [workload, { shards }] of Object.entries(workloads)) {
       const idle = shards.filter((shard) => shard.events === 0).map((shard) => shard.port);
-      if (idle.length > 0) found.push(`${topology} ${workload}: the node(s) on port ${idle.join(', ')} held no partition, so the per-shard costs leave them out`);
+      if (idle.length > 0)
+        found.push(
+          `${topology} ${workload}: the node(s) on port ${idle.join(', ')} held no partition, so the per-shard costs leave them out`,
+        );
     }
     const { failedRequests, requests } = workloads.batchIngest.requests;
-    if (failedRequests > 0) found.push(`${topology} batch ingest: ${failedRequests} of ${requests} requests failed (not 2xx, not 400)`);
+    if (failedRequests > 0)
+      found.push(`${topology} batch ingest: ${failedRequests} of ${requests} requests failed (not 2xx, not 400)`);
   }
   return found;
 }

@@ -20,7 +20,11 @@ export interface RunningIngestApi {
  * The backlog check is off: the bench fills the stream faster than anything drains it on purpose,
  * and a 503 would measure the limit instead of the ingest.
  */
-export async function startIngestApi(registry: ProcessRegistry, env: Record<string, string>, processes: number): Promise<RunningIngestApi> {
+export async function startIngestApi(
+  registry: ProcessRegistry,
+  env: Record<string, string>,
+  processes: number,
+): Promise<RunningIngestApi> {
   const port = await freePort();
   const service = registry.startNodeService(`ingest-api x${processes}`, builtScript('ingest-api'), {
     ...env,

@@ -1,4 +1,11 @@
-import { clusterToSingleRatios, projectThroughput, workloadCounts, workloadFigures, type TopologyFigures, type WorkloadFigures } from './shards';
+import {
+  clusterToSingleRatios,
+  projectThroughput,
+  workloadCounts,
+  workloadFigures,
+  type TopologyFigures,
+  type WorkloadFigures,
+} from './shards';
 
 describe('workloadCounts', () => {
   it('adds up the events of the partitions each node holds and takes each node’s CPU between the readings', () => {
@@ -11,7 +18,11 @@ describe('workloadCounts', () => {
     );
     expect(counts.events).toBe(450);
     expect(counts.serviceCpuSeconds).toBe(1);
-    expect(counts.shards.map(({ port, events }) => [port, events])).toEqual([[7001, 300], [7002, 0], [7003, 150]]);
+    expect(counts.shards.map(({ port, events }) => [port, events])).toEqual([
+      [7001, 300],
+      [7002, 0],
+      [7003, 150],
+    ]);
     expect(counts.shards.map((shard) => shard.redisCpuSeconds)).toEqual([expect.closeTo(0.3), 0, expect.closeTo(0.15)]);
   });
 });
@@ -37,7 +48,11 @@ describe('workloadFigures', () => {
   });
 });
 
-const cost = (eventsPerSecond: number, redisCpuMicrosPerEvent: number, serviceCpuMicrosPerEvent: number): WorkloadFigures => ({
+const cost = (
+  eventsPerSecond: number,
+  redisCpuMicrosPerEvent: number,
+  serviceCpuMicrosPerEvent: number,
+): WorkloadFigures => ({
   eventsPerSecond,
   redisCpuMicrosPerEvent,
   shardCpuMicrosPerEvent: [redisCpuMicrosPerEvent],
@@ -57,11 +72,21 @@ describe('projectThroughput', () => {
 
   it('takes the single node’s cost for one shard and the cluster’s beyond, capped by the services', () => {
     const [one, two, eight] = projectThroughput({ single, cluster }, 2, [1, 2, 8]);
-    expect(one).toMatchObject({ shards: 1, costFrom: 'single', batchIngestRedisBound: 500_000, drainRedisBound: 100_000 });
+    expect(one).toMatchObject({
+      shards: 1,
+      costFrom: 'single',
+      batchIngestRedisBound: 500_000,
+      drainRedisBound: 100_000,
+    });
     // Two ingest processes at 8 µs per event take 250,000 events/s; two workers at 25 µs, 80,000.
     expect(one!.batchIngestEventsPerSecond).toBeCloseTo(250_000);
     expect(one!.drainTwoWorkersEventsPerSecond).toBeCloseTo(80_000);
-    expect(two).toMatchObject({ shards: 2, costFrom: 'cluster', batchIngestRedisBound: 500_000, drainRedisBound: 100_000 });
+    expect(two).toMatchObject({
+      shards: 2,
+      costFrom: 'cluster',
+      batchIngestRedisBound: 500_000,
+      drainRedisBound: 100_000,
+    });
     expect(eight).toMatchObject({ costFrom: 'cluster', batchIngestRedisBound: 2_000_000, drainRedisBound: 400_000 });
     // 40,000 events/s per worker at 25 µs each.
     expect(eight!.drainWorkersForRedisBound).toBe(10);

@@ -69,7 +69,9 @@ export function workloadFigures(eventsPerSecond: number, counts: WorkloadCounts)
   return {
     eventsPerSecond,
     redisCpuMicrosPerEvent: (redisCpuSeconds / counts.events) * MICROS,
-    shardCpuMicrosPerEvent: counts.shards.filter((shard) => shard.events > 0).map((shard) => (shard.redisCpuSeconds / shard.events) * MICROS),
+    shardCpuMicrosPerEvent: counts.shards
+      .filter((shard) => shard.events > 0)
+      .map((shard) => (shard.redisCpuSeconds / shard.events) * MICROS),
     serviceCpuMicrosPerEvent: (counts.serviceCpuSeconds / counts.events) * MICROS,
   };
 }
@@ -111,10 +113,20 @@ export interface ProjectionRow {
 const capacity = (units: number, microsPerEvent: number) => (units * MICROS) / microsPerEvent;
 
 /** Throughput vs shard count from the measured costs per event (see PROJECTION_FORMULA). */
-export function projectThroughput(comparison: TopologyComparison, processes: number, shardCounts: readonly number[]): ProjectionRow[] {
+export function projectThroughput(
+  comparison: TopologyComparison,
+  processes: number,
+  shardCounts: readonly number[],
+): ProjectionRow[] {
   return shardCounts.flatMap((shards) => {
     const costFrom: Topology | undefined =
-      shards === 1 ? (comparison.single ? 'single' : comparison.cluster && 'cluster') : comparison.cluster ? 'cluster' : comparison.single && 'single';
+      shards === 1
+        ? comparison.single
+          ? 'single'
+          : comparison.cluster && 'cluster'
+        : comparison.cluster
+          ? 'cluster'
+          : comparison.single && 'single';
     if (costFrom === undefined) return [];
     const { batchIngest, drainTwoWorkers } = comparison[costFrom]!;
     const batchIngestRedisBound = capacity(shards, batchIngest.redisCpuMicrosPerEvent);
@@ -125,7 +137,10 @@ export function projectThroughput(comparison: TopologyComparison, processes: num
         shards,
         costFrom,
         batchIngestRedisBound,
-        batchIngestEventsPerSecond: Math.min(capacity(processes, batchIngest.serviceCpuMicrosPerEvent), batchIngestRedisBound),
+        batchIngestEventsPerSecond: Math.min(
+          capacity(processes, batchIngest.serviceCpuMicrosPerEvent),
+          batchIngestRedisBound,
+        ),
         drainRedisBound,
         drainTwoWorkersEventsPerSecond: Math.min(PROJECTED_WORKERS * perWorker, drainRedisBound),
         drainWorkersForRedisBound: Math.ceil(drainRedisBound / perWorker),
@@ -141,8 +156,10 @@ export function clusterToSingleRatios(comparison: TopologyComparison) {
   const ratios: Record<string, number> = {};
   for (const workload of ['batchIngest', 'drainOneWorker', 'drainTwoWorkers'] as const) {
     const name = workload[0]!.toUpperCase() + workload.slice(1);
-    ratios[`clusterToSingle${name}EventsPerSecond`] = cluster[workload].eventsPerSecond / single[workload].eventsPerSecond;
-    ratios[`clusterToSingle${name}RedisCpuPerEvent`] = cluster[workload].redisCpuMicrosPerEvent / single[workload].redisCpuMicrosPerEvent;
+    ratios[`clusterToSingle${name}EventsPerSecond`] =
+      cluster[workload].eventsPerSecond / single[workload].eventsPerSecond;
+    ratios[`clusterToSingle${name}RedisCpuPerEvent`] =
+      cluster[workload].redisCpuMicrosPerEvent / single[workload].redisCpuMicrosPerEvent;
   }
   return ratios;
 }

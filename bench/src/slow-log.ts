@@ -20,9 +20,22 @@ export class SlowLog {
 
   static async open(client: RedisClient, thresholdMicros: number): Promise<SlowLog> {
     try {
-      const [, threshold] = (await client.sendCommand(['CONFIG', 'GET', 'slowlog-log-slower-than'])) as unknown as [string, string];
-      const [, length] = (await client.sendCommand(['CONFIG', 'GET', 'slowlog-max-len'])) as unknown as [string, string];
-      await client.sendCommand(['CONFIG', 'SET', 'slowlog-log-slower-than', String(thresholdMicros), 'slowlog-max-len', '10000']);
+      const [, threshold] = (await client.sendCommand(['CONFIG', 'GET', 'slowlog-log-slower-than'])) as unknown as [
+        string,
+        string,
+      ];
+      const [, length] = (await client.sendCommand(['CONFIG', 'GET', 'slowlog-max-len'])) as unknown as [
+        string,
+        string,
+      ];
+      await client.sendCommand([
+        'CONFIG',
+        'SET',
+        'slowlog-log-slower-than',
+        String(thresholdMicros),
+        'slowlog-max-len',
+        '10000',
+      ]);
       await client.sendCommand(['SLOWLOG', 'RESET']);
       return new SlowLog(client, [threshold, length]);
     } catch {
@@ -33,7 +46,10 @@ export class SlowLog {
   async read(): Promise<SlowCalls> {
     if (!this.restore) return { slowCalls: null, slowestCallMs: null };
     const entries = (await this.client.sendCommand(['SLOWLOG', 'GET', '-1'])) as unknown as SlowLogEntry[];
-    return { slowCalls: entries.length, slowestCallMs: Math.max(0, ...entries.map(([, , micros]) => Number(micros) / 1_000)) };
+    return {
+      slowCalls: entries.length,
+      slowestCallMs: Math.max(0, ...entries.map(([, , micros]) => Number(micros) / 1_000)),
+    };
   }
 
   async close(): Promise<void> {

@@ -17,7 +17,12 @@ describe('the sustained-rate search', () => {
   });
 
   it('answers 0 when no rate held', async () => {
-    const { eventsPerSecond } = await searchSustainedRate({ low: 0, high: 1_000, steps: 3, trial: async () => ({ held: false, maxBacklog: 9 }) });
+    const { eventsPerSecond } = await searchSustainedRate({
+      low: 0,
+      high: 1_000,
+      steps: 3,
+      trial: async () => ({ held: false, maxBacklog: 9 }),
+    });
     expect(eventsPerSecond).toBe(0);
   });
 

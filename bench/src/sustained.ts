@@ -19,7 +19,12 @@ export interface RateSearch {
 }
 
 /** Bisection between a rate that holds and one that does not; answers the highest rate seen to hold (0 if none did). */
-export async function searchSustainedRate({ low, high, steps, trial }: RateSearch): Promise<{ eventsPerSecond: number; trials: { eventsPerSecond: number; outcome: TrialOutcome }[] }> {
+export async function searchSustainedRate({
+  low,
+  high,
+  steps,
+  trial,
+}: RateSearch): Promise<{ eventsPerSecond: number; trials: { eventsPerSecond: number; outcome: TrialOutcome }[] }> {
   const trials: { eventsPerSecond: number; outcome: TrialOutcome }[] = [];
   for (let step = 0; step < steps; step++) {
     const rate = Math.round((low + high) / 2);
@@ -32,7 +37,12 @@ export async function searchSustainedRate({ low, high, steps, trial }: RateSearc
 }
 
 /** Held: the backlog never reached one second's worth of events, and every request was taken. */
-export function rateHeld(eventsPerSecond: number, maxBacklog: number, failedRequests: number, acceptedPerSecond: number): boolean {
+export function rateHeld(
+  eventsPerSecond: number,
+  maxBacklog: number,
+  failedRequests: number,
+  acceptedPerSecond: number,
+): boolean {
   return maxBacklog < eventsPerSecond && failedRequests === 0 && acceptedPerSecond >= 0.95 * eventsPerSecond;
 }
 
@@ -49,7 +59,11 @@ export interface BoundaryWindows {
  * Tracers grouped into windows of `windowMs` (by when their batch was due); a window holds a
  * boundary when a multiple of `bucketMs` falls inside it. Windows of fewer than 5 tracers are left out.
  */
-export function latencyAroundBoundaries(latencies: readonly TracerLatency[], bucketMs: number, windowMs: number): BoundaryWindows {
+export function latencyAroundBoundaries(
+  latencies: readonly TracerLatency[],
+  bucketMs: number,
+  windowMs: number,
+): BoundaryWindows {
   const windows = new Map<number, number[]>();
   for (const { dueAtMs, latencyMs } of latencies) {
     const start = dueAtMs - (dueAtMs % windowMs);
@@ -64,6 +78,12 @@ export function latencyAroundBoundaries(latencies: readonly TracerLatency[], buc
     const holdsBoundary = Math.floor((start + windowMs - 1) / bucketMs) > Math.floor((start - 1) / bucketMs);
     (holdsBoundary ? boundary : other).push(percentile(values, 99));
   }
-  if (boundary.length === 0 || other.length === 0) throw new Error('the phase was too short to hold a bucket boundary and other windows');
-  return { boundaryP99Ms: Math.max(...boundary), otherP99Ms: percentile(other, 50), boundaryWindows: boundary.length, otherWindows: other.length };
+  if (boundary.length === 0 || other.length === 0)
+    throw new Error('the phase was too short to hold a bucket boundary and other windows');
+  return {
+    boundaryP99Ms: Math.max(...boundary),
+    otherP99Ms: percentile(other, 50),
+    boundaryWindows: boundary.length,
+    otherWindows: other.length,
+  };
 }

@@ -85,7 +85,17 @@ export function nowOpenBatch(devices: number, first: number, count: number, nowM
   const iso = new Date(nowMs).toISOString();
   const events: string[] = [];
   for (let index = first; index < first + count; index++) {
-    events.push(readingJson({ source: `device-${index % devices}`, metric: SIMULATED_METRIC, value: (index % 1_000) / 10, timestampMs: nowMs }, iso));
+    events.push(
+      readingJson(
+        {
+          source: `device-${index % devices}`,
+          metric: SIMULATED_METRIC,
+          value: (index % 1_000) / 10,
+          timestampMs: nowMs,
+        },
+        iso,
+      ),
+    );
   }
   return `[${events.join(',')}`;
 }

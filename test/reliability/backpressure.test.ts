@@ -15,7 +15,10 @@ describe('backpressure with a real worker', () => {
   });
 
   it('answers 503 once the backlog reaches INGEST_MAX_BACKLOG, and 2xx again once the worker has drained it', async () => {
-    const env = pipelineEnv(testRedisUrl(), { INGEST_MAX_BACKLOG: String(MAX_BACKLOG), INGEST_ROLLUP_BACKEND: 'native' });
+    const env = pipelineEnv(testRedisUrl(), {
+      INGEST_MAX_BACKLOG: String(MAX_BACKLOG),
+      INGEST_ROLLUP_BACKEND: 'native',
+    });
     ingest = await startIngestApi(env);
     let k = 0;
     const post = () => postEvents(ingest!.port, [telemetryEvent('device', k, T0 + k++)]);
@@ -26,7 +29,10 @@ describe('backpressure with a real worker', () => {
 
     worker = await startWorker(loadWorkerConfig(env), silent);
     await eventually(async () => (await post()).status === 202, 10_000, 'ingest accepting again');
-    const points = await worker.context.store.range({ source: 'device', metric: 'load' }, { fromMs: T0, toMs: T0 + k, limit: 1_000 });
+    const points = await worker.context.store.range(
+      { source: 'device', metric: 'load' },
+      { fromMs: T0, toMs: T0 + k, limit: 1_000 },
+    );
     expect(points.length).toBeGreaterThanOrEqual(MAX_BACKLOG);
   });
 });

@@ -1,4 +1,10 @@
-import { createRedisClient, createRollupStore, loadPipelineConfig, type RedisClient, type RollupStore } from '@redis-ingest/redis-schema';
+import {
+  createRedisClient,
+  createRollupStore,
+  loadPipelineConfig,
+  type RedisClient,
+  type RollupStore,
+} from '@redis-ingest/redis-schema';
 import { startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
 import type { RunningIngestApi } from '../../apps/ingest-api/src/server';
 import {
@@ -67,7 +73,17 @@ describe('workers killed with SIGKILL during ingest', () => {
   };
   const alive = () => workers.filter(({ child }) => child.exitCode === null && child.signalCode === null);
   const pendingOf = async (consumer: string) =>
-    ((await client.sendCommand(['XPENDING', env.INGEST_STREAM_KEY!, env.INGEST_CONSUMER_GROUP!, '-', '+', '1', consumer])) as unknown[]).length;
+    (
+      (await client.sendCommand([
+        'XPENDING',
+        env.INGEST_STREAM_KEY!,
+        env.INGEST_CONSUMER_GROUP!,
+        '-',
+        '+',
+        '1',
+        consumer,
+      ])) as unknown[]
+    ).length;
 
   it('stores every accepted event exactly once and dead-letters every invalid entry exactly once', async () => {
     for (let i = 0; i < WORKERS; i++) startWorker();
@@ -105,7 +121,14 @@ describe('workers killed with SIGKILL during ingest', () => {
       expect(result.status).toBe(202);
       accepted += result.body.accepted!;
       if (batch % INVALID_EVERY_BATCHES === 0) {
-        invalidIds.push(await client.xAdd(env.INGEST_STREAM_KEY!, '*', { source: 'bad', metric: 'load', value: 'n/a', occurredAt: new Date(T0).toISOString() }));
+        invalidIds.push(
+          await client.xAdd(env.INGEST_STREAM_KEY!, '*', {
+            source: 'bad',
+            metric: 'load',
+            value: 'n/a',
+            occurredAt: new Date(T0).toISOString(),
+          }),
+        );
       }
       await sleep(40);
     }
@@ -123,12 +146,21 @@ describe('workers killed with SIGKILL during ingest', () => {
 
     expect(accepted).toBe(events.length);
     for (let i = 0; i < SERIES; i++) {
-      const points = await store.range({ source: `device-${i}`, metric: 'load' }, { fromMs: T0, toMs: T0 + EVENTS_PER_SERIES * 1_000, limit: 1_000 });
-      expect(points).toEqual(Array.from({ length: EVENTS_PER_SERIES }, (_, k) => ({ timestampMs: T0 + k * 1_000, value: i * 1_000 + k })));
+      const points = await store.range(
+        { source: `device-${i}`, metric: 'load' },
+        { fromMs: T0, toMs: T0 + EVENTS_PER_SERIES * 1_000, limit: 1_000 },
+      );
+      expect(points).toEqual(
+        Array.from({ length: EVENTS_PER_SERIES }, (_, k) => ({ timestampMs: T0 + k * 1_000, value: i * 1_000 + k })),
+      );
     }
     const deadLetters = await client.xRange(env.INGEST_DEAD_LETTER_KEY!, '-', '+');
     expect(deadLetters.map(({ message }) => message.messageId).sort()).toEqual([...invalidIds].sort());
-    expect(Number(((await client.sendCommand(['XPENDING', env.INGEST_STREAM_KEY!, env.INGEST_CONSUMER_GROUP!])) as unknown[])[0])).toBe(0);
+    expect(
+      Number(
+        ((await client.sendCommand(['XPENDING', env.INGEST_STREAM_KEY!, env.INGEST_CONSUMER_GROUP!])) as unknown[])[0],
+      ),
+    ).toBe(0);
 
     const reclaimed = workers
       .flatMap(({ logs }) => logs)

@@ -29,17 +29,36 @@ const value = fc.oneof(
   fc.constantFrom(1.7976931348623157e308, 1e292, -1e292, 5e-324, -0, '1', null, true),
 );
 const occurredAt = fc.oneof(
-  fc.date({ min: new Date(0), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true }).map((date) => date.toISOString()),
-  fc.constantFrom('9999-12-31T23:59:59-00:01', '1970-01-01T00:00:00+00:01', '2026-02-30T00:00:00Z', '2026-03-01T10:00:00', 'now', ''),
+  fc
+    .date({ min: new Date(0), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true })
+    .map((date) => date.toISOString()),
+  fc.constantFrom(
+    '9999-12-31T23:59:59-00:01',
+    '1970-01-01T00:00:00+00:01',
+    '2026-02-30T00:00:00Z',
+    '2026-03-01T10:00:00',
+    'now',
+    '',
+  ),
 );
-const fields = fc.record({ source: name, metric: name, value, occurredAt, eventId: name }, { requiredKeys: ['source', 'metric', 'value'] });
+const fields = fc.record(
+  { source: name, metric: name, value, occurredAt, eventId: name },
+  { requiredKeys: ['source', 'metric', 'value'] },
+);
 const event = fc.oneof(
   { arbitrary: fields, weight: 4 },
-  { arbitrary: fc.tuple(fields, fc.constantFrom('source', 'metric', 'value')).map(([one, missing]) => ({ ...one, [missing]: undefined })), weight: 1 },
+  {
+    arbitrary: fc
+      .tuple(fields, fc.constantFrom('source', 'metric', 'value'))
+      .map(([one, missing]) => ({ ...one, [missing]: undefined })),
+    weight: 1,
+  },
   { arbitrary: fields.map((one) => ({ ...one, extra: 1 })), weight: 1 },
 );
 const streamId = fc.oneof(
-  fc.tuple(fc.bigInt({ min: 0n, max: 2n ** 65n }), fc.bigInt({ min: 0n, max: 2n ** 65n })).map(([ms, seq]) => `${ms}-${seq}`),
+  fc
+    .tuple(fc.bigInt({ min: 0n, max: 2n ** 65n }), fc.bigInt({ min: 0n, max: 2n ** 65n }))
+    .map(([ms, seq]) => `${ms}-${seq}`),
   fc.constantFrom('0-0', 'abc', '1', '-1-0', '0:1-0', '999:1-0'),
 );
 
@@ -52,32 +71,68 @@ interface Call {
 }
 
 const ingestCall = fc.oneof(
-  event.map((one): Call => ({ service: 'ingest', method: 'POST', path: '/api/ingest/events', body: JSON.stringify(one) })),
-  fc.array(event, { maxLength: 20 }).map((many): Call => ({ service: 'ingest', method: 'POST', path: '/api/ingest/events', body: JSON.stringify(many) })),
-  fc.array(event, { maxLength: 20 }).map(
-    (many): Call => ({ service: 'ingest', method: 'POST', path: '/api/ingest/events', body: many.map((one) => JSON.stringify(one)).join('\n'), contentType: 'application/x-ndjson' }),
-  ),
+  event.map((one): Call => ({
+    service: 'ingest',
+    method: 'POST',
+    path: '/api/ingest/events',
+    body: JSON.stringify(one),
+  })),
+  fc.array(event, { maxLength: 20 }).map((many): Call => ({
+    service: 'ingest',
+    method: 'POST',
+    path: '/api/ingest/events',
+    body: JSON.stringify(many),
+  })),
+  fc.array(event, { maxLength: 20 }).map((many): Call => ({
+    service: 'ingest',
+    method: 'POST',
+    path: '/api/ingest/events',
+    body: many.map((one) => JSON.stringify(one)).join('\n'),
+    contentType: 'application/x-ndjson',
+  })),
   fc.string().map((text): Call => ({ service: 'ingest', method: 'POST', path: '/api/ingest/events', body: text })),
 );
 const queryCall = fc.oneof(
-  fc.tuple(name, name, fc.oneof(fc.integer().map(String), fc.string()), fc.constantFrom('avg', 'sum', 'max', 'median', ''), fc.constantFrom('1m', '0', '1', '1e3', 'x')).map(
-    ([metric, source, from, agg, bucket]): Call => ({
+  fc
+    .tuple(
+      name,
+      name,
+      fc.oneof(fc.integer().map(String), fc.string()),
+      fc.constantFrom('avg', 'sum', 'max', 'median', ''),
+      fc.constantFrom('1m', '0', '1', '1e3', 'x'),
+    )
+    .map(([metric, source, from, agg, bucket]): Call => ({
       service: 'query',
       method: 'GET',
       path: `/api/ingest/series/${encodeURIComponent(metric)}/${encodeURIComponent(source)}/range?from=${encodeURIComponent(from)}&agg=${agg}&bucket=${bucket}`,
-    }),
-  ),
-  streamId.map((cursor): Call => ({ service: 'query', method: 'GET', path: `/api/ingest/dead-letters?cursor=${encodeURIComponent(cursor)}` })),
-  fc.tuple(fc.constantFrom('replay', 'delete'), fc.array(streamId, { maxLength: 3 })).map(
-    ([action, ids]): Call => ({ service: 'query', method: 'POST', path: `/api/ingest/dead-letters/${action}`, body: JSON.stringify({ ids }) }),
-  ),
-  fc.tuple(name, fc.string()).map(([metric, query]): Call => ({ service: 'query', method: 'GET', path: `/api/ingest/metrics/${encodeURIComponent(metric)}/range?${query}` })),
+    })),
+  streamId.map((cursor): Call => ({
+    service: 'query',
+    method: 'GET',
+    path: `/api/ingest/dead-letters?cursor=${encodeURIComponent(cursor)}`,
+  })),
+  fc.tuple(fc.constantFrom('replay', 'delete'), fc.array(streamId, { maxLength: 3 })).map(([action, ids]): Call => ({
+    service: 'query',
+    method: 'POST',
+    path: `/api/ingest/dead-letters/${action}`,
+    body: JSON.stringify({ ids }),
+  })),
+  fc.tuple(name, fc.string()).map(([metric, query]): Call => ({
+    service: 'query',
+    method: 'GET',
+    path: `/api/ingest/metrics/${encodeURIComponent(metric)}/range?${query}`,
+  })),
 );
 const workerCall = fc.oneof(
-  fc.record({ consumer: name, count: fc.oneof(fc.integer(), fc.string()) }, { requiredKeys: [] }).map(
-    (body): Call => ({ service: 'worker', method: 'POST', path: '/api/ingest/workers/process', body: JSON.stringify(body) }),
-  ),
-  fc.string().map((text): Call => ({ service: 'worker', method: 'POST', path: '/api/ingest/workers/process', body: text })),
+  fc.record({ consumer: name, count: fc.oneof(fc.integer(), fc.string()) }, { requiredKeys: [] }).map((body): Call => ({
+    service: 'worker',
+    method: 'POST',
+    path: '/api/ingest/workers/process',
+    body: JSON.stringify(body),
+  })),
+  fc
+    .string()
+    .map((text): Call => ({ service: 'worker', method: 'POST', path: '/api/ingest/workers/process', body: text })),
 );
 
 describe('generated hostile input to the three services', () => {
@@ -90,7 +145,12 @@ describe('generated hostile input to the three services', () => {
 
   it(`answers every request with a 2xx, a JSON 4xx or a 503, keeps its keys to their names, and stores every accepted event (seed ${seed})`, async () => {
     server = await startRedisServer();
-    const env = pipelineEnv(server.url, { INGEST_ROLLUP_BACKEND: 'native', QUERY_API_PORT: '0', QUERY_API_HOST: '127.0.0.1', INGEST_MAX_DELIVERIES: '1' });
+    const env = pipelineEnv(server.url, {
+      INGEST_ROLLUP_BACKEND: 'native',
+      QUERY_API_PORT: '0',
+      QUERY_API_HOST: '127.0.0.1',
+      INGEST_MAX_DELIVERIES: '1',
+    });
     const ingest = await startIngest(loadIngestConfig(env), silent);
     stops.push(() => ingest.stop());
     const query = await startQuery(loadQueryConfig(env), silent);
@@ -104,7 +164,9 @@ describe('generated hostile input to the three services', () => {
       fc.asyncProperty(fc.oneof(ingestCall, queryCall, workerCall), async (call) => {
         const response = await fetch(`http://127.0.0.1:${ports[call.service]}${call.path}`, {
           method: call.method,
-          ...(call.body === undefined ? {} : { body: call.body, headers: { 'content-type': call.contentType ?? 'application/json' } }),
+          ...(call.body === undefined
+            ? {}
+            : { body: call.body, headers: { 'content-type': call.contentType ?? 'application/json' } }),
         });
         const text = await response.text();
         expect(response.status === 503 || response.status < 500).toBe(true);
@@ -123,20 +185,30 @@ describe('generated hostile input to the three services', () => {
     await redis.connect();
     try {
       // Every accepted event is processed: stored, or dead-lettered with a reason.
-      await eventually(async () => {
-        const groups = await redis.xInfoGroups(config.keys.streamKey).catch(() => []);
-        const group = groups.find(({ name: group }) => group === config.consumerGroup);
-        return accepted === 0 || (group !== undefined && group.pending === 0 && group.lag === 0);
-      }, 30_000, 'every accepted event processed');
+      await eventually(
+        async () => {
+          const groups = await redis.xInfoGroups(config.keys.streamKey).catch(() => []);
+          const group = groups.find(({ name: group }) => group === config.consumerGroup);
+          return accepted === 0 || (group !== undefined && group.pending === 0 && group.lag === 0);
+        },
+        30_000,
+        'every accepted event processed',
+      );
       const deadLetters = await redis.xRange(config.keys.deadLetterKey, '-', '+');
-      expect(deadLetters.every(({ message }) => typeof message.reason === 'string' && message.reason.length > 0)).toBe(true);
+      expect(deadLetters.every(({ message }) => typeof message.reason === 'string' && message.reason.length > 0)).toBe(
+        true,
+      );
       const deadLettered = new Set(deadLetters.map(({ message }) => message.messageId));
       const entries = await redis.xRange(config.keys.streamKey, '-', '+');
       for (const { id, message } of entries.filter((entry) => !deadLettered.has(entry.id))) {
         const decoded = decodeEntry(message);
-        if (!decoded.ok) throw new Error(`entry ${id} was accepted but does not decode: ${JSON.stringify(decoded.errors)}`);
+        if (!decoded.ok)
+          throw new Error(`entry ${id} was accepted but does not decode: ${JSON.stringify(decoded.errors)}`);
         const { source, metric } = decoded.event;
-        const points = await worker.context.store.range({ source, metric }, { fromMs: decoded.timestampMs, toMs: decoded.timestampMs, limit: 10 });
+        const points = await worker.context.store.range(
+          { source, metric },
+          { fromMs: decoded.timestampMs, toMs: decoded.timestampMs, limit: 10 },
+        );
         expect(points.length).toBe(1);
       }
       // No key outside the configured names (the isolated environment's prefix).

@@ -76,7 +76,11 @@ describe('entries that keep failing', () => {
     };
     run({ ...context, store: countingStore });
 
-    await eventually(async () => (await deadLetters()).length === 1 && (await drained()), 10_000, 'the poison entry dead-lettered');
+    await eventually(
+      async () => (await deadLetters()).length === 1 && (await drained()),
+      10_000,
+      'the poison entry dead-lettered',
+    );
 
     const [letter] = await deadLetters();
     expect(letter).toMatchObject({ messageId: ids.poison, reason: MAX_DELIVERIES_REASON, consumer: 'poison-worker' });
@@ -84,8 +88,12 @@ describe('entries that keep failing', () => {
     // The batch attempt and its one-by-one retry both count as the first delivery's attempts.
     expect(poisonAttempts).toBe(MAX_DELIVERIES + 1);
     const window = { fromMs: T0, toMs: T0, limit: 10 };
-    expect(await context.store.range({ source: 'good-1', metric: 'load' }, window)).toEqual([{ timestampMs: T0, value: 1 }]);
-    expect(await context.store.range({ source: 'good-2', metric: 'load' }, window)).toEqual([{ timestampMs: T0, value: 3 }]);
+    expect(await context.store.range({ source: 'good-1', metric: 'load' }, window)).toEqual([
+      { timestampMs: T0, value: 1 },
+    ]);
+    expect(await context.store.range({ source: 'good-2', metric: 'load' }, window)).toEqual([
+      { timestampMs: T0, value: 3 },
+    ]);
   });
 
   it('dead-letters a replayed dead letter that fails again with both failures', async () => {
@@ -96,7 +104,11 @@ describe('entries that keep failing', () => {
     const [first] = await deadLetters();
 
     const replayedId = await xadd(replayFields(first!));
-    await eventually(async () => (await deadLetters()).length === 2 && (await drained()), 10_000, 'the second dead letter');
+    await eventually(
+      async () => (await deadLetters()).length === 2 && (await drained()),
+      10_000,
+      'the second dead letter',
+    );
 
     const second = (await deadLetters())[1]!;
     const { id: _id, payload: _payload, history: _history, ...firstFailure } = first!;

@@ -56,7 +56,11 @@ describe('a blocking read on a connection that went silent', () => {
     });
     const series = { source: 'device', metric: 'load' };
     await client.xAdd(config.keys.streamKey, '*', encodeEvent(telemetryEvent('device', 1, T0)));
-    await eventually(async () => (await context.store.range(series, { fromMs: T0, toMs: T0 + 10, limit: 10 })).length === 1, 5_000, 'first event');
+    await eventually(
+      async () => (await context.store.range(series, { fromMs: T0, toMs: T0 + 10, limit: 10 })).length === 1,
+      5_000,
+      'first event',
+    );
 
     proxy.swallowOpenConnections();
     // Redis answers the read in flight with this one, and the answer is lost: only a reclaim finds it.
@@ -70,9 +74,13 @@ describe('a blocking read on a connection that went silent', () => {
       'the events sent after the connection went silent',
     );
     // The batch is acked after its samples are stored, so the ack may trail the read above.
-    await eventually(async () => {
-      const [group] = await client.xInfoGroups(config.keys.streamKey);
-      return group?.lag === 0 && group.pending === 0;
-    }, 5_000, 'every entry acked');
+    await eventually(
+      async () => {
+        const [group] = await client.xInfoGroups(config.keys.streamKey);
+        return group?.lag === 0 && group.pending === 0;
+      },
+      5_000,
+      'every entry acked',
+    );
   }, 20_000);
 });

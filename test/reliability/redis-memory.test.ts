@@ -18,7 +18,12 @@ const TIMESTAMPS = 50;
 function batch(n: number): object[] {
   return Array.from({ length: BATCH }, (_, i) => {
     const k = n * BATCH + i;
-    return { source: `s${k % SOURCES}`, metric: 'flood', value: k, occurredAt: new Date(T0 + (Math.floor(k / SOURCES) % TIMESTAMPS) * 1_000).toISOString() };
+    return {
+      source: `s${k % SOURCES}`,
+      metric: 'flood',
+      value: k,
+      occurredAt: new Date(T0 + (Math.floor(k / SOURCES) % TIMESTAMPS) * 1_000).toISOString(),
+    };
   });
 }
 
@@ -34,7 +39,11 @@ async function post(api: RunningIngestApi, n: number): Promise<Answer> {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(batch(n)),
   });
-  return { status: response.status, retryAfter: response.headers.get('retry-after'), body: (await response.json()) as Answer['body'] };
+  return {
+    status: response.status,
+    retryAfter: response.headers.get('retry-after'),
+    body: (await response.json()) as Answer['body'],
+  };
 }
 
 /**
@@ -56,7 +65,11 @@ async function flood(api: RunningIngestApi, refusals: number, limit = 400, pause
  * Floods until three batches in a row are refused, and checks that every answer was 202 or a 503 with
  * Retry-After saying that nothing of the batch was appended, and `refusal` in its body.
  */
-async function floodUntilRefused(api: RunningIngestApi, refusal: object, pauseMs = 0): Promise<{ answers: Answer[]; accepted: number }> {
+async function floodUntilRefused(
+  api: RunningIngestApi,
+  refusal: object,
+  pauseMs = 0,
+): Promise<{ answers: Answer[]; accepted: number }> {
   const answers = await flood(api, 3, 400, pauseMs);
   expect(answers.filter(({ status }) => status !== 202 && status !== 503)).toEqual([]);
   const refused = answers.filter(({ status }) => status === 503);
@@ -89,10 +102,17 @@ describe('a Redis with a small maxmemory', () => {
   });
 
   it('refuses whole batches with 503 and Retry-After once Redis itself is out of memory, never 500', async () => {
-    const env = pipelineEnv(server.url, { INGEST_MAX_BACKLOG: '0', INGEST_MAX_BATCH: String(BATCH), INGEST_MAX_MEMORY_RATIO: '0' });
+    const env = pipelineEnv(server.url, {
+      INGEST_MAX_BACKLOG: '0',
+      INGEST_MAX_BATCH: String(BATCH),
+      INGEST_MAX_MEMORY_RATIO: '0',
+    });
     const api = await startIngestApi(env);
     running.push(api);
-    const { accepted } = await floodUntilRefused(api, { redisError: 'oom', error: expect.stringContaining('out of memory') });
+    const { accepted } = await floodUntilRefused(api, {
+      redisError: 'oom',
+      error: expect.stringContaining('out of memory'),
+    });
     // Whole batches only: the stream holds exactly the events answered 202.
     expect(await client.xLen(loadIngestConfig(env).keys.streamKey)).toBe(accepted);
   }, 60_000);
@@ -119,19 +139,30 @@ describe('a Redis with a small maxmemory', () => {
 
     const worker: RunningWorker = await startWorker(loadWorkerConfig(env), silent);
     running.push({ stop: () => worker.close() });
-    await eventually(async () => {
-      const answer = await post(api, flooded.answers.length);
-      if (answer.status === 202) accepted += BATCH;
-      return answer.status === 202;
-    }, 30_000, 'ingest to take events again once the workers have drained the stream');
+    await eventually(
+      async () => {
+        const answer = await post(api, flooded.answers.length);
+        if (answer.status === 202) accepted += BATCH;
+        return answer.status === 202;
+      },
+      30_000,
+      'ingest to take events again once the workers have drained the stream',
+    );
 
-    await eventually(async () => {
-      const [group] = await client.xInfoGroups(streamKey);
-      return group !== undefined && group.pending === 0 && group.lag === 0;
-    }, 30_000, 'every accepted event processed');
+    await eventually(
+      async () => {
+        const [group] = await client.xInfoGroups(streamKey);
+        return group !== undefined && group.pending === 0 && group.lag === 0;
+      },
+      30_000,
+      'every accepted event processed',
+    );
     expect(await client.xLen(loadIngestConfig(env).keys.deadLetterKey)).toBe(0);
     for (let source = 0; source < SOURCES; source++) {
-      const points = await worker.context.store.range({ metric: 'flood', source: `s${source}` }, { fromMs: T0, toMs: T0 + TIMESTAMPS * 1_000, limit: 1_000 });
+      const points = await worker.context.store.range(
+        { metric: 'flood', source: `s${source}` },
+        { fromMs: T0, toMs: T0 + TIMESTAMPS * 1_000, limit: 1_000 },
+      );
       expect(points.length).toBe(TIMESTAMPS);
     }
   }, 90_000);
@@ -148,7 +179,9 @@ describe('a Redis that may evict', () => {
   function recordingLogger() {
     const errors: string[] = [];
     const logger = createLogger('eviction-test', 'silent');
-    jest.spyOn(logger, 'error').mockImplementation(((_fields: object, message: string) => void errors.push(message)) as never);
+    jest
+      .spyOn(logger, 'error')
+      .mockImplementation(((_fields: object, message: string) => void errors.push(message)) as never);
     return { logger, errors };
   }
 
@@ -165,10 +198,20 @@ describe('a Redis that may evict', () => {
   });
 
   it('refuses to start with NODE_ENV=production unless INGEST_ALLOW_EVICTION=true', async () => {
-    const production = pipelineEnv(server.url, { NODE_ENV: 'production', INGEST_AUTH_REQUIRED: 'true', QUERY_READ_TOKEN: 'r'.repeat(20), QUERY_ADMIN_TOKEN: 'a'.repeat(20), QUERY_API_PORT: '0' });
-    await expect(startIngest(loadIngestConfig(production), silent)).rejects.toThrow(/maxmemory-policy allkeys-lru.*INGEST_ALLOW_EVICTION=true/);
+    const production = pipelineEnv(server.url, {
+      NODE_ENV: 'production',
+      INGEST_AUTH_REQUIRED: 'true',
+      QUERY_READ_TOKEN: 'r'.repeat(20),
+      QUERY_ADMIN_TOKEN: 'a'.repeat(20),
+      QUERY_API_PORT: '0',
+    });
+    await expect(startIngest(loadIngestConfig(production), silent)).rejects.toThrow(
+      /maxmemory-policy allkeys-lru.*INGEST_ALLOW_EVICTION=true/,
+    );
     await expect(startQuery(loadQueryConfig(production), silent)).rejects.toThrow(/maxmemory-policy allkeys-lru/);
-    await expect(startWorker(loadWorkerConfig({ ...production, WORKER_ADMIN_TOKEN: 'w'.repeat(20) }), silent)).rejects.toThrow(/maxmemory-policy allkeys-lru/);
+    await expect(
+      startWorker(loadWorkerConfig({ ...production, WORKER_ADMIN_TOKEN: 'w'.repeat(20) }), silent),
+    ).rejects.toThrow(/maxmemory-policy allkeys-lru/);
     const allowed = await startIngest(loadIngestConfig({ ...production, INGEST_ALLOW_EVICTION: 'true' }), silent);
     await allowed.stop();
   });

@@ -15,7 +15,11 @@ async function postEvent(api: RunningIngestApi) {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(event),
   });
-  return { status: response.status, retryAfter: response.headers.get('retry-after'), body: (await response.json()) as Record<string, unknown> };
+  return {
+    status: response.status,
+    retryAfter: response.headers.get('retry-after'),
+    body: (await response.json()) as Record<string, unknown>,
+  };
 }
 
 describe('a Redis that cannot write its disk (MISCONF)', () => {
@@ -29,7 +33,9 @@ describe('a Redis that cannot write its disk (MISCONF)', () => {
   });
 
   it('answers 503 with Retry-After while snapshots fail, and 2xx again once one succeeds, without a restart', async () => {
-    server = await startRedisServer({ args: ['--save', '3600 1', '--stop-writes-on-bgsave-error', 'yes', '--enable-protected-configs', 'yes'] });
+    server = await startRedisServer({
+      args: ['--save', '3600 1', '--stop-writes-on-bgsave-error', 'yes', '--enable-protected-configs', 'yes'],
+    });
     const admin = createClient({ url: server.url });
     await admin.connect();
     try {
@@ -41,16 +47,28 @@ describe('a Redis that cannot write its disk (MISCONF)', () => {
       await admin.configSet('dir', doomed);
       rmSync(doomed, { recursive: true, force: true });
       await admin.bgSave().catch(() => undefined);
-      await eventually(async () => (await admin.info('persistence')).includes('rdb_last_bgsave_status:err'), 10_000, 'the snapshot to fail');
+      await eventually(
+        async () => (await admin.info('persistence')).includes('rdb_last_bgsave_status:err'),
+        10_000,
+        'the snapshot to fail',
+      );
 
       const refused = await postEvent(api);
-      expect(refused).toMatchObject({ status: 503, retryAfter: '10', body: { redisError: 'misconf', appended: 'none' } });
+      expect(refused).toMatchObject({
+        status: 503,
+        retryAfter: '10',
+        body: { redisError: 'misconf', appended: 'none' },
+      });
 
       const writable = mkdtempSync(join(tmpdir(), 'redis-ingest-misconf-'));
       dirs.push(writable);
       await admin.configSet('dir', writable);
       await admin.bgSave();
-      await eventually(async () => (await postEvent(api!)).status === 202, 10_000, 'ingest to take events once a snapshot succeeded');
+      await eventually(
+        async () => (await postEvent(api!)).status === 202,
+        10_000,
+        'ingest to take events once a snapshot succeeded',
+      );
     } finally {
       admin.destroy();
     }
@@ -69,7 +87,20 @@ describe('a Redis loading a large dataset at start-up', () => {
 
   it('is not ready and answers 503 while Redis loads, then ready and taking events, without a restart', async () => {
     const port = await freePort();
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--enable-debug-command', 'yes'];
+    const args = [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--enable-debug-command',
+      'yes',
+    ];
     const seed = spawn('redis-server', args, { stdio: 'ignore' });
     const url = `redis://127.0.0.1:${port}`;
     const admin = createClient({ url });
@@ -93,7 +124,11 @@ describe('a Redis loading a large dataset at start-up', () => {
     // node-redis cannot finish its handshake while Redis loads, so the client reads as offline until then.
     expect((await fetch(`${base}/readyz`)).status).toBe(503);
     const refused = await postEvent(api);
-    expect(refused).toMatchObject({ status: 503, retryAfter: expect.stringMatching(/^\d+$/), body: { appended: 'none' } });
+    expect(refused).toMatchObject({
+      status: 503,
+      retryAfter: expect.stringMatching(/^\d+$/),
+      body: { appended: 'none' },
+    });
     expect(['loading', 'connection']).toContain(refused.body.redisError);
 
     await eventually(async () => (await fetch(`${base}/readyz`)).status === 200, 60_000, 'readiness once loaded');

@@ -3,7 +3,17 @@ import { startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
 import type { RunningIngestApi } from '../../apps/ingest-api/src/server';
 import { loadWorkerConfig } from '../../apps/worker/src/config';
 import { start as startWorker, type RunningWorker } from '../../apps/worker/src/service';
-import { T0, eventually, pipelineEnv, postEvents, silent, sleep, startIngestApi, telemetryEvent, type PostResult } from './support';
+import {
+  T0,
+  eventually,
+  pipelineEnv,
+  postEvents,
+  silent,
+  sleep,
+  startIngestApi,
+  telemetryEvent,
+  type PostResult,
+} from './support';
 
 const BATCH = 10;
 
@@ -24,7 +34,11 @@ describe('Redis stopped and restarted during ingest', () => {
   });
 
   it('answers 503 quickly while Redis is down, keeps every 2xx event, and the worker drains them all', async () => {
-    const env = pipelineEnv(server.url, { INGEST_ROLLUP_BACKEND: 'native', WORKER_RECLAIM_IDLE_MS: '1000', WORKER_RECLAIM_INTERVAL_MS: '200' });
+    const env = pipelineEnv(server.url, {
+      INGEST_ROLLUP_BACKEND: 'native',
+      WORKER_RECLAIM_IDLE_MS: '1000',
+      WORKER_RECLAIM_INTERVAL_MS: '200',
+    });
     ingest = await startIngestApi(env);
     worker = await startWorker(loadWorkerConfig(env), silent);
 
@@ -87,7 +101,10 @@ describe('Redis stopped and restarted during ingest', () => {
         .filter((event) => event.source === `device-${source}`)
         .map(({ value, occurredAt }) => ({ timestampMs: Date.parse(occurredAt), value }))
         .sort((a, b) => a.timestampMs - b.timestampMs);
-      const points = await store.range({ source: `device-${source}`, metric: 'load' }, { fromMs: T0, toMs: T0 + next * 1_000, limit: 10_000 });
+      const points = await store.range(
+        { source: `device-${source}`, metric: 'load' },
+        { fromMs: T0, toMs: T0 + next * 1_000, limit: 10_000 },
+      );
       // A request cut off by the kill may have been written although it was answered 503; that is allowed.
       expect(points).toEqual(expect.arrayContaining(expected));
     }

@@ -18,7 +18,8 @@ export const WORKER_MAIN = join(__dirname, '..', '..', 'apps', 'worker', 'dist',
 export const INGEST_MAIN = join(__dirname, '..', '..', 'apps', 'ingest-api', 'dist', 'main.js');
 
 export function requireWorkerBuild(): void {
-  if (!existsSync(WORKER_MAIN)) throw new Error(`${WORKER_MAIN} is missing: build the workspaces first (pnpm test does)`);
+  if (!existsSync(WORKER_MAIN))
+    throw new Error(`${WORKER_MAIN} is missing: build the workspaces first (pnpm test does)`);
 }
 
 /** Environment for every service of a test: private key names on `redisUrl`, ephemeral ports, no auth. */
@@ -104,7 +105,10 @@ export function spawnService(main: string, env: Record<string, string>, startedM
 
 /** Runs `node apps/worker/dist/main.js` under a fixed consumer name. */
 export function spawnWorker(env: Record<string, string>, consumer: string): WorkerProcess {
-  return { consumer, ...spawnService(WORKER_MAIN, { ...env, WORKER_CONSUMER_NAME: consumer }, 'worker service started') };
+  return {
+    consumer,
+    ...spawnService(WORKER_MAIN, { ...env, WORKER_CONSUMER_NAME: consumer }, 'worker service started'),
+  };
 }
 
 /** SIGKILL, also for a stopped (SIGSTOP) process; resolves once it has exited. */

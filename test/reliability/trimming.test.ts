@@ -79,11 +79,33 @@ describe('stream trimming under load', () => {
     const context = await prepareProcessing(client, config, silent);
     const added: string[] = [];
     for (let k = 0; k < EARLY; k++) added.push(await xadd(k));
-    const early = parseGroupReadReply(await client.sendCommand(['XREADGROUP', 'GROUP', group(), 'early', 'COUNT', String(EARLY), 'STREAMS', stream(), '>']));
+    const early = parseGroupReadReply(
+      await client.sendCommand([
+        'XREADGROUP',
+        'GROUP',
+        group(),
+        'early',
+        'COUNT',
+        String(EARLY),
+        'STREAMS',
+        stream(),
+        '>',
+      ]),
+    );
     await processEntries(context, 'early', context.keys.partitions[0]!, early);
     for (let k = EARLY; k < EARLY + STALLED; k++) added.push(await xadd(k));
     // A consumer that read these and stopped: they stay pending, and hold the trim floor.
-    await client.sendCommand(['XREADGROUP', 'GROUP', group(), 'stalled', 'COUNT', String(STALLED), 'STREAMS', stream(), '>']);
+    await client.sendCommand([
+      'XREADGROUP',
+      'GROUP',
+      group(),
+      'stalled',
+      'COUNT',
+      String(STALLED),
+      'STREAMS',
+      stream(),
+      '>',
+    ]);
     const stalled = added.slice(EARLY);
 
     worker = new Worker({ context, consumer: 'trimmer', config });
@@ -128,12 +150,17 @@ describe('stream trimming under load', () => {
     );
     const afterTrim = await snapshot();
     expect(afterTrim.existing.has(added[0]!)).toBe(false);
-    for (const id of [...added.slice(EARLY - RETAIN_COUNT, EARLY), ...stalled]) expect(afterTrim.existing.has(id)).toBe(true);
+    for (const id of [...added.slice(EARLY - RETAIN_COUNT, EARLY), ...stalled])
+      expect(afterTrim.existing.has(id)).toBe(true);
 
     // The stalled consumer finishes: the floor moves up to the worker's own unfinished entries.
     await client.xAck(stream(), group(), stalled);
     await loadWhileChecking(UNDER_LOAD / 2);
-    await eventually(async () => (await client.xLen(stream())) <= RETAIN_COUNT + 10, 5_000, 'trimmed to the retained window');
+    await eventually(
+      async () => (await client.xLen(stream())) <= RETAIN_COUNT + 10,
+      5_000,
+      'trimmed to the retained window',
+    );
     const { existing } = await snapshot();
     for (const id of added.slice(-RETAIN_COUNT)) expect(existing.has(id)).toBe(true);
     expect(snapshots).toBeGreaterThan(20);

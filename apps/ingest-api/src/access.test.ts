@@ -11,7 +11,13 @@ afterAll(() => redis.destroy());
 
 function ingestConfig(env: Record<string, string> = {}): IngestConfig {
   return loadIngestConfig(
-    isolatedEnv(testRedisUrl(), { INGEST_API_PORT: '0', INGEST_API_HOST: '127.0.0.1', INGEST_AUTH_CACHE_MS: '0', INGEST_REDIS_TIMEOUT_MS: '5000', ...env }),
+    isolatedEnv(testRedisUrl(), {
+      INGEST_API_PORT: '0',
+      INGEST_API_HOST: '127.0.0.1',
+      INGEST_AUTH_CACHE_MS: '0',
+      INGEST_REDIS_TIMEOUT_MS: '5000',
+      ...env,
+    }),
   );
 }
 
@@ -21,7 +27,10 @@ function poster(api: RunningIngestApi) {
   return (body: unknown, token?: string) =>
     fetch(`http://127.0.0.1:${api.port}/api/ingest/events`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
+      headers: {
+        'content-type': 'application/json',
+        ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+      },
       body: JSON.stringify(body),
     });
 }
@@ -72,7 +81,10 @@ describe('ingest-api device keys', () => {
     expect((await post([event('a'), event('b')], token)).status).toBe(202);
     const refused = await post([event('a'), event('c'), event('d'), event('c')], token);
     expect(refused.status).toBe(403);
-    expect(await refused.json()).toEqual({ error: 'Device key dev-1 may not write these sources', forbiddenSources: ['c', 'd'] });
+    expect(await refused.json()).toEqual({
+      error: 'Device key dev-1 may not write these sources',
+      forbiddenSources: ['c', 'd'],
+    });
     expect((await post(event('c'), token)).status).toBe(403);
     expect(await redis.xLen(config.keys.streamKey)).toBe(2);
   });

@@ -33,11 +33,17 @@ export function influxToken(req: Request): string | undefined {
     return typeof password === 'string' && password !== '' ? password : undefined;
   }
   const match = /^(Token|Bearer|Basic) +(\S+) *$/i.exec(header);
-  if (!match) throw bearerUnauthorized(REALM, 'Authorization must be "Token <keyId>.<secret>", "Bearer <keyId>.<secret>" or basic credentials with the key as password', 'invalid_request');
+  if (!match)
+    throw bearerUnauthorized(
+      REALM,
+      'Authorization must be "Token <keyId>.<secret>", "Bearer <keyId>.<secret>" or basic credentials with the key as password',
+      'invalid_request',
+    );
   if (match[1]!.toLowerCase() !== 'basic') return match[2];
   const credentials = Buffer.from(match[2]!, 'base64').toString('utf8');
   const colon = credentials.indexOf(':');
-  if (colon === -1) throw bearerUnauthorized(REALM, 'Basic credentials must be "<user>:<keyId>.<secret>"', 'invalid_request');
+  if (colon === -1)
+    throw bearerUnauthorized(REALM, 'Basic credentials must be "<user>:<keyId>.<secret>"', 'invalid_request');
   return credentials.slice(colon + 1);
 }
 
@@ -100,7 +106,9 @@ export class IngestAccess {
     if (caller.keyId === undefined) return;
     const forbidden = [...sourceCounts(events).keys()].filter((source) => !mayWrite(caller.sources, source));
     if (forbidden.length > 0) {
-      throw new HttpError(403, `Device key ${caller.keyId} may not write these sources`, { forbiddenSources: forbidden.sort() });
+      throw new HttpError(403, `Device key ${caller.keyId} may not write these sources`, {
+        forbiddenSources: forbidden.sort(),
+      });
     }
   }
 
@@ -114,11 +122,18 @@ export class IngestAccess {
         : [{ key: this.keys.rateLimitByKey(caller.keyId), cost: events.length }];
     // A request over the burst could never be admitted; retrying it would only spin.
     if (charges.some((charge) => charge.cost > rateLimit.burst)) {
-      throw new HttpError(413, `Under the rate limit a request may carry at most ${rateLimit.burst} events`, { burst: rateLimit.burst });
+      throw new HttpError(413, `Under the rate limit a request may carry at most ${rateLimit.burst} events`, {
+        burst: rateLimit.burst,
+      });
     }
     const waitMs = await chargeRateLimit(this.redis, charges, rateLimit);
     if (waitMs > 0) {
-      throw new HttpError(429, 'Rate limit exceeded; retry later', { retryAfterMs: waitMs }, { 'Retry-After': String(Math.ceil(waitMs / 1_000)) });
+      throw new HttpError(
+        429,
+        'Rate limit exceeded; retry later',
+        { retryAfterMs: waitMs },
+        { 'Retry-After': String(Math.ceil(waitMs / 1_000)) },
+      );
     }
   }
 }

@@ -42,22 +42,38 @@ function lineProtocolRoutes(config: IngestConfig): RouteDescription[] {
       }),
     },
     401: { description: 'No key while one is required, or an unknown, revoked or malformed one.', schema: InfluxError },
-    403: { description: 'The device key may not write a source of the request; nothing appended.', schema: InfluxError },
+    403: {
+      description: 'The device key may not write a source of the request; nothing appended.',
+      schema: InfluxError,
+    },
     413: {
       description: `Inflated body over ${config.bodyLimitBytes} bytes, more than ${config.lineMaxEvents} events, or more than the rate limit's burst.`,
       schema: InfluxError,
     },
     415: { description: 'A content encoding other than gzip or deflate.', schema: InfluxError },
     429: { description: 'Over the rate limit; nothing appended. See Retry-After (seconds).', schema: InfluxError },
-    503: { description: 'Redis unreachable, the pipeline behind, or replicas short; see Retry-After (seconds).', schema: InfluxError },
+    503: {
+      description: 'Redis unreachable, the pipeline behind, or replicas short; see Retry-After (seconds).',
+      schema: InfluxError,
+    },
   };
-  const precision = (values: string[]) => Type.Optional(Type.Union(values.map((value) => Type.Literal(value)), { default: 'ns' }));
+  const precision = (values: string[]) =>
+    Type.Optional(
+      Type.Union(
+        values.map((value) => Type.Literal(value)),
+        { default: 'ns' },
+      ),
+    );
   return [
     {
       method: 'post',
       path: '/api/v2/write',
       summary: summary(2),
-      query: Type.Object({ org: Type.Optional(Type.String()), bucket: Type.Optional(Type.String()), precision: precision(['ns', 'us', 'ms', 's']) }),
+      query: Type.Object({
+        org: Type.Optional(Type.String()),
+        bucket: Type.Optional(Type.String()),
+        precision: precision(['ns', 'us', 'ms', 's']),
+      }),
       responses,
     },
     {
@@ -89,18 +105,22 @@ export function ingestApiRoutes(config: IngestConfig): RouteDescription[] {
       summary:
         'Append one event, a JSON array of events, or application/x-ndjson (one event per line). Each event of a ' +
         'batch is validated on its own; valid ones are appended in request order, atomically per stream partition ' +
-        '(each source\'s events go to one partition: INGEST_STREAM_PARTITIONS). Once a device key ' +
+        "(each source's events go to one partition: INGEST_STREAM_PARTITIONS). Once a device key " +
         'exists (or with INGEST_AUTH_REQUIRED=true) requests need `Authorization: Bearer <keyId>.<secret>`. ' +
-        'With INGEST_RATE_LIMIT_EVENTS_PER_SECOND set, each valid event counts against the key\'s budget ' +
-        '(each source\'s while no keys exist).',
-      body: Type.Union([TelemetryEventSchema, Type.Array(TelemetryEventSchema, { minItems: 1, maxItems: config.maxBatch })]),
+        "With INGEST_RATE_LIMIT_EVENTS_PER_SECOND set, each valid event counts against the key's budget " +
+        "(each source's while no keys exist).",
+      body: Type.Union([
+        TelemetryEventSchema,
+        Type.Array(TelemetryEventSchema, { minItems: 1, maxItems: config.maxBatch }),
+      ]),
       responses: {
         200: {
-          description: 'A single event whose eventId was seen inside the idempotency window: the first entry\'s id.',
+          description: "A single event whose eventId was seen inside the idempotency window: the first entry's id.",
           schema: Type.Object({ id: StreamId, value: TelemetryEventSchema }),
         },
         202: {
-          description: 'In the stream. One event: its id and the stored event. A batch: counts, ids in order, rejected events by index.',
+          description:
+            'In the stream. One event: its id and the stored event. A batch: counts, ids in order, rejected events by index.',
           schema: Type.Union([
             Type.Object({ id: StreamId, value: TelemetryEventSchema }),
             Type.Object({
@@ -111,9 +131,13 @@ export function ingestApiRoutes(config: IngestConfig): RouteDescription[] {
             }),
           ]),
         },
-        400: { description: 'Invalid event (every field error listed), malformed JSON, or an empty batch.', schema: ErrorBody },
+        400: {
+          description: 'Invalid event (every field error listed), malformed JSON, or an empty batch.',
+          schema: ErrorBody,
+        },
         401: {
-          description: 'No token while one is required, or an unknown, revoked or malformed one (sent tokens are always checked). Carries WWW-Authenticate: Bearer.',
+          description:
+            'No token while one is required, or an unknown, revoked or malformed one (sent tokens are always checked). Carries WWW-Authenticate: Bearer.',
           schema: ErrorBody,
         },
         403: {
@@ -125,17 +149,18 @@ export function ingestApiRoutes(config: IngestConfig): RouteDescription[] {
         413: {
           description:
             `Body over ${config.bodyLimitBytes} bytes, more than ${config.maxBatch} events, or more valid events ` +
-            'than the rate limit\'s burst (INGEST_RATE_LIMIT_BURST), which no wait would admit.',
+            "than the rate limit's burst (INGEST_RATE_LIMIT_BURST), which no wait would admit.",
           schema: ErrorBody,
         },
         415: { description: 'A content type other than application/json or application/x-ndjson.', schema: ErrorBody },
         429: {
-          description: 'Over the rate limit; nothing appended. Retry-After (seconds) and `retryAfterMs` say when the same request fits.',
+          description:
+            'Over the rate limit; nothing appended. Retry-After (seconds) and `retryAfterMs` say when the same request fits.',
           schema: Type.Object({ error: Type.String(), retryAfterMs: Type.Integer() }),
         },
         503: {
           description:
-            'Nothing appended: Redis (or the partition of an event\'s source) is unreachable, the consumer group is ' +
+            "Nothing appended: Redis (or the partition of an event's source) is unreachable, the consumer group is " +
             'behind by INGEST_MAX_BACKLOG entries on a partition the request writes to, or the replicas did not ' +
             'acknowledge in time (INGEST_WAIT_REPLICAS; retry with the same eventIds). Or, for a batch spanning ' +
             'partitions of which only some took their events: `appended` lists the events that are in (index in ' +
@@ -146,7 +171,12 @@ export function ingestApiRoutes(config: IngestConfig): RouteDescription[] {
               error: Type.String(),
               appended: Type.Array(Type.Object({ index: Type.Integer(), id: StreamId, duplicate: Type.Boolean() })),
               notAppended: Type.Array(
-                Type.Object({ index: Type.Integer(), reason: Type.Union(['backpressure', 'not_replicated', 'unavailable', 'failed'].map((reason) => Type.Literal(reason))) }),
+                Type.Object({
+                  index: Type.Integer(),
+                  reason: Type.Union(
+                    ['backpressure', 'not_replicated', 'unavailable', 'failed'].map((reason) => Type.Literal(reason)),
+                  ),
+                }),
               ),
               rejected: Type.Array(Type.Object({ index: Type.Integer(), errors: FieldErrors })),
             }),
@@ -160,7 +190,11 @@ export function ingestApiRoutes(config: IngestConfig): RouteDescription[] {
 
 export function ingestApiDocument(config: IngestConfig): OpenApiDocument {
   return buildOpenApiDocument(
-    { title: 'redis-ingest ingest API', version: '0.1.0', description: 'Accepts telemetry events into a Redis Stream.' },
+    {
+      title: 'redis-ingest ingest API',
+      version: '0.1.0',
+      description: 'Accepts telemetry events into a Redis Stream.',
+    },
     ingestApiRoutes(config),
   );
 }

@@ -49,9 +49,16 @@ export class PartitionedAppend {
     logger: RedisLogger,
   ) {
     this.keys = createKeys(config.keys);
-    this.options = { consumerGroup: config.consumerGroup, maxBacklog: config.maxBacklog, idempotencyWindowMs: config.idempotencyWindowMs };
+    this.options = {
+      consumerGroup: config.consumerGroup,
+      maxBacklog: config.maxBacklog,
+      idempotencyWindowMs: config.idempotencyWindowMs,
+    };
     this.memory = new MemoryGuard(redis, config.maxMemoryRatio, (error) =>
-      logger.warn({ err: error }, 'redis refuses INFO memory: INGEST_MAX_MEMORY_RATIO is not enforced; events are refused only once Redis is out of memory'),
+      logger.warn(
+        { err: error },
+        'redis refuses INFO memory: INGEST_MAX_MEMORY_RATIO is not enforced; events are refused only once Redis is out of memory',
+      ),
     );
   }
 
@@ -75,11 +82,17 @@ export class PartitionedAppend {
   }
 
   /** The written partitions whose replicas did not acknowledge in time (or could not be asked). */
-  private async unreplicated(events: readonly TelemetryEvent[], results: readonly (AppendedEvent | undefined)[]): Promise<PartitionFailure[]> {
+  private async unreplicated(
+    events: readonly TelemetryEvent[],
+    results: readonly (AppendedEvent | undefined)[],
+  ): Promise<PartitionFailure[]> {
     const { waitReplicas, waitTimeoutMs } = this.config;
     if (waitReplicas === 0) return [];
     const written = [...groupByPartition(this.keys, events)]
-      .map(([partition, positions]) => [partition, positions.filter((position) => results[position] !== undefined)] as const)
+      .map(
+        ([partition, positions]) =>
+          [partition, positions.filter((position) => results[position] !== undefined)] as const,
+      )
       .filter(([, positions]) => positions.length > 0);
     const waits: (readonly [StreamPartition, number[]])[] = this.config.keys.cluster
       ? written
@@ -90,7 +103,9 @@ export class PartitionedAppend {
         try {
           // WAIT covers every write its connection sent before it, so concurrent requests share one wait.
           const replicas = await waitForReplicas(this.redis, partition.stream, waitReplicas, waitTimeoutMs);
-          return replicas < waitReplicas ? { partition, positions, error: new NotReplicatedError(replicas) } : undefined;
+          return replicas < waitReplicas
+            ? { partition, positions, error: new NotReplicatedError(replicas) }
+            : undefined;
         } catch (error) {
           return { partition, positions, error };
         }

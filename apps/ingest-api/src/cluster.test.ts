@@ -38,8 +38,13 @@ describe('ingest-api on a Redis Cluster with three stream partitions', () => {
     // Failover takes about the node timeout plus 1-1.5 s; a shorter one could take a busy machine's pause for a crash.
     cluster = await startRedisCluster({ primaries: 3, replicasPerPrimary: 1, nodeTimeoutMs: 2_000 });
     // The partitions are independent: a shard without a primary must not take the others down with it.
-    await Promise.all(cluster.nodes.map((node) => node.command('CONFIG', 'SET', 'cluster-require-full-coverage', 'no')));
-    redis = createRedisClient({ clusterNodes: cluster.rootNodes.map(({ url }) => url) }, { name: 'cluster-test', logger: silent, commandTimeoutMs: 2_000 });
+    await Promise.all(
+      cluster.nodes.map((node) => node.command('CONFIG', 'SET', 'cluster-require-full-coverage', 'no')),
+    );
+    redis = createRedisClient(
+      { clusterNodes: cluster.rootNodes.map(({ url }) => url) },
+      { name: 'cluster-test', logger: silent, commandTimeoutMs: 2_000 },
+    );
     await redis.connect();
     // Which node replicates which spreads by gossip after the slot map the harness waits for, and a
     // replica counts for WAIT only once it acknowledges its primary's writes.
@@ -50,8 +55,11 @@ describe('ingest-api on a Redis Cluster with three stream partitions', () => {
     };
     await waitUntil(
       async () =>
-        (await Promise.all((await cluster.primaries()).map(async (primary) => (await cluster.replicasOf(primary)).length === 1))).every(Boolean) &&
-        (await Promise.all(partitions.map(replicated))).every(Boolean),
+        (
+          await Promise.all(
+            (await cluster.primaries()).map(async (primary) => (await cluster.replicasOf(primary)).length === 1),
+          )
+        ).every(Boolean) && (await Promise.all(partitions.map(replicated))).every(Boolean),
       10_000,
       'every primary to be known with its replica, and the replica to acknowledge writes',
     );
@@ -107,7 +115,11 @@ describe('ingest-api on a Redis Cluster with three stream partitions', () => {
   }
 
   const entriesOf = async (stream: string) =>
-    (await redis.xRange(stream, '-', '+')).map(({ id, message }) => ({ id, source: String(message.source), value: String(message.value) }));
+    (await redis.xRange(stream, '-', '+')).map(({ id, message }) => ({
+      id,
+      source: String(message.source),
+      value: String(message.value),
+    }));
 
   it('writes each source’s events to its own partition, on three primaries, in the order sent', async () => {
     await withApi(clusterEnv(), async ({ post, keys }) => {
@@ -129,7 +141,11 @@ describe('ingest-api on a Redis Cluster with three stream partitions', () => {
       const idBySent = [...ids, ((await single.json()) as { id: string }).id];
       for (const partition of keys.partitions) {
         const entries = await entriesOf(partition.stream);
-        const expected = sent.flatMap((event, n) => (keys.partitionFor(event.source) === partition ? [{ id: idBySent[n], source: event.source, value: String(event.value) }] : []));
+        const expected = sent.flatMap((event, n) =>
+          keys.partitionFor(event.source) === partition
+            ? [{ id: idBySent[n], source: event.source, value: String(event.value) }]
+            : [],
+        );
         expect(entries).toEqual(expected);
       }
       const partitionsPerSource = new Map<string, Set<number>>();
@@ -145,7 +161,12 @@ describe('ingest-api on a Redis Cluster with three stream partitions', () => {
 
   it('answers a retry with the same event ids as duplicates, whatever partition they went to', async () => {
     await withApi(clusterEnv(), async ({ post, keys }) => {
-      const events = Array.from({ length: 12 }, (_, n) => ({ source: `meter-${n}`, metric: 'kwh', value: n, eventId: `reading-${n}` }));
+      const events = Array.from({ length: 12 }, (_, n) => ({
+        source: `meter-${n}`,
+        metric: 'kwh',
+        value: n,
+        eventId: `reading-${n}`,
+      }));
       const first = (await (await post(events)).json()) as BatchAnswer;
       const retry = await post(events);
       expect(retry.status).toBe(202);
@@ -173,7 +194,10 @@ describe('ingest-api on a Redis Cluster with three stream partitions', () => {
       expect(await refused.json()).toMatchObject({ backlog: 3 });
       expect((await post({ source: fine, metric: 'm', value: 1 })).status).toBe(202);
 
-      const mixed = await post([{ source: fine, metric: 'm', value: 2 }, { source: late, metric: 'm', value: 5 }]);
+      const mixed = await post([
+        { source: fine, metric: 'm', value: 2 },
+        { source: late, metric: 'm', value: 5 },
+      ]);
       expect(mixed.status).toBe(503);
       expect(await mixed.json()).toMatchObject({ backlog: 3 });
       expect(await redis.xLen(other.stream)).toBe(1);
@@ -234,7 +258,10 @@ describe('ingest-api on a Redis Cluster with three stream partitions', () => {
     });
     // Without device keys every source has a budget of its own; one request charges several at once.
     await withApi(clusterEnv(limits), async ({ post, keys }) => {
-      const [first, second] = [sourcesIn(keys, keys.partitions[0]!, 1)[0]!, sourcesIn(keys, keys.partitions[1]!, 1)[0]!];
+      const [first, second] = [
+        sourcesIn(keys, keys.partitions[0]!, 1)[0]!,
+        sourcesIn(keys, keys.partitions[1]!, 1)[0]!,
+      ];
       const event = (source: string) => ({ source, metric: 'm', value: 1 });
       expect((await post([event(first), event(first), event(first), event(second)])).status).toBe(202);
       expect((await post([event(first), event(first)])).status).toBe(429);
@@ -246,7 +273,9 @@ describe('ingest-api on a Redis Cluster with three stream partitions', () => {
   it('is ready, and reports the queue gauges added up over the partitions', async () => {
     await withApi(clusterEnv(), async ({ post, get, config, keys }) => {
       expect((await get('/readyz')).status).toBe(200);
-      const events = keys.partitions.flatMap((partition) => sourcesIn(keys, partition, 2).map((source) => ({ source, metric: 'm', value: 1 })));
+      const events = keys.partitions.flatMap((partition) =>
+        sourcesIn(keys, partition, 2).map((source) => ({ source, metric: 'm', value: 1 })),
+      );
       expect((await post(events)).status).toBe(202);
       const [first, second] = keys.partitions as [StreamPartition, StreamPartition];
       await redis.xGroupCreate(first.stream, config.consumerGroup, '0');
@@ -281,7 +310,11 @@ describe('ingest-api on a Redis Cluster with three stream partitions', () => {
     const keys = createKeys(loadIngestConfig(base).keys);
     const victim = keys.partitions[0]!;
     // Device keys on the failing shard, looked up again and again during the outage: the others must not depend on them.
-    const env = { ...base, INGEST_AUTH_KEY: `${base.INGEST_AUTH_KEY}:${/\{.+\}/.exec(victim.stream)![0]}`, INGEST_AUTH_CACHE_MS: '200' };
+    const env = {
+      ...base,
+      INGEST_AUTH_KEY: `${base.INGEST_AUTH_KEY}:${/\{.+\}/.exec(victim.stream)![0]}`,
+      INGEST_AUTH_CACHE_MS: '200',
+    };
     const victimPrimary = await cluster.primaryFor(victim.stream);
     expect((await cluster.primaryFor(env.INGEST_AUTH_KEY)).port).toBe(victimPrimary.port);
     const durableConfig = loadIngestConfig({ ...env, INGEST_WAIT_REPLICAS: '1' });
@@ -299,26 +332,59 @@ describe('ingest-api on a Redis Cluster with three stream partitions', () => {
         const sentAt = Date.now();
         const response = await apis[name].post({ source, metric: 'm', value: n, eventId }).catch(() => undefined);
         const body = response ? ((await response.json()) as Outcome['body']) : {};
-        outcomes.push({ api: name, partition: partition.index, eventId, sentAt, tookMs: Date.now() - sentAt, status: response?.status ?? 0, body });
+        outcomes.push({
+          api: name,
+          partition: partition.index,
+          eventId,
+          sentAt,
+          tookMs: Date.now() - sentAt,
+          status: response?.status ?? 0,
+          body,
+        });
         await sleep(10);
       }
     };
     const answered = (name: 'durable' | 'fast', after: number) =>
-      outcomes.some((outcome) => outcome.api === name && outcome.partition === victim.index && outcome.sentAt > after && outcome.status === 202);
+      outcomes.some(
+        (outcome) =>
+          outcome.api === name &&
+          outcome.partition === victim.index &&
+          outcome.sentAt > after &&
+          outcome.status === 202,
+      );
 
     const unreplicated = (after: number) =>
-      outcomes.some((outcome) => outcome.api === 'durable' && outcome.partition === victim.index && outcome.sentAt > after && outcome.body.replicas === 0);
+      outcomes.some(
+        (outcome) =>
+          outcome.api === 'durable' &&
+          outcome.partition === victim.index &&
+          outcome.sentAt > after &&
+          outcome.body.replicas === 0,
+      );
 
     const acknowledgedBefore = (at: number) =>
-      outcomes.filter((outcome) => outcome.api === 'durable' && outcome.partition === victim.index && outcome.sentAt < at && outcome.status === 202);
-    const sentBetween = (outcome: Outcome, from: number, to: number) => outcome.sentAt > from && outcome.sentAt + outcome.tookMs < to;
-    const loops = (['durable', 'fast'] as const).flatMap((name) => keys.partitions.map((partition) => ingest(name, partition)));
+      outcomes.filter(
+        (outcome) =>
+          outcome.api === 'durable' &&
+          outcome.partition === victim.index &&
+          outcome.sentAt < at &&
+          outcome.status === 202,
+      );
+    const sentBetween = (outcome: Outcome, from: number, to: number) =>
+      outcome.sentAt > from && outcome.sentAt + outcome.tookMs < to;
+    const loops = (['durable', 'fast'] as const).flatMap((name) =>
+      keys.partitions.map((partition) => ingest(name, partition)),
+    );
     let killedAt = 0;
     let takeOverAt = 0;
     let promotedAt = 0;
     let restartedAt = 0;
     try {
-      await waitUntil(async () => acknowledgedBefore(Date.now()).length > 5, 10_000, 'durable ingest to the partition before the kill');
+      await waitUntil(
+        async () => acknowledgedBefore(Date.now()).length > 5,
+        10_000,
+        'durable ingest to the partition before the kill',
+      );
       // No replica takes over until the test says so, so the outage lasts as long as the checks below need.
       const failover = await cluster.killPrimaryHoldingFailover(victimPrimary);
       // Once kill() resolves the process is gone: no request sent from now on can reach it.
@@ -328,7 +394,9 @@ describe('ingest-api on a Redis Cluster with three stream partitions', () => {
         async () =>
           outcomes.filter((outcome) => outcome.partition !== victim.index && answeredMeanwhile(outcome)).length > 20 &&
           (['durable', 'fast'] as const).every((name) =>
-            outcomes.some((outcome) => outcome.api === name && outcome.partition === victim.index && answeredMeanwhile(outcome)),
+            outcomes.some(
+              (outcome) => outcome.api === name && outcome.partition === victim.index && answeredMeanwhile(outcome),
+            ),
           ),
         10_000,
         'both APIs to answer for every partition during the outage',
@@ -338,11 +406,19 @@ describe('ingest-api on a Redis Cluster with three stream partitions', () => {
       promotedAt = Date.now();
       await waitUntil(async () => answered('fast', promotedAt), 5_000, 'ingest to the failed-over partition');
       // The promoted replica has no replica of its own: until the old primary rejoins, nothing there is durable.
-      await waitUntil(async () => unreplicated(promotedAt), 5_000, 'the durable API to refuse what it cannot replicate');
+      await waitUntil(
+        async () => unreplicated(promotedAt),
+        5_000,
+        'the durable API to refuse what it cannot replicate',
+      );
       restartedAt = Date.now();
       await victimPrimary.restart();
       await cluster.waitUntilHealthy();
-      await waitUntil(async () => answered('durable', restartedAt), 10_000, 'durable ingest once the old primary rejoined as a replica');
+      await waitUntil(
+        async () => answered('durable', restartedAt),
+        10_000,
+        'durable ingest once the old primary rejoined as a replica',
+      );
     } finally {
       stopped = true;
       await Promise.all(loops);
@@ -351,7 +427,9 @@ describe('ingest-api on a Redis Cluster with three stream partitions', () => {
 
     const toVictim = outcomes.filter((outcome) => outcome.partition === victim.index);
     const toOthers = outcomes.filter((outcome) => outcome.partition !== victim.index);
-    expect(toOthers.filter((outcome) => outcome.sentAt > killedAt && outcome.sentAt < promotedAt).length).toBeGreaterThan(20);
+    expect(
+      toOthers.filter((outcome) => outcome.sentAt > killedAt && outcome.sentAt < promotedAt).length,
+    ).toBeGreaterThan(20);
     expect(toOthers.filter((outcome) => outcome.status !== 202)).toEqual([]);
     expect(toVictim.filter((outcome) => outcome.status !== 202 && outcome.status !== 503)).toEqual([]);
     expect(Math.max(...outcomes.map((outcome) => outcome.tookMs))).toBeLessThan(1_500);
@@ -361,11 +439,16 @@ describe('ingest-api on a Redis Cluster with three stream partitions', () => {
     expect(beforeAnyPromotion.filter((outcome) => outcome.status !== 503)).toEqual([]);
     // From the kill until the old primary's return the partition has no replica: the durable API acknowledges nothing there
     // (a WAIT under way when the old primary returns may see it catch up).
-    const durableMeanwhile = toVictim.filter((outcome) => outcome.api === 'durable' && sentBetween(outcome, killedAt, restartedAt));
+    const durableMeanwhile = toVictim.filter(
+      (outcome) => outcome.api === 'durable' && sentBetween(outcome, killedAt, restartedAt),
+    );
     expect(durableMeanwhile.filter((outcome) => outcome.status !== 503)).toEqual([]);
 
     // A client that starts now knows only the new primaries.
-    const reader = createRedisClient({ clusterNodes: cluster.rootNodes.map(({ url }) => url) }, { name: 'cluster-test-reader', logger: silent });
+    const reader = createRedisClient(
+      { clusterNodes: cluster.rootNodes.map(({ url }) => url) },
+      { name: 'cluster-test-reader', logger: silent },
+    );
     const stored = new Map<string, string>();
     try {
       await reader.connect();

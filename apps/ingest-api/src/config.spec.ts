@@ -42,30 +42,45 @@ describe('loadIngestConfig', () => {
   it('requires device keys in production, and refuses to be told otherwise there', () => {
     expect(loadIngestConfig({ NODE_ENV: 'production' }).authRequired).toBe(true);
     expect(loadIngestConfig({ INGEST_AUTH_REQUIRED: 'true' }).authRequired).toBe(true);
-    expect(() => loadIngestConfig({ NODE_ENV: 'production', INGEST_AUTH_REQUIRED: 'false' })).toThrow(/^INGEST_AUTH_REQUIRED: .*NODE_ENV=production/);
+    expect(() => loadIngestConfig({ NODE_ENV: 'production', INGEST_AUTH_REQUIRED: 'false' })).toThrow(
+      /^INGEST_AUTH_REQUIRED: .*NODE_ENV=production/,
+    );
   });
 
   it('gives the rate limit one second of burst unless told', () => {
-    expect(loadIngestConfig({ INGEST_RATE_LIMIT_EVENTS_PER_SECOND: '50' }).rateLimit).toEqual({ eventsPerSecond: 50, burst: 50 });
-    expect(loadIngestConfig({ INGEST_RATE_LIMIT_EVENTS_PER_SECOND: '50', INGEST_RATE_LIMIT_BURST: '500' }).rateLimit).toEqual({
+    expect(loadIngestConfig({ INGEST_RATE_LIMIT_EVENTS_PER_SECOND: '50' }).rateLimit).toEqual({
+      eventsPerSecond: 50,
+      burst: 50,
+    });
+    expect(
+      loadIngestConfig({ INGEST_RATE_LIMIT_EVENTS_PER_SECOND: '50', INGEST_RATE_LIMIT_BURST: '500' }).rateLimit,
+    ).toEqual({
       eventsPerSecond: 50,
       burst: 500,
     });
   });
 
   it('refuses a request timeout shorter than the head timeout', () => {
-    expect(() => loadIngestConfig({ INGEST_HEADERS_TIMEOUT_MS: '5000', INGEST_REQUEST_TIMEOUT_MS: '4000' })).toThrow(/^INGEST_REQUEST_TIMEOUT_MS: /);
+    expect(() => loadIngestConfig({ INGEST_HEADERS_TIMEOUT_MS: '5000', INGEST_REQUEST_TIMEOUT_MS: '4000' })).toThrow(
+      /^INGEST_REQUEST_TIMEOUT_MS: /,
+    );
   });
 
   it('reads the tutorial variables', () => {
-    const config = loadIngestConfig({ INGEST_STREAM_KEY: 'a', INGEST_ROLLUP_BUCKET_MS: '5000', INGEST_API_PORT: '9000' });
+    const config = loadIngestConfig({
+      INGEST_STREAM_KEY: 'a',
+      INGEST_ROLLUP_BUCKET_MS: '5000',
+      INGEST_API_PORT: '9000',
+    });
     expect(config.keys.streamKey).toBe('a');
     expect(config.rollupTiers[0]?.bucketMs).toBe(5_000);
     expect(config.port).toBe(9_000);
   });
 
   it('refuses a replica wait that the command timeout would always cut short', () => {
-    expect(() => loadIngestConfig({ INGEST_WAIT_REPLICAS: '1', INGEST_WAIT_TIMEOUT_MS: '1000' })).toThrow(/^INGEST_WAIT_TIMEOUT_MS: /);
+    expect(() => loadIngestConfig({ INGEST_WAIT_REPLICAS: '1', INGEST_WAIT_TIMEOUT_MS: '1000' })).toThrow(
+      /^INGEST_WAIT_TIMEOUT_MS: /,
+    );
     expect(loadIngestConfig({ INGEST_WAIT_REPLICAS: '1', INGEST_WAIT_TIMEOUT_MS: '999' }).waitReplicas).toBe(1);
   });
 

@@ -67,7 +67,10 @@ function readAuthRequired(env: Env): boolean {
   const required = readBoolean(env, 'INGEST_AUTH_REQUIRED', production);
   // An open ingest in production must be a mistake someone can see, not a default.
   if (production && !required) {
-    throw new ConfigError('INGEST_AUTH_REQUIRED', 'false is refused with NODE_ENV=production: ingest would accept events from anyone');
+    throw new ConfigError(
+      'INGEST_AUTH_REQUIRED',
+      'false is refused with NODE_ENV=production: ingest would accept events from anyone',
+    );
   }
   return required;
 }

@@ -13,7 +13,8 @@ import { start, type RunningIngestApi } from './server';
 
 const valid = { source: 's', metric: 'm', value: 1 };
 const json = (body: unknown) => JSON.stringify(body);
-const nested = (depth: number, open: string, close: string, inner: string) => open.repeat(depth) + inner + close.repeat(depth);
+const nested = (depth: number, open: string, close: string, inner: string) =>
+  open.repeat(depth) + inner + close.repeat(depth);
 
 interface Attempt {
   readonly body?: string | Buffer;
@@ -51,7 +52,11 @@ const bodies: [string, string, number][] = [
   ['an event id with braces', json({ ...valid, eventId: '{x}' }), 400],
   ['an occurredAt that is not a date', json({ ...valid, occurredAt: '2026-13-45T99:99:99Z' }), 400],
   ['an occurredAt before 1970', json({ ...valid, occurredAt: '1969-12-31T23:59:59Z' }), 400],
-  ['an occurredAt whose offset carries it past the year 9999', json({ ...valid, occurredAt: '9999-12-31T23:59:59-00:01' }), 400],
+  [
+    'an occurredAt whose offset carries it past the year 9999',
+    json({ ...valid, occurredAt: '9999-12-31T23:59:59-00:01' }),
+    400,
+  ],
   ['the largest double as the value, whose sums overflow', json({ ...valid, value: 1.7976931348623157e308 }), 400],
   ['an empty batch', '[]', 400],
   ['a batch of nothing valid', json([{ value: 1 }, 'x', null, 7]), 400],
@@ -64,15 +69,34 @@ const attempts: [string, Attempt, number][] = [
   ...bodies.map(([name, body, status]): [string, Attempt, number] => [name, { body }, status]),
   ['no content type', { body: Buffer.from(json(valid)), contentType: null }, 415],
   ['text/plain', { body: json(valid), contentType: 'text/plain' }, 415],
-  ['multipart/form-data', { body: '--b\r\nContent-Disposition: form-data; name="e"\r\n\r\n{}\r\n--b--', contentType: 'multipart/form-data; boundary=b' }, 415],
+  [
+    'multipart/form-data',
+    {
+      body: '--b\r\nContent-Disposition: form-data; name="e"\r\n\r\n{}\r\n--b--',
+      contentType: 'multipart/form-data; boundary=b',
+    },
+    415,
+  ],
   ['application/json; charset=latin1', { body: json(valid), contentType: 'application/json; charset=latin1' }, 415],
   ['a gzip content encoding that is not gzip', { body: json(valid), headers: { 'content-encoding': 'gzip' } }, 400],
-  ['a gzip bomb: 1 KB that inflates to 10 MB', { body: gzipSync(Buffer.alloc(10 * 1_048_576, ' ')), headers: { 'content-encoding': 'gzip' } }, 413],
+  [
+    'a gzip bomb: 1 KB that inflates to 10 MB',
+    { body: gzipSync(Buffer.alloc(10 * 1_048_576, ' ')), headers: { 'content-encoding': 'gzip' } },
+    413,
+  ],
   ['an unknown content encoding', { body: json(valid), headers: { 'content-encoding': 'br2' } }, 415],
   ['NDJSON with only junk lines', { body: 'x\n{\n]\n', contentType: 'application/x-ndjson' }, 400],
   ['an Idempotency-Key with a colon', { body: json(valid), headers: { 'idempotency-key': 'a:b' } }, 400],
-  ['an Idempotency-Key of 1,000 characters', { body: json(valid), headers: { 'idempotency-key': 'k'.repeat(1_000) } }, 400],
-  ['an Idempotency-Key that differs from eventId', { body: json({ ...valid, eventId: 'one' }), headers: { 'idempotency-key': 'two' } }, 400],
+  [
+    'an Idempotency-Key of 1,000 characters',
+    { body: json(valid), headers: { 'idempotency-key': 'k'.repeat(1_000) } },
+    400,
+  ],
+  [
+    'an Idempotency-Key that differs from eventId',
+    { body: json({ ...valid, eventId: 'one' }), headers: { 'idempotency-key': 'two' } },
+    400,
+  ],
   ['an Idempotency-Key on a batch', { body: json([valid]), headers: { 'idempotency-key': 'k1' } }, 400],
   ['no token', { body: json(valid), authorization: null }, 401],
   ['an empty bearer', { body: json(valid), authorization: 'Bearer ' }, 401],
@@ -121,7 +145,12 @@ describe('ingest-api under hostile input', () => {
     await redisServer?.stop();
   });
 
-  async function send({ body, contentType = 'application/json', headers = {}, authorization = `Bearer ${token}` }: Attempt) {
+  async function send({
+    body,
+    contentType = 'application/json',
+    headers = {},
+    authorization = `Bearer ${token}`,
+  }: Attempt) {
     const all: Record<string, string> = { ...headers };
     if (contentType !== null) all['content-type'] = contentType;
     if (authorization !== null) all.authorization = authorization;
@@ -133,12 +162,18 @@ describe('ingest-api under hostile input', () => {
     expect((await send({ body: json(valid) })).status).toBe(202);
   });
 
-  it.each(attempts.map(([name, attempt, status]) => [name, status, attempt] as const))('refuses %s with a JSON %i', async (_, status, attempt) => {
-    expect(await refusalOf(await send(attempt))).toEqual({ status, json: true, namesError: true });
-  });
+  it.each(attempts.map(([name, attempt, status]) => [name, status, attempt] as const))(
+    'refuses %s with a JSON %i',
+    async (_, status, attempt) => {
+      expect(await refusalOf(await send(attempt))).toEqual({ status, json: true, namesError: true });
+    },
+  );
 
   it('answers a head over INGEST_MAX_HEADER_BYTES with a JSON 431', async () => {
-    const reply = await rawHttpExchange(api.port, `POST /api/ingest/events HTTP/1.1\r\nHost: x\r\nX-Padding: ${'p'.repeat(65_536)}\r\n\r\n`);
+    const reply = await rawHttpExchange(
+      api.port,
+      `POST /api/ingest/events HTTP/1.1\r\nHost: x\r\nX-Padding: ${'p'.repeat(65_536)}\r\n\r\n`,
+    );
     expect(reply).toMatch(/^HTTP\/1\.1 431 /);
     expect(reply).toMatch(/Content-Type: application\/json/);
     expect(JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4)).error).toEqual(expect.any(String));
@@ -174,6 +209,12 @@ describe('ingest-api under hostile input', () => {
     for await (const batch of redis.scanIterator({ COUNT: 1_000 })) keys.push(...batch);
     expect(keys.length).toBeGreaterThan(0);
     expect(keys.filter((key) => !prefixes.some((prefix) => key.startsWith(prefix)))).toEqual([]);
-    expect(keys).toEqual(expect.arrayContaining([config.keys.streamKey, config.accessKeys.deviceKeysKey, `${config.accessKeys.rateLimitPrefix}:key:dev-1`]));
+    expect(keys).toEqual(
+      expect.arrayContaining([
+        config.keys.streamKey,
+        config.accessKeys.deviceKeysKey,
+        `${config.accessKeys.rateLimitPrefix}:key:dev-1`,
+      ]),
+    );
   });
 });

@@ -23,7 +23,10 @@ describe('keys-cli', () => {
     expect((await run('add', '--id', 'dev-2')).code).toBe(0);
 
     const listed = await run('list');
-    expect(listed.out).toEqual([expect.stringMatching(/^dev-1\ta,b\t\d{4}-/), expect.stringMatching(/^dev-2\t\*\t\d{4}-/)]);
+    expect(listed.out).toEqual([
+      expect.stringMatching(/^dev-1\ta,b\t\d{4}-/),
+      expect.stringMatching(/^dev-2\t\*\t\d{4}-/),
+    ]);
     const stored = Object.values(await redis.hGetAll(env.INGEST_AUTH_KEY!)).join(' ');
     const secret = token!.split('.')[1]!;
     expect(stored).not.toContain(secret);
@@ -35,13 +38,19 @@ describe('keys-cli', () => {
     expect((await run('list')).out).toHaveLength(1);
   });
 
-  it.each([[[]], [['add']], [['remove', '--id', 'x']], [['list', 'extra']], [['add', '--id', 'x', '--bogus']]])('prints usage for %j', async (argv) => {
-    const { code, err } = await run(...argv);
-    expect(code).toBe(2);
-    expect(err.join('\n')).toMatch(/Usage: keys-cli/);
-  });
+  it.each([[[]], [['add']], [['remove', '--id', 'x']], [['list', 'extra']], [['add', '--id', 'x', '--bogus']]])(
+    'prints usage for %j',
+    async (argv) => {
+      const { code, err } = await run(...argv);
+      expect(code).toBe(2);
+      expect(err.join('\n')).toMatch(/Usage: keys-cli/);
+    },
+  );
 
   it('refuses bad sources', async () => {
-    expect(await run('add', '--id', 'dev-9', '--sources', 'a:b')).toMatchObject({ code: 1, err: [expect.stringMatching(/source/)] });
+    expect(await run('add', '--id', 'dev-9', '--sources', 'a:b')).toMatchObject({
+      code: 1,
+      err: [expect.stringMatching(/source/)],
+    });
   });
 });

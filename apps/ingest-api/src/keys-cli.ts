@@ -1,5 +1,13 @@
 import { parseArgs } from 'node:util';
-import { DeviceKeyStore, connectWithin, createAccessKeys, createRedisClient, parseSources, type Env, type RedisTarget } from '@redis-ingest/redis-schema';
+import {
+  DeviceKeyStore,
+  connectWithin,
+  createAccessKeys,
+  createRedisClient,
+  parseSources,
+  type Env,
+  type RedisTarget,
+} from '@redis-ingest/redis-schema';
 import { createLogger } from '@redis-ingest/service-kit';
 import { loadIngestConfig } from './config';
 
@@ -27,19 +35,30 @@ function redisHosts(target: RedisTarget): string {
 export async function runKeysCli(argv: readonly string[], env: Env, output: CliOutput): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: [...argv], allowPositionals: true, options: { id: { type: 'string' }, sources: { type: 'string' } } });
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: { id: { type: 'string' }, sources: { type: 'string' } },
+    });
   } catch (error) {
     output.err(`${(error as Error).message}\n${USAGE}`);
     return 2;
   }
   const [command, ...extra] = parsed.positionals;
   const { id, sources } = parsed.values;
-  if (!['add', 'revoke', 'list'].includes(command ?? '') || extra.length > 0 || (command !== 'list' && id === undefined)) {
+  if (
+    !['add', 'revoke', 'list'].includes(command ?? '') ||
+    extra.length > 0 ||
+    (command !== 'list' && id === undefined)
+  ) {
     output.err(USAGE);
     return 2;
   }
   const config = loadIngestConfig(env);
-  const redis = createRedisClient(config.redis, { name: 'ingest-keys-cli', logger: createLogger('keys-cli', 'silent') });
+  const redis = createRedisClient(config.redis, {
+    name: 'ingest-keys-cli',
+    logger: createLogger('keys-cli', 'silent'),
+  });
   try {
     if (!(await connectWithin(redis, CONNECT_WAIT_MS))) {
       output.err(`Redis at ${redisHosts(config.redis)} did not answer within ${CONNECT_WAIT_MS} ms`);

@@ -2,7 +2,8 @@ import { eventsFromLines, type LineMapping } from './line-events';
 
 const mapping: LineMapping = { sourceTag: 'source', fallbackSourceTag: 'host', otherTags: 'metric' };
 const receivedAtMs = Date.parse('2026-03-01T10:00:00.000Z');
-const map = (body: string, options: Partial<LineMapping> = {}) => eventsFromLines(body, 'ns', { ...mapping, ...options }, receivedAtMs);
+const map = (body: string, options: Partial<LineMapping> = {}) =>
+  eventsFromLines(body, 'ns', { ...mapping, ...options }, receivedAtMs);
 
 describe('eventsFromLines', () => {
   it('makes one event per numeric field, named <measurement>.<field>', () => {
@@ -18,11 +19,15 @@ describe('eventsFromLines', () => {
   });
 
   it('names a field called value by the measurement alone', () => {
-    expect(map('temperature,source=s value=3').events).toEqual([{ source: 's', metric: 'temperature', value: 3, occurredAt: '2026-03-01T10:00:00.000Z' }]);
+    expect(map('temperature,source=s value=3').events).toEqual([
+      { source: 's', metric: 'temperature', value: 3, occurredAt: '2026-03-01T10:00:00.000Z' },
+    ]);
   });
 
   it('turns booleans into 1 and 0 and keeps unsigned integers', () => {
-    expect(map('door,source=s open=T,locked=false,count=7u').events.map(({ metric, value }) => [metric, value])).toEqual([
+    expect(
+      map('door,source=s open=T,locked=false,count=7u').events.map(({ metric, value }) => [metric, value]),
+    ).toEqual([
       ['door.open', 1],
       ['door.locked', 0],
       ['door.count', 7],
@@ -35,7 +40,9 @@ describe('eventsFromLines', () => {
   });
 
   it('takes the configured source tag', () => {
-    expect(map('m,device=d-9,source=x f=1', { sourceTag: 'device', fallbackSourceTag: 'device' }).events[0]).toMatchObject({
+    expect(
+      map('m,device=d-9,source=x f=1', { sourceTag: 'device', fallbackSourceTag: 'device' }).events[0],
+    ).toMatchObject({
       source: 'd-9',
       metric: 'm.f.source-x',
     });
@@ -52,7 +59,9 @@ describe('eventsFromLines', () => {
   it('refuses a line with other tags when told to', () => {
     const batch = map('cpu,host=web-1,cpu=cpu0,mode=user usage=1\ncpu,host=web-1 usage=2', { otherTags: 'refuse' });
     expect(batch.events.map(({ metric }) => metric)).toEqual(['cpu.usage']);
-    expect(batch.rejected).toEqual([{ line: 1, message: 'tags other than host are refused here (INGEST_LINE_OTHER_TAGS=refuse): cpu, mode' }]);
+    expect(batch.rejected).toEqual([
+      { line: 1, message: 'tags other than host are refused here (INGEST_LINE_OTHER_TAGS=refuse): cpu, mode' },
+    ]);
   });
 
   it('stamps a point without a timestamp with the time of receipt', () => {
@@ -66,12 +75,32 @@ describe('eventsFromLines', () => {
 
   it.each([
     ['no source tag', 'm,region=eu f=1', 'no source or host tag to take the source from'],
-    ['a source breaking the name rule', 'm,source=a:b f=1', 'source "a:b" (tag source) must be 1 to 128 characters from A-Z a-z 0-9 _ . -'],
-    ['a source with an escaped space', 'm,host=my\\ host f=1', 'source "my host" (tag host) must be 1 to 128 characters from A-Z a-z 0-9 _ . -'],
+    [
+      'a source breaking the name rule',
+      'm,source=a:b f=1',
+      'source "a:b" (tag source) must be 1 to 128 characters from A-Z a-z 0-9 _ . -',
+    ],
+    [
+      'a source with an escaped space',
+      'm,host=my\\ host f=1',
+      'source "my host" (tag host) must be 1 to 128 characters from A-Z a-z 0-9 _ . -',
+    ],
     ['a string field', 'm,source=s f=1,note="hi"', 'field "note" is a string; only numbers and booleans become events'],
-    ['a measurement breaking the name rule', 'we{ather},source=s f=1', 'metric "we{ather}.f" must be 1 to 128 characters from A-Z a-z 0-9 _ . -'],
-    ['a tag value breaking the name rule', 'disk,host=h,path=/ used=1', 'metric "disk.used.path-/" must be 1 to 128 characters from A-Z a-z 0-9 _ . -'],
-    ['a metric over 128 characters', `m,source=s ${'f'.repeat(127)}=1`, `metric "m.${'f'.repeat(127)}" must be 1 to 128 characters from A-Z a-z 0-9 _ . -`],
+    [
+      'a measurement breaking the name rule',
+      'we{ather},source=s f=1',
+      'metric "we{ather}.f" must be 1 to 128 characters from A-Z a-z 0-9 _ . -',
+    ],
+    [
+      'a tag value breaking the name rule',
+      'disk,host=h,path=/ used=1',
+      'metric "disk.used.path-/" must be 1 to 128 characters from A-Z a-z 0-9 _ . -',
+    ],
+    [
+      'a metric over 128 characters',
+      `m,source=s ${'f'.repeat(127)}=1`,
+      `metric "m.${'f'.repeat(127)}" must be 1 to 128 characters from A-Z a-z 0-9 _ . -`,
+    ],
     ['a timestamp before 1970', 'm,source=s f=1 -1', 'timestamp -1 (precision ns) is before 1970 or too far ahead'],
   ])('rejects the whole line for %s, keeping the others', (_name, line, message) => {
     const batch = map(`m,source=ok f=1\n${line}\nm,source=ok f=2`);

@@ -34,17 +34,29 @@ function sourceOf(point: ParsedLine, mapping: LineMapping): { tag: string; value
 }
 
 /** The metric name's tail for the tags other than the source's, or why the line is refused. */
-function tagSuffix(point: ParsedLine, sourceTag: string, mapping: LineMapping): { suffix: string } | { reason: string } {
+function tagSuffix(
+  point: ParsedLine,
+  sourceTag: string,
+  mapping: LineMapping,
+): { suffix: string } | { reason: string } {
   const others = point.tags.filter(([key]) => key !== sourceTag);
   if (others.length === 0) return { suffix: '' };
   if (mapping.otherTags === 'refuse') {
-    return { reason: `tags other than ${sourceTag} are refused here (INGEST_LINE_OTHER_TAGS=refuse): ${others.map(([key]) => key).join(', ')}` };
+    return {
+      reason: `tags other than ${sourceTag} are refused here (INGEST_LINE_OTHER_TAGS=refuse): ${others.map(([key]) => key).join(', ')}`,
+    };
   }
   // Measured before sorting, so a line of a million tags is refused without sorting them.
   let length = 0;
   for (const [key, value] of others) length += key.length + value.length + 2;
-  if (length > NAME_MAX_LENGTH) return { reason: `its tags make the metric name longer than ${NAME_MAX_LENGTH} characters` };
-  return { suffix: others.sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, value]) => `.${key}-${value}`).join('') };
+  if (length > NAME_MAX_LENGTH)
+    return { reason: `its tags make the metric name longer than ${NAME_MAX_LENGTH} characters` };
+  return {
+    suffix: others
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([key, value]) => `.${key}-${value}`)
+      .join(''),
+  };
 }
 
 /** Formats a millisecond time, remembering the last: a sender's points of one moment share their timestamp. */
@@ -62,10 +74,19 @@ class IsoTimes {
 }
 
 /** The point's events, or why the whole line is refused. */
-function eventsOf(point: ParsedLine, precision: Precision, mapping: LineMapping, receivedAtMs: number, times: IsoTimes): TelemetryEvent[] | string {
+function eventsOf(
+  point: ParsedLine,
+  precision: Precision,
+  mapping: LineMapping,
+  receivedAtMs: number,
+  times: IsoTimes,
+): TelemetryEvent[] | string {
   const source = sourceOf(point, mapping);
   if (source === undefined) {
-    const tags = mapping.fallbackSourceTag === mapping.sourceTag ? mapping.sourceTag : `${mapping.sourceTag} or ${mapping.fallbackSourceTag}`;
+    const tags =
+      mapping.fallbackSourceTag === mapping.sourceTag
+        ? mapping.sourceTag
+        : `${mapping.sourceTag} or ${mapping.fallbackSourceTag}`;
     return `no ${tags} tag to take the source from`;
   }
   if (!isValidName(source.value)) return `source "${source.value}" (tag ${source.tag}) must be ${NAME_RULE}`;
@@ -87,7 +108,12 @@ function eventsOf(point: ParsedLine, precision: Precision, mapping: LineMapping,
 }
 
 /** Parses a body and maps each point to events; a line without a problem is never held back by another's. */
-export function eventsFromLines(text: string, precision: Precision, mapping: LineMapping, receivedAtMs: number): LineBatch {
+export function eventsFromLines(
+  text: string,
+  precision: Precision,
+  mapping: LineMapping,
+  receivedAtMs: number,
+): LineBatch {
   const { lines, errors } = parseLineProtocol(text);
   const batch: LineBatch = { events: [], lines: [], rejected: errors };
   const times = new IsoTimes();

@@ -41,7 +41,12 @@ describe('Influx line protocol on the ingest-api', () => {
 
   async function startApi(env: Record<string, string> = {}, sources = ['*']): Promise<Api> {
     const config = loadIngestConfig(
-      isolatedEnv(redisServer.url, { INGEST_API_PORT: '0', INGEST_API_HOST: '127.0.0.1', INGEST_REDIS_TIMEOUT_MS: '5000', ...env }),
+      isolatedEnv(redisServer.url, {
+        INGEST_API_PORT: '0',
+        INGEST_API_HOST: '127.0.0.1',
+        INGEST_REDIS_TIMEOUT_MS: '5000',
+        ...env,
+      }),
     );
     const token = await new DeviceKeyStore(redis, createAccessKeys(config.accessKeys)).add('dev-1', sources);
     const api = await start(config);
@@ -49,10 +54,15 @@ describe('Influx line protocol on the ingest-api', () => {
     return { config, api, origin: `http://127.0.0.1:${api.port}`, token };
   }
 
-  const entries = async ({ config }: Api) => (await redis.xRange(config.keys.streamKey, '-', '+')).map((entry) => entry.message);
+  const entries = async ({ config }: Api) =>
+    (await redis.xRange(config.keys.streamKey, '-', '+')).map((entry) => entry.message);
 
   const post = ({ origin, token }: Api, path: string, body: string | Buffer, headers: Record<string, string> = {}) =>
-    fetch(`${origin}${path}`, { method: 'POST', headers: { authorization: `Token ${token}`, ...headers }, body: body as RequestInit['body'] });
+    fetch(`${origin}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Token ${token}`, ...headers },
+      body: body as RequestInit['body'],
+    });
 
   describe('with a device key and a 16 MB body limit', () => {
     let api: Api;
@@ -96,7 +106,9 @@ describe('Influx line protocol on the ingest-api', () => {
       );
       await writeApi.close();
       // A batch the client retried (a 503 on a busy machine) lands after the ones that followed it.
-      const written = (await entries(api)).sort((a, b) => `${a.occurredAt} ${a.metric}`.localeCompare(`${b.occurredAt} ${b.metric}`));
+      const written = (await entries(api)).sort((a, b) =>
+        `${a.occurredAt} ${a.metric}`.localeCompare(`${b.occurredAt} ${b.metric}`),
+      );
       expect(written).toHaveLength(3_000);
       // The client sorts fields by key: count, ok, temperature.
       expect(written.slice(0, 3)).toEqual([
@@ -104,15 +116,25 @@ describe('Influx line protocol on the ingest-api', () => {
         { source: 'sensor-0', metric: 'env.ok.room-r0', value: '1', occurredAt: '2026-03-01T10:00:00.000Z' },
         { source: 'sensor-0', metric: 'env.temperature.room-r0', value: '20', occurredAt: '2026-03-01T10:00:00.000Z' },
       ]);
-      expect(written[2_999]).toEqual({ source: 'sensor-9', metric: 'env.temperature.room-r0', value: String(20 + 999 / 100), occurredAt: '2026-03-01T10:00:00.999Z' });
+      expect(written[2_999]).toEqual({
+        source: 'sensor-9',
+        metric: 'env.temperature.room-r0',
+        value: String(20 + 999 / 100),
+        occurredAt: '2026-03-01T10:00:00.999Z',
+      });
     });
 
     it('answers a partial write with 400 naming the first bad line, after appending the good ones', async () => {
-      const response = await post(api, '/api/v2/write?org=o&bucket=b&precision=s', 'm,source=a f=1 1772359200\nm,source=a f="text"\nm f=2\nm,source=b f=3i\n');
+      const response = await post(
+        api,
+        '/api/v2/write?org=o&bucket=b&precision=s',
+        'm,source=a f=1 1772359200\nm,source=a f="text"\nm f=2\nm,source=b f=3i\n',
+      );
       expect(response.status).toBe(400);
       expect(await response.json()).toEqual({
         code: 'invalid',
-        message: 'partial write: 2 lines rejected, 2 events appended; line 2: field "f" is a string; only numbers and booleans become events',
+        message:
+          'partial write: 2 lines rejected, 2 events appended; line 2: field "f" is a string; only numbers and booleans become events',
         error: expect.any(String),
         line: 2,
         accepted: 2,
@@ -129,7 +151,12 @@ describe('Influx line protocol on the ingest-api', () => {
     });
 
     it('refuses the escaping cases whose names the event schema cannot hold, naming them unescaped', async () => {
-      const body = ['wea\\ ther,source=s f=1', 'm,source=s,lo\\,c=a\\=b f=1', 'm,source=s fi\\ eld=1', 'm,source=s f="say \\"hi\\""'].join('\n');
+      const body = [
+        'wea\\ ther,source=s f=1',
+        'm,source=s,lo\\,c=a\\=b f=1',
+        'm,source=s fi\\ eld=1',
+        'm,source=s f="say \\"hi\\""',
+      ].join('\n');
       const response = await post(api, '/api/v2/write', body);
       expect(response.status).toBe(400);
       expect((await response.json()).rejected.map(({ message }: { message: string }) => message)).toEqual([
@@ -143,12 +170,21 @@ describe('Influx line protocol on the ingest-api', () => {
 
     it('takes v1 writes with the key as the p parameter or the basic-auth password, at v1 precisions', async () => {
       const { origin, token } = api;
-      const query = await fetch(`${origin}/write?db=telegraf&rp=autogen&u=me&p=${encodeURIComponent(token)}&precision=h`, { method: 'POST', body: 'm,source=a f=1 492322' });
+      const query = await fetch(
+        `${origin}/write?db=telegraf&rp=autogen&u=me&p=${encodeURIComponent(token)}&precision=h`,
+        { method: 'POST', body: 'm,source=a f=1 492322' },
+      );
       expect(query.status).toBe(204);
       const basic = Buffer.from(`me:${token}`).toString('base64');
-      const viaBasic = await fetch(`${origin}/write?db=telegraf&precision=n`, { method: 'POST', headers: { authorization: `Basic ${basic}` }, body: 'm,source=b f=2 1772359200000000000' });
+      const viaBasic = await fetch(`${origin}/write?db=telegraf&precision=n`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${basic}` },
+        body: 'm,source=b f=2 1772359200000000000',
+      });
       expect(viaBasic.status).toBe(204);
-      const bearer = await post(api, '/write?precision=u', 'm,source=c f=3 1772359200000000', { authorization: `Bearer ${token}` });
+      const bearer = await post(api, '/write?precision=u', 'm,source=c f=3 1772359200000000', {
+        authorization: `Bearer ${token}`,
+      });
       expect(bearer.status).toBe(204);
       expect((await entries(api)).map(({ source, occurredAt }) => [source, occurredAt])).toEqual([
         ['a', '2026-03-01T10:00:00.000Z'],
@@ -158,8 +194,13 @@ describe('Influx line protocol on the ingest-api', () => {
     });
 
     it('takes a gzipped body with CRLF line ends, comments and blank lines', async () => {
-      const body = gzipSync('# from a Windows gateway\r\n\r\nm,source=a f=1 1772359200000\r\nm,source=b f=2 1772359200000\r\n');
-      const response = await post(api, '/api/v2/write?precision=ms', body, { 'content-encoding': 'gzip', 'content-type': 'text/plain; charset=utf-8' });
+      const body = gzipSync(
+        '# from a Windows gateway\r\n\r\nm,source=a f=1 1772359200000\r\nm,source=b f=2 1772359200000\r\n',
+      );
+      const response = await post(api, '/api/v2/write?precision=ms', body, {
+        'content-encoding': 'gzip',
+        'content-type': 'text/plain; charset=utf-8',
+      });
       expect(response.status).toBe(204);
       expect((await entries(api)).map(({ source, value }) => [source, value])).toEqual([
         ['a', '1'],
@@ -170,7 +211,11 @@ describe('Influx line protocol on the ingest-api', () => {
     it.each([
       ['no key', { authorization: '' }, 401],
       ['a wrong key', { authorization: `Token dev-1.${'A'.repeat(43)}` }, 401],
-      ['basic credentials without a colon', { authorization: `Basic ${Buffer.from('nocolon').toString('base64')}` }, 401],
+      [
+        'basic credentials without a colon',
+        { authorization: `Basic ${Buffer.from('nocolon').toString('base64')}` },
+        401,
+      ],
       ['an unknown scheme', { authorization: 'Digest x' }, 401],
     ])('refuses %s with an Influx-style 401', async (_name, headers, status) => {
       const response = await post(api, '/api/v2/write', 'm,source=a f=1', headers);
@@ -196,7 +241,12 @@ describe('Influx line protocol on the ingest-api', () => {
       ['an empty body', Buffer.alloc(0), {}, 400],
       ['only comments', Buffer.from('# nothing\n\n'), {}, 400],
       ['an unterminated quote', Buffer.from('m,source=a s="open'), {}, 400],
-      ['a line of a million tags', Buffer.from(`m,source=a${Array.from({ length: 1_000_000 }, (_, i) => `,t${i}=v`).join('')} f=1`), {}, 400],
+      [
+        'a line of a million tags',
+        Buffer.from(`m,source=a${Array.from({ length: 1_000_000 }, (_, i) => `,t${i}=v`).join('')} f=1`),
+        {},
+        400,
+      ],
       ['a 16 MB line', Buffer.from(`m,source=a s="${'x'.repeat(16 * 1_000_000)}"`), {}, 400],
       ['binary junk', Buffer.from([0, 255, 1, 254, 10, 0, 61, 44, 32]), {}, 400],
     ])('refuses %s with a JSON %i and appends nothing', async (_name, body, headers, status) => {

@@ -29,7 +29,9 @@ function precisionOf(req: Request, precisions: Readonly<Record<string, Precision
   if (given === undefined) return 'ns';
   const precision = typeof given === 'string' ? precisions[given] : undefined;
   if (precision === undefined) {
-    throw new HttpError(400, `precision must be one of ${Object.keys(precisions).join(', ')}`, { precision: String(given) });
+    throw new HttpError(400, `precision must be one of ${Object.keys(precisions).join(', ')}`, {
+      precision: String(given),
+    });
   }
   return precision;
 }
@@ -54,7 +56,12 @@ function influxErrors(classify: LineProtocolDeps['classify']): ErrorRequestHandl
     res
       .status(known.status)
       .set(known.headers)
-      .json({ code: INFLUX_CODES[known.status] ?? 'invalid', message: known.message, error: known.message, ...known.details });
+      .json({
+        code: INFLUX_CODES[known.status] ?? 'invalid',
+        message: known.message,
+        error: known.message,
+        ...known.details,
+      });
   };
 }
 
@@ -66,7 +73,12 @@ function rejectedLines(batch: LineBatch, appended: number): HttpError {
     appended > 0
       ? `partial write: ${plural(lines, 'line')} rejected, ${plural(appended, 'event')} appended; line ${first!.line}: ${first!.message}`
       : `no line was appended; line ${first!.line}: ${first!.message}`;
-  return new HttpError(400, message, { line: first!.line, accepted: appended, rejectedLines: lines, rejected: batch.rejected.slice(0, LISTED_REJECTIONS) });
+  return new HttpError(400, message, {
+    line: first!.line,
+    accepted: appended,
+    rejectedLines: lines,
+    rejected: batch.rejected.slice(0, LISTED_REJECTIONS),
+  });
 }
 
 /**
@@ -75,7 +87,14 @@ function rejectedLines(batch: LineBatch, appended: number): HttpError {
  * this pipeline has one stream. A point becomes one event per numeric or boolean field (see
  * line-events.ts); valid lines are appended even when others are rejected, as InfluxDB does.
  */
-export function lineProtocolRoutes({ config, access, metrics, admit, classify, reportPartitionFailure }: LineProtocolDeps): Router {
+export function lineProtocolRoutes({
+  config,
+  access,
+  metrics,
+  admit,
+  classify,
+  reportPartitionFailure,
+}: LineProtocolDeps): Router {
   const router = Router();
   // Any content type: clients send text/plain, some nothing at all. The limit holds for the inflated
   // body, and inflating stops at it, so a gzip bomb costs no more than a plain body.
@@ -93,10 +112,14 @@ export function lineProtocolRoutes({ config, access, metrics, admit, classify, r
       throw rejectedLines(batch, 0);
     }
     if (batch.events.length > config.lineMaxEvents) {
-      throw new HttpError(413, `A request may carry at most ${config.lineMaxEvents} events (one per field of each point)`, {
-        events: batch.events.length,
-        maxEvents: config.lineMaxEvents,
-      });
+      throw new HttpError(
+        413,
+        `A request may carry at most ${config.lineMaxEvents} events (one per field of each point)`,
+        {
+          events: batch.events.length,
+          maxEvents: config.lineMaxEvents,
+        },
+      );
     }
     try {
       await admit(access.caller(res), batch.events);
@@ -105,7 +128,12 @@ export function lineProtocolRoutes({ config, access, metrics, admit, classify, r
       for (const failure of error.failures) reportPartitionFailure(res, failure.error);
       // Points carry no event id, so a retry appends again what did get in; saying how much did is all that is left.
       const appended = error.results.filter((result) => result !== undefined).length;
-      throw new HttpError(503, `Only ${appended} of ${batch.events.length} events were appended; retry later`, { appended }, { 'Retry-After': '1' });
+      throw new HttpError(
+        503,
+        `Only ${appended} of ${batch.events.length} events were appended; retry later`,
+        { appended },
+        { 'Retry-After': '1' },
+      );
     }
     if (batch.rejected.length > 0) throw rejectedLines(batch, batch.events.length);
     res.status(204).end();

@@ -142,7 +142,11 @@ describe('parseLineProtocol', () => {
     ['an integer over int64', 'm f=9223372036854775808i', 'field "f": integer 9223372036854775808i is out of range'],
     ['an integer under int64', 'm f=-9223372036854775809i', 'field "f": integer -9223372036854775809i is out of range'],
     ['a negative unsigned', 'm f=-1u', 'field "f": invalid unsigned integer -1u'],
-    ['an unsigned over uint64', 'm f=18446744073709551616u', 'field "f": unsigned integer 18446744073709551616u is out of range'],
+    [
+      'an unsigned over uint64',
+      'm f=18446744073709551616u',
+      'field "f": unsigned integer 18446744073709551616u is out of range',
+    ],
     ['a timestamp that is not a number', 'm f=1 12a', 'invalid timestamp 12a'],
     ['a float timestamp', 'm f=1 1.5', 'invalid timestamp 1.5'],
     ['text after the timestamp', 'm f=1 1 2', 'unexpected text after the timestamp'],

@@ -90,7 +90,9 @@ function unescape(text: string, start: number, end: number, escapable: (code: nu
 }
 
 function nameAt(text: string, start: number, token: Token, escapesEquals: boolean): string {
-  return token.escaped ? unescape(text, start, token.end, (code) => escapableInName(code, escapesEquals)) : text.slice(start, token.end);
+  return token.escaped
+    ? unescape(text, start, token.end, (code) => escapableInName(code, escapesEquals))
+    : text.slice(start, token.end);
 }
 
 const BOOLEANS: Readonly<Record<string, boolean>> = {
@@ -157,12 +159,14 @@ function parseFieldValue(key: string, token: string): LineField | string {
     const sign = token.charCodeAt(0) === MINUS ? 1 : 0;
     if (!allDigits(token, sign, token.length - 1)) return `field "${key}": invalid integer ${token}`;
     const digits = token.length - 1 - sign;
-    if (digits >= 19 && BigInt(token.slice(sign, -1)) > INT64_MAX + BigInt(sign)) return `field "${key}": integer ${token} is out of range`;
+    if (digits >= 19 && BigInt(token.slice(sign, -1)) > INT64_MAX + BigInt(sign))
+      return `field "${key}": integer ${token} is out of range`;
     return { key, kind: 'integer', value: Number(token.slice(0, -1)) };
   }
   if (last === UNSIGNED_SUFFIX) {
     if (!allDigits(token, 0, token.length - 1)) return `field "${key}": invalid unsigned integer ${token}`;
-    if (token.length - 1 >= 20 && BigInt(token.slice(0, -1)) > UINT64_MAX) return `field "${key}": unsigned integer ${token} is out of range`;
+    if (token.length - 1 >= 20 && BigInt(token.slice(0, -1)) > UINT64_MAX)
+      return `field "${key}": unsigned integer ${token} is out of range`;
     return { key, kind: 'unsigned', value: Number(token.slice(0, -1)) };
   }
   if (!isFloatSyntax(token)) return `field "${key}": invalid value ${token}`;
@@ -200,7 +204,8 @@ function parseLine(text: string, start: number, end: number, line: number): Pars
     const keyStart = i + 1;
     const keyToken = scanName(text, keyStart, end, true, true);
     if (keyToken.end === keyStart) return 'missing tag key';
-    if (text.charCodeAt(keyToken.end) !== EQUALS || keyToken.end >= end) return `tag "${nameAt(text, keyStart, keyToken, true)}" has no value`;
+    if (text.charCodeAt(keyToken.end) !== EQUALS || keyToken.end >= end)
+      return `tag "${nameAt(text, keyStart, keyToken, true)}" has no value`;
     const valueStart = keyToken.end + 1;
     const valueToken = scanName(text, valueStart, end, true, false);
     if (valueToken.end === valueStart) return `tag "${nameAt(text, keyStart, keyToken, true)}" has no value`;
@@ -231,12 +236,18 @@ function parseLine(text: string, start: number, end: number, line: number): Pars
         else close += 1;
       }
       if (close >= end) return `field "${key}": unterminated string`;
-      fields.push({ key, kind: 'string', value: escaped ? unescape(text, i + 1, close, escapableInString) : text.slice(i + 1, close) });
+      fields.push({
+        key,
+        kind: 'string',
+        value: escaped ? unescape(text, i + 1, close, escapableInString) : text.slice(i + 1, close),
+      });
       i = close + 1;
-      if (i < end && text.charCodeAt(i) !== COMMA && text.charCodeAt(i) !== SPACE) return `field "${key}": unexpected text after the closing quote`;
+      if (i < end && text.charCodeAt(i) !== COMMA && text.charCodeAt(i) !== SPACE)
+        return `field "${key}": unexpected text after the closing quote`;
     } else {
       let valueEnd = i;
-      while (valueEnd < end && text.charCodeAt(valueEnd) !== COMMA && text.charCodeAt(valueEnd) !== SPACE) valueEnd += 1;
+      while (valueEnd < end && text.charCodeAt(valueEnd) !== COMMA && text.charCodeAt(valueEnd) !== SPACE)
+        valueEnd += 1;
       const field = parseFieldValue(key, text.slice(i, valueEnd));
       if (typeof field === 'string') return field;
       fields.push(field);
@@ -293,7 +304,14 @@ export function parseLineProtocol(text: string): { lines: ParsedLine[]; errors: 
   return { lines, errors };
 }
 
-const MS_PER_UNIT: Readonly<Record<Precision, number>> = { ns: 1e-6, us: 1e-3, ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+const MS_PER_UNIT: Readonly<Record<Precision, number>> = {
+  ns: 1e-6,
+  us: 1e-3,
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+};
 
 /** The latest instant a JS Date holds. */
 const MAX_DATE_MS = 8.64e15;

@@ -1,4 +1,11 @@
-import { createLogger, exitOnStartFailure, isPrimaryProcess, runProcesses, serveClusterMetrics, stopOnSignals } from '@redis-ingest/service-kit';
+import {
+  createLogger,
+  exitOnStartFailure,
+  isPrimaryProcess,
+  runProcesses,
+  serveClusterMetrics,
+  stopOnSignals,
+} from '@redis-ingest/service-kit';
 import { loadIngestConfig } from './config';
 import { start } from './server';
 

@@ -18,7 +18,14 @@ export class IngestMetrics {
   readonly rejected: Counter<'reason'>;
 
   constructor(metrics: ServiceMetrics) {
-    this.accepted = metrics.counter('ingest_events_accepted_total', 'Events answered with 2xx: appended, or duplicates of an event appended before');
-    this.rejected = metrics.counter('ingest_events_rejected_total', 'Events of parsed requests that were not appended, by reason', ['reason']);
+    this.accepted = metrics.counter(
+      'ingest_events_accepted_total',
+      'Events answered with 2xx: appended, or duplicates of an event appended before',
+    );
+    this.rejected = metrics.counter(
+      'ingest_events_rejected_total',
+      'Events of parsed requests that were not appended, by reason',
+      ['reason'],
+    );
   }
 }

@@ -1,4 +1,10 @@
-import { freePort, isolatedEnv, requestIdsEchoed, stopWithRequestInFlight, testRedisUrl } from '@redis-ingest/test-utils';
+import {
+  freePort,
+  isolatedEnv,
+  requestIdsEchoed,
+  stopWithRequestInFlight,
+  testRedisUrl,
+} from '@redis-ingest/test-utils';
 import { loadIngestConfig } from './config';
 import { start, type RunningIngestApi } from './server';
 
@@ -15,8 +21,16 @@ describe('ingest-api metrics and probes', () => {
   it('counts requests by route and status, events by outcome, and samples the stream', async () => {
     const base = `http://127.0.0.1:${api.port}`;
     const post = (body: unknown) =>
-      fetch(`${base}/api/ingest/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    await post([{ source: 's', metric: 'm', value: 1 }, { source: 's', metric: 'm', value: 2 }, { source: 'bad source', metric: 'm', value: 3 }]);
+      fetch(`${base}/api/ingest/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    await post([
+      { source: 's', metric: 'm', value: 1 },
+      { source: 's', metric: 'm', value: 2 },
+      { source: 'bad source', metric: 'm', value: 3 },
+    ]);
     await post({ source: 's', metric: 'm', value: 'x' });
     await fetch(`${base}/nowhere/${'x'.repeat(10)}`);
     const response = await fetch(`${base}/metrics`);
@@ -34,7 +48,10 @@ describe('ingest-api metrics and probes', () => {
   });
 
   it('echoes a request id, or makes one up', async () => {
-    expect(await requestIdsEchoed(api.port)).toEqual({ given: 'trace-42', madeUp: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    expect(await requestIdsEchoed(api.port)).toEqual({
+      given: 'trace-42',
+      madeUp: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    });
   });
 
   it('is not ready without Redis, while /healthz still answers', async () => {
@@ -50,7 +67,11 @@ describe('ingest-api metrics and probes', () => {
   it('answers /readyz 503 from the moment stopping starts, while a request in flight finishes', async () => {
     const stopping = await start(config({ INGEST_STOP_DELAY_MS: '500' }));
     const stop = await stopWithRequestInFlight(stopping, '/api/ingest/events', { source: 's', metric: 'm', value: 1 });
-    expect(stop).toMatchObject({ readyBefore: 200, readyWhileStopping: { status: 503, body: { error: 'Stopping' } }, healthWhileStopping: 200 });
+    expect(stop).toMatchObject({
+      readyBefore: 200,
+      readyWhileStopping: { status: 503, body: { error: 'Stopping' } },
+      healthWhileStopping: 200,
+    });
     expect(stop.reply).toMatch(/^HTTP\/1\.1 202 /);
   });
 });

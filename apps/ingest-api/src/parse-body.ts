@@ -51,7 +51,9 @@ export function parseNdjson(text: string, maxBatch: number, receivedAtMs: number
   return {
     ...batch,
     rejected: batch.rejected.map((rejection) =>
-      malformed.has(rejection.index) ? { index: rejection.index, errors: [{ path: '', message: 'Malformed JSON' }] } : rejection,
+      malformed.has(rejection.index)
+        ? { index: rejection.index, errors: [{ path: '', message: 'Malformed JSON' }] }
+        : rejection,
     ),
   };
 }

@@ -6,7 +6,14 @@ import { start, type RunningIngestApi } from './server';
 
 function ingestConfig(redisUrl: string, env: Record<string, string> = {}): IngestConfig {
   return loadIngestConfig(
-    isolatedEnv(redisUrl, { INGEST_API_PORT: '0', INGEST_API_HOST: '127.0.0.1', INGEST_BODY_LIMIT_BYTES: '4096', INGEST_MAX_BATCH: '5', INGEST_REDIS_TIMEOUT_MS: '5000', ...env }),
+    isolatedEnv(redisUrl, {
+      INGEST_API_PORT: '0',
+      INGEST_API_HOST: '127.0.0.1',
+      INGEST_BODY_LIMIT_BYTES: '4096',
+      INGEST_MAX_BATCH: '5',
+      INGEST_REDIS_TIMEOUT_MS: '5000',
+      ...env,
+    }),
   );
 }
 
@@ -36,7 +43,10 @@ describe('ingest-api against a live Redis', () => {
     expect(body).toEqual({ id: expect.stringMatching(/^\d+-\d+$/), value: event });
     const entries = await redis.xRange(config.keys.streamKey, '-', '+');
     expect(entries).toEqual([
-      { id: body.id, message: { source: 'sensor-1', metric: 'temperature', value: '21.5', occurredAt: event.occurredAt } },
+      {
+        id: body.id,
+        message: { source: 'sensor-1', metric: 'temperature', value: '21.5', occurredAt: event.occurredAt },
+      },
     ]);
   });
 
@@ -66,7 +76,12 @@ describe('ingest-api against a live Redis', () => {
     ['an empty body', '', 'application/json', 400],
     ['a non-JSON content type', 'source=s', 'text/plain', 415],
     ['a form body', 'source=s', 'application/x-www-form-urlencoded', 415],
-    ['a body over the limit', JSON.stringify({ source: 's', metric: 'm', value: 1, pad: 'x'.repeat(4096) }), 'application/json', 413],
+    [
+      'a body over the limit',
+      JSON.stringify({ source: 's', metric: 'm', value: 1, pad: 'x'.repeat(4096) }),
+      'application/json',
+      413,
+    ],
   ])('answers %s with a JSON %i', async (_, body, contentType, status) => {
     const response = await post(body, contentType);
     expect(response.status).toBe(status);
@@ -98,7 +113,12 @@ describe('ingest-api against a live Redis', () => {
   });
 
   it('takes NDJSON and rejects a malformed line by index', async () => {
-    const body = ['{"source":"a","metric":"m","value":1}', '{"source":', '', '{"source":"b","metric":"m","value":2}'].join('\n');
+    const body = [
+      '{"source":"a","metric":"m","value":1}',
+      '{"source":',
+      '',
+      '{"source":"b","metric":"m","value":2}',
+    ].join('\n');
     const response = await post(body, 'application/x-ndjson');
     expect(response.status).toBe(202);
     const answer = await response.json();
@@ -135,7 +155,11 @@ describe('ingest-api against a live Redis', () => {
 
   it('takes the event id from the Idempotency-Key header, and refuses it on a batch', async () => {
     const send = (body: unknown) =>
-      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'key-9' }, body: JSON.stringify(body) });
+      fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': 'key-9' },
+        body: JSON.stringify(body),
+      });
     const first = await send({ source: 's', metric: 'm', value: 1 });
     const second = await send({ source: 's', metric: 'm', value: 1 });
     expect([first.status, second.status]).toEqual([202, 200]);
@@ -157,7 +181,15 @@ describe('ingest-api against a live Redis', () => {
   it('describes its routes in /openapi.json with the event schema', async () => {
     const document = await (await fetch(`http://127.0.0.1:${api.port}/openapi.json`)).json();
     expect(document.openapi).toBe('3.1.0');
-    expect(Object.keys(document.paths).sort()).toEqual(['/api/ingest/events', '/api/v2/write', '/healthz', '/metrics', '/openapi.json', '/readyz', '/write']);
+    expect(Object.keys(document.paths).sort()).toEqual([
+      '/api/ingest/events',
+      '/api/v2/write',
+      '/healthz',
+      '/metrics',
+      '/openapi.json',
+      '/readyz',
+      '/write',
+    ]);
     const post = document.paths['/api/ingest/events'].post;
     expect(Object.keys(post.responses).sort()).toEqual(['200', '202', '400', '401', '403', '413', '415', '429', '503']);
     const single = post.requestBody.content['application/json'].schema.anyOf[0];
@@ -180,7 +212,11 @@ describe('ingest-api backpressure', () => {
     const api = await start(config);
     const url = `http://127.0.0.1:${api.port}/api/ingest/events`;
     const post = () =>
-      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ source: 's', metric: 'm', value: 1 }) });
+      fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ source: 's', metric: 'm', value: 1 }),
+      });
     try {
       const statuses = [];
       for (let i = 0; i < 5; i++) statuses.push((await post()).status);
@@ -192,9 +228,12 @@ describe('ingest-api backpressure', () => {
 
       // A group that has read and acknowledged everything has no backlog left.
       await redis.xGroupCreate(config.keys.streamKey, config.consumerGroup, '0');
-      const read = (await redis.xReadGroup(config.consumerGroup, 'c', { key: config.keys.streamKey, id: '>' }, { COUNT: 2 })) as
-        | { messages: { id: string }[] }[]
-        | null;
+      const read = (await redis.xReadGroup(
+        config.consumerGroup,
+        'c',
+        { key: config.keys.streamKey, id: '>' },
+        { COUNT: 2 },
+      )) as { messages: { id: string }[] }[] | null;
       const ids = read![0]!.messages.map((message) => message.id);
       expect((await post()).status).toBe(503);
       await redis.xAck(config.keys.streamKey, config.consumerGroup, ids);
@@ -209,7 +248,11 @@ describe('ingest-api backpressure', () => {
 describe('ingest-api waiting for replicas', () => {
   const event = JSON.stringify({ source: 's', metric: 'm', value: 1 });
   const post = (port: number) =>
-    fetch(`http://127.0.0.1:${port}/api/ingest/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: event });
+    fetch(`http://127.0.0.1:${port}/api/ingest/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: event,
+    });
 
   it('answers 2xx once a replica has the entry, and 503 when none acknowledges in time', async () => {
     const primary = await startRedisServer();
@@ -247,12 +290,20 @@ describe('ingest-api with stream partitions on one server', () => {
     // Without the delay the replica's first sync would wait 5 s for others to join it.
     const primary = await startRedisServer({ args: ['--repl-diskless-sync-delay', '0'] });
     const replica = await startRedisServer({ args: ['--replicaof', '127.0.0.1', String(primary.port)] });
-    const config = ingestConfig(primary.url, { INGEST_STREAM_PARTITIONS: '3', INGEST_WAIT_REPLICAS: '1', INGEST_WAIT_TIMEOUT_MS: '300' });
+    const config = ingestConfig(primary.url, {
+      INGEST_STREAM_PARTITIONS: '3',
+      INGEST_WAIT_REPLICAS: '1',
+      INGEST_WAIT_TIMEOUT_MS: '300',
+    });
     const keys = createKeys(config.keys);
     const api = await start(config);
     const redis = createClient({ url: primary.url });
     const post = (body: unknown) =>
-      fetch(`http://127.0.0.1:${api.port}/api/ingest/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      fetch(`http://127.0.0.1:${api.port}/api/ingest/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     const batch = ['a', 'b', 'c', 'd', 'e'].map((source, value) => ({ source, metric: 'm', value }));
     try {
       await redis.connect();
@@ -268,7 +319,9 @@ describe('ingest-api with stream partitions on one server', () => {
       const { ids } = (await response.json()) as { ids: string[] };
       for (const partition of keys.partitions) {
         const stored = (await redis.xRange(partition.stream, '-', '+')).map(({ id, message }) => [id, message.source]);
-        const expected = batch.flatMap(({ source }, n) => (keys.partitionFor(source) === partition ? [[ids[n], source]] : []));
+        const expected = batch.flatMap(({ source }, n) =>
+          keys.partitionFor(source) === partition ? [[ids[n], source]] : [],
+        );
         expect(stored.slice(-expected.length)).toEqual(expected);
       }
       expect(new Set(batch.map(({ source }) => keys.partitionFor(source))).size).toBeGreaterThan(1);

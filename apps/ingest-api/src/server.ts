@@ -64,7 +64,12 @@ function classifyError(error: unknown): HttpError | undefined {
     );
   }
   if (error instanceof BackpressureError) {
-    return new HttpError(503, 'The pipeline is behind; retry later', { backlog: error.backlog }, { 'Retry-After': '1' });
+    return new HttpError(
+      503,
+      'The pipeline is behind; retry later',
+      { backlog: error.backlog },
+      { 'Retry-After': '1' },
+    );
   }
   if (error instanceof MemoryPressureError) {
     return new HttpError(
@@ -91,10 +96,22 @@ function notAppendedReason(error: unknown): 'backpressure' | 'not_replicated' | 
  * in, with their ids, and which to send again. Never 2xx, so a client that reads only the status
  * retries the whole batch, which its eventIds make safe.
  */
-function partlyAppended(error: PartialAppendError, indexes: readonly number[], rejected: readonly RejectedEvent[]): HttpError {
-  const reasons = new Map(error.failures.flatMap((failure) => failure.positions.map((position) => [position, notAppendedReason(failure.error)])));
-  const appended = error.results.flatMap((result, position) => (result ? [{ index: indexes[position]!, id: result.id, duplicate: result.duplicate }] : []));
-  const notAppended = [...reasons].map(([position, reason]) => ({ index: indexes[position]!, reason })).sort((a, b) => a.index - b.index);
+function partlyAppended(
+  error: PartialAppendError,
+  indexes: readonly number[],
+  rejected: readonly RejectedEvent[],
+): HttpError {
+  const reasons = new Map(
+    error.failures.flatMap((failure) =>
+      failure.positions.map((position) => [position, notAppendedReason(failure.error)]),
+    ),
+  );
+  const appended = error.results.flatMap((result, position) =>
+    result ? [{ index: indexes[position]!, id: result.id, duplicate: result.duplicate }] : [],
+  );
+  const notAppended = [...reasons]
+    .map(([position, reason]) => ({ index: indexes[position]!, reason }))
+    .sort((a, b) => a.index - b.index);
   return new HttpError(
     503,
     'Only some events were appended; send those under notAppended again (with their eventIds)',
@@ -114,7 +131,9 @@ function withIdempotencyKey(body: unknown, idempotencyKey: string | undefined): 
   if (idempotencyKey === undefined || typeof body !== 'object' || body === null) return body;
   const eventId = (body as { eventId?: unknown }).eventId;
   if (eventId !== undefined && eventId !== idempotencyKey) {
-    throw new HttpError(400, 'Idempotency-Key and eventId differ', { errors: [{ path: '/eventId', message: 'Differs from Idempotency-Key' }] });
+    throw new HttpError(400, 'Idempotency-Key and eventId differ', {
+      errors: [{ path: '/eventId', message: 'Differs from Idempotency-Key' }],
+    });
   }
   return { ...body, eventId: idempotencyKey };
 }
@@ -163,34 +182,40 @@ export function createServer({
       events.accepted.inc(appended.length);
       return appended;
     } catch (error) {
-      const appendedCount = error instanceof PartialAppendError ? error.results.filter((result) => result !== undefined).length : 0;
+      const appendedCount =
+        error instanceof PartialAppendError ? error.results.filter((result) => result !== undefined).length : 0;
       if (appendedCount > 0) events.accepted.inc(appendedCount);
       events.rejected.inc({ reason: rejectionReason(error) }, admitted.length - appendedCount);
       throw error;
     }
   }
 
-  app.post('/api/ingest/events', access.authenticate(), ...jsonBody(config.bodyLimitBytes, [NDJSON]), async (req, res) => {
-    const receivedAtMs = Date.now();
-    const idempotencyKey = req.get('idempotency-key');
-    const caller = access.caller(res);
-    if (typeof req.body === 'string') {
-      rejectIdempotencyKeyOnBatch(idempotencyKey);
-      return sendBatch(res, caller, parseNdjson(req.body, config.maxBatch, receivedAtMs));
-    }
-    if (Array.isArray(req.body)) {
-      rejectIdempotencyKeyOnBatch(idempotencyKey);
-      return sendBatch(res, caller, validateBatch(req.body, config.maxBatch, receivedAtMs));
-    }
-    if (req.body === undefined) throw new HttpError(400, 'Request body must be a JSON event, a JSON array or NDJSON');
-    const result = validateEvent(withIdempotencyKey(req.body, idempotencyKey), receivedAtMs);
-    if (!result.ok) {
-      events.rejected.inc({ reason: 'invalid' });
-      throw new HttpError(400, 'Invalid event', { errors: result.errors });
-    }
-    const [appended] = await admit(caller, [result.event]);
-    res.status(appended!.duplicate ? 200 : 202).json({ id: appended!.id, value: result.event });
-  });
+  app.post(
+    '/api/ingest/events',
+    access.authenticate(),
+    ...jsonBody(config.bodyLimitBytes, [NDJSON]),
+    async (req, res) => {
+      const receivedAtMs = Date.now();
+      const idempotencyKey = req.get('idempotency-key');
+      const caller = access.caller(res);
+      if (typeof req.body === 'string') {
+        rejectIdempotencyKeyOnBatch(idempotencyKey);
+        return sendBatch(res, caller, parseNdjson(req.body, config.maxBatch, receivedAtMs));
+      }
+      if (Array.isArray(req.body)) {
+        rejectIdempotencyKeyOnBatch(idempotencyKey);
+        return sendBatch(res, caller, validateBatch(req.body, config.maxBatch, receivedAtMs));
+      }
+      if (req.body === undefined) throw new HttpError(400, 'Request body must be a JSON event, a JSON array or NDJSON');
+      const result = validateEvent(withIdempotencyKey(req.body, idempotencyKey), receivedAtMs);
+      if (!result.ok) {
+        events.rejected.inc({ reason: 'invalid' });
+        throw new HttpError(400, 'Invalid event', { errors: result.errors });
+      }
+      const [appended] = await admit(caller, [result.event]);
+      res.status(appended!.duplicate ? 200 : 202).json({ id: appended!.id, value: result.event });
+    },
+  );
 
   async function sendBatch(res: Response, caller: Caller, batch: ParsedBatch): Promise<void> {
     events.rejected.inc({ reason: 'invalid' }, batch.rejected.length);
@@ -237,7 +262,10 @@ export interface RunningIngestApi {
 const CONNECT_WAIT_MS = 2_000;
 
 /** Connects to Redis (waiting briefly; requests answer 503 until it is reachable) and listens. */
-export async function start(config: IngestConfig, logger: Logger = createLogger('ingest-api', config.logLevel)): Promise<RunningIngestApi> {
+export async function start(
+  config: IngestConfig,
+  logger: Logger = createLogger('ingest-api', config.logLevel),
+): Promise<RunningIngestApi> {
   const redis = createRedisClient(config.redis, {
     name: 'ingest-api',
     logger,
@@ -257,9 +285,15 @@ export async function start(config: IngestConfig, logger: Logger = createLogger(
       'no device keys: ingest accepts events from anyone until the first key is added (keys-cli add), or INGEST_AUTH_REQUIRED=true',
     );
   }
-  const server = createLimitedHttpServer(createServer({ config, redis, logger, readiness, access, redisSettings }), config.http);
+  const server = createLimitedHttpServer(
+    createServer({ config, redis, logger, readiness, access, redisSettings }),
+    config.http,
+  );
   const port = await listen(server, config.port, config.host);
-  logger.info({ port, authRequired: config.authRequired, rateLimit: config.rateLimit ?? 'off' }, 'ingest-api listening');
+  logger.info(
+    { port, authRequired: config.authRequired, rateLimit: config.rateLimit ?? 'off' },
+    'ingest-api listening',
+  );
   return {
     port,
     stop: async () => {

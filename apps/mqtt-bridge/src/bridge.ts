@@ -39,11 +39,14 @@ function holdReason(error: unknown): HoldReason {
 }
 
 /** Redis refused the append itself, not for backpressure: trying again cannot help. */
-const isRefusal = (error: unknown) => error instanceof ErrorReply && !(error instanceof BackpressureError) && !isConnectionError(error);
+const isRefusal = (error: unknown) =>
+  error instanceof ErrorReply && !(error instanceof BackpressureError) && !isConnectionError(error);
 
 /** The subscriptions, each under `$share/<group>/` when a share group is set. */
 export function subscriptionFilters(config: Pick<BridgeConfig, 'topics' | 'sharedGroup'>): string[] {
-  return config.topics.map((topic) => (config.sharedGroup === undefined ? topic : `$share/${config.sharedGroup}/${topic}`));
+  return config.topics.map((topic) =>
+    config.sharedGroup === undefined ? topic : `$share/${config.sharedGroup}/${topic}`,
+  );
 }
 
 /**
@@ -105,7 +108,14 @@ export class MqttBridge {
       client.on('connect', (connack) => {
         this.subscribe().then(
           () => {
-            logger.info({ clientId: config.clientId, sessionPresent: connack.sessionPresent, filters: subscriptionFilters(config) }, 'mqtt subscribed');
+            logger.info(
+              {
+                clientId: config.clientId,
+                sessionPresent: connack.sessionPresent,
+                filters: subscriptionFilters(config),
+              },
+              'mqtt subscribed',
+            );
             resolve();
           },
           (error: unknown) => {
@@ -132,7 +142,9 @@ export class MqttBridge {
     const granted = await this.client!.subscribeAsync(subscriptionFilters(this.deps.config), { qos: 1, rh: 2 });
     const refused = granted.filter((grant) => grant.qos > 2);
     if (refused.length > 0) {
-      throw new Error(`the broker refused ${refused.map((grant) => `${grant.topic} (reason ${grant.qos})`).join(', ')}`);
+      throw new Error(
+        `the broker refused ${refused.map((grant) => `${grant.topic} (reason ${grant.qos})`).join(', ')}`,
+      );
     }
   }
 
@@ -165,7 +177,8 @@ export class MqttBridge {
           await this.hold(error, message, connection);
         }
       }
-      if (this.holding !== undefined) this.deps.logger.info({ held: this.holding }, 'redis takes events again; acknowledging resumed');
+      if (this.holding !== undefined)
+        this.deps.logger.info({ held: this.holding }, 'redis takes events again; acknowledging resumed');
     } finally {
       // Also when the message is given up: nothing is held any more, and the next message tries afresh.
       this.holding = undefined;
@@ -182,7 +195,11 @@ export class MqttBridge {
   private async deliver(message: MqttMessage, pending: MappedMessage): Promise<void> {
     const { config, redis } = this.deps;
     if (pending.events.length > 0) {
-      const options = { consumerGroup: config.consumerGroup, maxBacklog: config.maxBacklog, idempotencyWindowMs: config.idempotencyWindowMs };
+      const options = {
+        consumerGroup: config.consumerGroup,
+        maxBacklog: config.maxBacklog,
+        idempotencyWindowMs: config.idempotencyWindowMs,
+      };
       try {
         this.count(await appendToPartitions(redis, this.keys, pending.events, options));
         pending.events = [];
@@ -206,13 +223,21 @@ export class MqttBridge {
       const messageId = message.messageId === undefined ? '' : String(message.messageId);
       await Promise.all(
         pending.rejected.map(({ reason, fields }) =>
-          redis.xAdd(this.keys.deadLetter, '*', deadLetterFields({ messageId, reason, failedAt, consumer, topic: message.topic }, fields, []), {
-            TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: config.deadLetterMaxLen },
-          }),
+          redis.xAdd(
+            this.keys.deadLetter,
+            '*',
+            deadLetterFields({ messageId, reason, failedAt, consumer, topic: message.topic }, fields, []),
+            {
+              TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: config.deadLetterMaxLen },
+            },
+          ),
         ),
       );
       this.metrics.deadLettered.inc(pending.rejected.length);
-      this.deps.logger.debug({ topic: message.topic, reasons: pending.rejected.map(({ reason }) => reason) }, 'payload dead-lettered');
+      this.deps.logger.debug(
+        { topic: message.topic, reasons: pending.rejected.map(({ reason }) => reason) },
+        'payload dead-lettered',
+      );
       pending.rejected = [];
     }
   }
@@ -232,13 +257,18 @@ export class MqttBridge {
     this.metrics.held.inc({ reason });
     if (reason !== 'backpressure') this.metrics.service.redisErrors.inc({ operation: 'append' });
     if (this.holding === undefined) {
-      const log = reason === 'failed' ? this.deps.logger.error.bind(this.deps.logger) : this.deps.logger.warn.bind(this.deps.logger);
+      const log =
+        reason === 'failed'
+          ? this.deps.logger.error.bind(this.deps.logger)
+          : this.deps.logger.warn.bind(this.deps.logger);
       log({ err: error, reason, topic: message.topic }, 'cannot append now; holding the message unacknowledged');
     }
     this.holding = reason;
-    if (message.qos > 0 && connection !== this.connection) throw new NotAcknowledged('the connection it came on is gone');
+    if (message.qos > 0 && connection !== this.connection)
+      throw new NotAcknowledged('the connection it came on is gone');
     if (this.stopping) {
-      if (message.qos === 0) this.deps.logger.error({ topic: message.topic }, 'stopping with a QoS 0 message not appended; it is lost');
+      if (message.qos === 0)
+        this.deps.logger.error({ topic: message.topic }, 'stopping with a QoS 0 message not appended; it is lost');
       throw new NotAcknowledged('stopping');
     }
     try {

@@ -49,9 +49,16 @@ function readTopics(env: Env): string[] {
   if (topics.length === 0) throw new ConfigError('MQTT_TOPICS', 'expected at least one topic filter');
   for (const topic of topics) {
     const levels = topic.split('/');
-    const badWildcard = levels.some((level, index) => (level.includes('#') && (level !== '#' || index !== levels.length - 1)) || (level.includes('+') && level !== '+'));
+    const badWildcard = levels.some(
+      (level, index) =>
+        (level.includes('#') && (level !== '#' || index !== levels.length - 1)) ||
+        (level.includes('+') && level !== '+'),
+    );
     if (badWildcard || topic.startsWith('$share/')) {
-      throw new ConfigError('MQTT_TOPICS', `"${topic}" is not a topic filter (use MQTT_SHARED_GROUP for shared subscriptions)`);
+      throw new ConfigError(
+        'MQTT_TOPICS',
+        `"${topic}" is not a topic filter (use MQTT_SHARED_GROUP for shared subscriptions)`,
+      );
     }
   }
   return topics;
@@ -60,7 +67,8 @@ function readTopics(env: Env): string[] {
 function readSharedGroup(env: Env): string | undefined {
   const group = readString(env, 'MQTT_SHARED_GROUP', 'redis-ingest');
   if (group === 'none') return undefined;
-  if (/[/+#]/.test(group)) throw new ConfigError('MQTT_SHARED_GROUP', `must not contain "/", "+" or "#", got "${group}"`);
+  if (/[/+#]/.test(group))
+    throw new ConfigError('MQTT_SHARED_GROUP', `must not contain "/", "+" or "#", got "${group}"`);
   return group;
 }
 

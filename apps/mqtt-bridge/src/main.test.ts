@@ -17,7 +17,10 @@ interface Launched {
 }
 
 function launch(env: Record<string, string>): Launched {
-  const child = spawn(process.execPath, [MAIN_JS], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [MAIN_JS], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const lines: Record<string, unknown>[] = [];
   const waiting: { msg: string; resolve: (line: Record<string, unknown>) => void }[] = [];
   createInterface({ input: child.stdout! }).on('line', (text) => {
@@ -50,7 +53,8 @@ describe('node apps/mqtt-bridge/dist/main.js', () => {
     publisher = await connectAsync(broker.url, { protocolVersion: 5, clientId: 'main-test-publisher' });
   });
   afterEach(() => {
-    for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    for (const child of children.splice(0))
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
   afterAll(async () => {
     await publisher.endAsync();
@@ -91,8 +95,14 @@ describe('node apps/mqtt-bridge/dist/main.js', () => {
     const total = 2_000;
     const first = started(env);
     await first.logged('mqtt bridge started');
-    const publishing = Promise.all(Array.from({ length: total }, (_, i) => publisher.publishAsync('killed/src/m', String(i), { qos: 1 })));
-    await eventually(async () => (await redis.xLen(env.INGEST_STREAM_KEY!)) >= total / 10, 20_000, 'a tenth of the stream appended');
+    const publishing = Promise.all(
+      Array.from({ length: total }, (_, i) => publisher.publishAsync('killed/src/m', String(i), { qos: 1 })),
+    );
+    await eventually(
+      async () => (await redis.xLen(env.INGEST_STREAM_KEY!)) >= total / 10,
+      20_000,
+      'a tenth of the stream appended',
+    );
     first.child.kill('SIGKILL');
     expect(await first.exit).toEqual({ code: null, signal: 'SIGKILL' });
     const killedAt = await redis.xLen(env.INGEST_STREAM_KEY!);
@@ -104,7 +114,11 @@ describe('node apps/mqtt-bridge/dist/main.js', () => {
     // The broker sends again whatever the first process had not acknowledged, some of it already appended.
     // This marker queues behind those resends; once it is dead-lettered, every one of them has been handled.
     await publisher.publishAsync('killed/src/m', 'end', { qos: 1 });
-    await eventually(async () => (await redis.xLen(env.INGEST_DEAD_LETTER_KEY!)) === 1, 10_000, 'the marker behind the stream');
+    await eventually(
+      async () => (await redis.xLen(env.INGEST_DEAD_LETTER_KEY!)) === 1,
+      10_000,
+      'the marker behind the stream',
+    );
     const values = (await redis.xRange(env.INGEST_STREAM_KEY!, '-', '+')).map(({ message }) => Number(message.value));
     expect(killedAt).toBeLessThan(total);
     expect(values).toHaveLength(total);

@@ -52,19 +52,41 @@ describe('mapMessage', () => {
   });
 
   it('takes a JSON event, filling source and metric from the topic and keeping its own eventId', () => {
-    const mapped = mapMessage(message('{"value": -3, "occurredAt": "2026-05-01T11:00:00+01:00", "eventId": "reading-9"}'), options);
-    expect(mapped.events).toEqual([{ source: 'sensor-7', metric: 'temperature', value: -3, occurredAt: '2026-05-01T10:00:00.000Z', eventId: 'reading-9' }]);
-    const named = mapMessage(message('{"source": "pump-1", "metric": "rpm", "value": 900}', { qos: 0, messageId: undefined }), options);
-    expect(named.events).toEqual([{ source: 'pump-1', metric: 'rpm', value: 900, occurredAt: '2026-05-01T12:00:00.000Z' }]);
+    const mapped = mapMessage(
+      message('{"value": -3, "occurredAt": "2026-05-01T11:00:00+01:00", "eventId": "reading-9"}'),
+      options,
+    );
+    expect(mapped.events).toEqual([
+      {
+        source: 'sensor-7',
+        metric: 'temperature',
+        value: -3,
+        occurredAt: '2026-05-01T10:00:00.000Z',
+        eventId: 'reading-9',
+      },
+    ]);
+    const named = mapMessage(
+      message('{"source": "pump-1", "metric": "rpm", "value": 900}', { qos: 0, messageId: undefined }),
+      options,
+    );
+    expect(named.events).toEqual([
+      { source: 'pump-1', metric: 'rpm', value: 900, occurredAt: '2026-05-01T12:00:00.000Z' },
+    ]);
   });
 
   it('takes a batch and refuses only its bad elements, each with its index', () => {
     const mapped = mapMessage(message('[1, {"value": "hot"}, {"metric": "humidity", "value": 40}]'), options);
     expect(mapped.events.map(({ metric, value, eventId }) => ({ metric, value, eventId }))).toEqual([
-      { metric: 'temperature', value: 1, eventId: derivedEventId(message('[1, {"value": "hot"}, {"metric": "humidity", "value": 40}]'), 'bridge-1', 0) },
+      {
+        metric: 'temperature',
+        value: 1,
+        eventId: derivedEventId(message('[1, {"value": "hot"}, {"metric": "humidity", "value": 40}]'), 'bridge-1', 0),
+      },
       { metric: 'humidity', value: 40, eventId: expect.stringMatching(/\.2$/) },
     ]);
-    expect(mapped.rejected).toEqual([{ reason: '[1] /value: Expected number', fields: { payload: '{"value":"hot"}', index: '1' } }]);
+    expect(mapped.rejected).toEqual([
+      { reason: '[1] /value: Expected number', fields: { payload: '{"value":"hot"}', index: '1' } },
+    ]);
   });
 
   it.each([
@@ -76,7 +98,7 @@ describe('mapMessage', () => {
     ['[]', 'empty batch'],
     ['[1, 2, 3, 4]', 'batch of 4 events is over the limit of 3'],
     ['{"value": 1, "unit": "C"}', '/unit: Unexpected property'],
-    ['{"value": 1, "occurredAt": "yesterday"}', '/occurredAt: Expected string to match \'date-time\' format'],
+    ['{"value": 1, "occurredAt": "yesterday"}', "/occurredAt: Expected string to match 'date-time' format"],
   ])('refuses %j whole: %s', (payload, reason) => {
     expect(mapMessage(message(payload), options)).toEqual({ events: [], rejected: [{ reason, fields: { payload } }] });
   });
@@ -103,6 +125,8 @@ describe('mapMessage', () => {
 
   it('refuses a payload over the size limit unread', () => {
     const huge = `[${'1,'.repeat(DEAD_LETTER_PAYLOAD_BYTES)}1]`;
-    expect(mapMessage(message(huge), options).rejected[0]!.reason).toBe(`payload of ${huge.length} bytes is over the limit of ${2 * DEAD_LETTER_PAYLOAD_BYTES}`);
+    expect(mapMessage(message(huge), options).rejected[0]!.reason).toBe(
+      `payload of ${huge.length} bytes is over the limit of ${2 * DEAD_LETTER_PAYLOAD_BYTES}`,
+    );
   });
 });

@@ -78,7 +78,8 @@ function toEvent(
   const series = topicSeries(message.topic);
   let input: Record<string, unknown>;
   if (typeof item === 'number') {
-    if (series.source === undefined) return { ok: false, reason: `a bare number needs a topic ending in <source>/<metric>, got "${message.topic}"` };
+    if (series.source === undefined)
+      return { ok: false, reason: `a bare number needs a topic ending in <source>/<metric>, got "${message.topic}"` };
     input = { ...series, value: item };
   } else if (typeof item === 'object' && item !== null && !Array.isArray(item)) {
     input = { ...series, ...(item as Record<string, unknown>) };
@@ -125,13 +126,18 @@ function mapPayload(message: MqttMessage, options: MappingOptions): MappedMessag
     return mapped.ok ? { events: [mapped.event], rejected: [] } : whole(mapped.reason);
   }
   if (parsed.length === 0) return whole('empty batch');
-  if (parsed.length > options.maxBatch) return whole(`batch of ${parsed.length} events is over the limit of ${options.maxBatch}`);
+  if (parsed.length > options.maxBatch)
+    return whole(`batch of ${parsed.length} events is over the limit of ${options.maxBatch}`);
   const events: TelemetryEvent[] = [];
   const rejected: RejectedPayload[] = [];
   parsed.forEach((item: unknown, index) => {
     const mapped = toEvent(item, message, options, index);
     if (mapped.ok) events.push(mapped.event);
-    else rejected.push({ reason: `[${index}] ${mapped.reason}`, fields: { payload: JSON.stringify(item) ?? '', index: String(index) } });
+    else
+      rejected.push({
+        reason: `[${index}] ${mapped.reason}`,
+        fields: { payload: JSON.stringify(item) ?? '', index: String(index) },
+      });
   });
   return { events, rejected };
 }

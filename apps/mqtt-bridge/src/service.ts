@@ -1,6 +1,15 @@
 import express from 'express';
 import { createKeys, createRedisClient, readQueueStats } from '@redis-ingest/redis-schema';
-import { Readiness, closeServer, createLimitedHttpServer, errorHandler, listen, notFound, requestContext, type Logger } from '@redis-ingest/service-kit';
+import {
+  Readiness,
+  closeServer,
+  createLimitedHttpServer,
+  errorHandler,
+  listen,
+  notFound,
+  requestContext,
+  type Logger,
+} from '@redis-ingest/service-kit';
 import { MqttBridge } from './bridge';
 import type { BridgeConfig } from './config';
 
@@ -12,14 +21,23 @@ export interface RunningBridge {
 }
 
 /** The probe port serves orchestrators and scrapers only: tight fixed limits suit every deployment. */
-const PROBE_HTTP_LIMITS = { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, maxHeaderBytes: 16_384 };
+const PROBE_HTTP_LIMITS = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  maxHeaderBytes: 16_384,
+};
 
 /**
  * Connects to Redis (the client keeps retrying) and to the broker, subscribes, and serves /healthz,
  * /readyz (ready while the broker is connected, Redis answers and no message is held back) and /metrics.
  */
 export async function start(config: BridgeConfig, logger: Logger): Promise<RunningBridge> {
-  const redis = createRedisClient(config.redis, { name: `mqtt-bridge:${config.clientId}`, logger, commandTimeoutMs: config.redisTimeoutMs });
+  const redis = createRedisClient(config.redis, {
+    name: `mqtt-bridge:${config.clientId}`,
+    logger,
+    commandTimeoutMs: config.redisTimeoutMs,
+  });
   await redis.connect();
   const bridge = new MqttBridge({ config, redis, logger });
   const metrics = bridge.metrics.service;

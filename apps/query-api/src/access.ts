@@ -24,12 +24,19 @@ export function queryAccess({ readToken, adminToken }: Pick<QueryConfig, 'readTo
   if (adminToken === undefined) return { read, admin: read };
   return {
     read,
-    admin: requireBearerToken({ realm: REALM, accepted: [adminToken], insufficient: readToken === undefined ? [] : [readToken] }),
+    admin: requireBearerToken({
+      realm: REALM,
+      accepted: [adminToken],
+      insufficient: readToken === undefined ? [] : [readToken],
+    }),
   };
 }
 
 /** Says at start-up which routes anyone may use; never logs a token. */
-export function warnAboutOpenRoutes({ readToken, adminToken }: Pick<QueryConfig, 'readToken' | 'adminToken'>, logger: Logger): void {
+export function warnAboutOpenRoutes(
+  { readToken, adminToken }: Pick<QueryConfig, 'readToken' | 'adminToken'>,
+  logger: Logger,
+): void {
   if (readToken === undefined) {
     logger.warn({ variable: 'QUERY_READ_TOKEN' }, 'no read token: anyone who reaches the port may read the telemetry');
   }

@@ -42,7 +42,8 @@ const Failure = {
 };
 const DeadLetter = Type.Object({
   id: Type.String({
-    description: 'The dead-letter stream id; `<partition>:<stream id>` when the stream has several partitions (INGEST_STREAM_PARTITIONS).',
+    description:
+      'The dead-letter stream id; `<partition>:<stream id>` when the stream has several partitions (INGEST_STREAM_PARTITIONS).',
   }),
   ...Failure,
   payload: Type.Record(Type.String(), Type.String(), { description: 'The original stream fields.' }),
@@ -58,7 +59,10 @@ const QueueFigures = {
 };
 
 const unauthorized: Record<number, RouteResponse> = {
-  401: { description: 'QUERY_READ_TOKEN is set and `Authorization: Bearer <token>` does not carry it or the admin token.', schema: ErrorBody },
+  401: {
+    description: 'QUERY_READ_TOKEN is set and `Authorization: Bearer <token>` does not carry it or the admin token.',
+    schema: ErrorBody,
+  },
 };
 const forbidden: Record<number, RouteResponse> = {
   401: { description: 'No token, or an unknown one; QUERY_ADMIN_TOKEN is needed.', schema: ErrorBody },
@@ -88,22 +92,30 @@ function dataRoutes(config: QueryConfig): RouteDescription[] {
     {
       method: 'get',
       path: '/api/ingest/summary',
-      summary: 'Queue health, over every stream partition, and one page of series with their latest raw and rollup points',
+      summary:
+        'Queue health, over every stream partition, and one page of series with their latest raw and rollup points',
       query: seriesPageQuerySchema(config.maxSeriesPage),
       responses: {
         ...ok(
           'Queue figures and series',
           Type.Object({
             queue: Type.Object(QueueFigures, {
-              description: "Every partition added up; the lag is null if any partition's is, the consumers the most any partition has.",
+              description:
+                "Every partition added up; the lag is null if any partition's is, the consumers the most any partition has.",
             }),
             partitions: Type.Optional(
               Type.Array(Type.Object({ partition: Type.Integer(), ...QueueFigures }), {
-                description: "Each partition's figures, in partition order; only when the stream has several partitions.",
+                description:
+                  "Each partition's figures, in partition order; only when the stream has several partitions.",
               }),
             ),
             metrics: Type.Array(
-              Type.Object({ metric: Type.String(), source: Type.String(), raw: Nullable(Point), rollup: Nullable(Point) }),
+              Type.Object({
+                metric: Type.String(),
+                source: Type.String(),
+                raw: Nullable(Point),
+                rollup: Nullable(Point),
+              }),
             ),
             next: Cursor,
           }),
@@ -235,7 +247,8 @@ const changeRoutes: RouteDescription[] = [
         Type.Object({
           replayed: Type.Integer(),
           ids: Type.Array(Type.String(), {
-            description: 'The new stream ids, in replay order; `<partition>:<stream id>` when the stream has several partitions.',
+            description:
+              'The new stream ids, in replay order; `<partition>:<stream id>` when the stream has several partitions.',
           }),
           missing: Missing,
         }),
@@ -259,7 +272,11 @@ const changeRoutes: RouteDescription[] = [
 
 export function queryApiDocument(config: QueryConfig): OpenApiDocument {
   return buildOpenApiDocument(
-    { title: 'redis-ingest query API', version: '0.1.0', description: 'Reads what the ingest pipeline stored in Redis.' },
+    {
+      title: 'redis-ingest query API',
+      version: '0.1.0',
+      description: 'Reads what the ingest pipeline stored in Redis.',
+    },
     queryApiRoutes(config),
   );
 }

@@ -45,8 +45,10 @@ const topologies: Topology[] = [
     name: 'a Redis Cluster of three primaries',
     shards: 3,
     placement: 'three primaries',
-    env: () => isolatedEnv(cluster.nodes[0]!.url, { REDIS_CLUSTER_NODES: cluster.rootNodes.map(({ url }) => url).join(',') }),
-    shardsHolding: async (keys) => new Set(await Promise.all(keys.map(async (key) => (await cluster.primaryFor(key)).port))).size,
+    env: () =>
+      isolatedEnv(cluster.nodes[0]!.url, { REDIS_CLUSTER_NODES: cluster.rootNodes.map(({ url }) => url).join(',') }),
+    shardsHolding: async (keys) =>
+      new Set(await Promise.all(keys.map(async (key) => (await cluster.primaryFor(key)).port))).size,
   },
   {
     name: 'a single server',
@@ -83,7 +85,11 @@ describe.each(topologies)('query-api with three stream partitions on $name', (to
     return { status: response.status, body: await response.json() };
   };
   const post = async (path: string, body: unknown): Promise<Answer> => {
-    const response = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const response = await fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     return { status: response.status, body: await response.json() };
   };
 
@@ -100,7 +106,12 @@ describe.each(topologies)('query-api with three stream partitions on $name', (to
     for (let i = 0; i < count; i++) ids.push(await redis.xAdd(partition(index).stream, '*', eventIn(index, String(i))));
     return ids;
   };
-  const failure = (tag: string) => ({ messageId: `${tag}-0`, reason: `bad ${tag}`, failedAt: '2026-01-01T00:00:01.000Z', consumer: 'worker-1' });
+  const failure = (tag: string) => ({
+    messageId: `${tag}-0`,
+    reason: `bad ${tag}`,
+    failedAt: '2026-01-01T00:00:01.000Z',
+    consumer: 'worker-1',
+  });
   const addDeadLetter = (index: number, id: string, tag = `${index}/${id}`) =>
     redis.xAdd(partition(index).deadLetter, id, deadLetterFields(failure(tag), eventIn(index, tag), []));
   const idsIn = async (key: string) => (await redis.xRange(key, '-', '+')).map(({ id }) => id);
@@ -133,20 +144,36 @@ describe.each(topologies)('query-api with three stream partitions on $name', (to
   it('adds the queue up over the partitions, shows each one, and exports the sums and readiness', async () => {
     const plan = [
       { added: 4, reads: [['worker-1', 3]], acked: 1, dead: 1 },
-      { added: 6, reads: [['worker-1', 2], ['worker-2', 2]], acked: 3, dead: 0 },
+      {
+        added: 6,
+        reads: [
+          ['worker-1', 2],
+          ['worker-2', 2],
+        ],
+        acked: 3,
+        dead: 0,
+      },
       { added: 5, reads: [], acked: 0, dead: 2 },
     ] as const;
     for (const [index, { added, reads, acked, dead }] of plan.entries()) {
       const { stream } = partition(index);
       const ids = await addEvents(index, added);
       await redis.xGroupCreate(stream, config.consumerGroup, '0');
-      for (const [consumer, count] of reads) await redis.xReadGroup(config.consumerGroup, consumer, { key: stream, id: '>' }, { COUNT: count });
+      for (const [consumer, count] of reads)
+        await redis.xReadGroup(config.consumerGroup, consumer, { key: stream, id: '>' }, { COUNT: count });
       if (acked > 0) await redis.xAck(stream, config.consumerGroup, ids.slice(0, acked));
       for (let i = 0; i < dead; i++) await addDeadLetter(index, '*', `dead-${i}`);
     }
     const expected = plan.map(({ added, reads, acked, dead }, index) => {
       const delivered = reads.reduce((sum, [, count]) => sum + count, 0);
-      return { partition: index, total: added, pending: delivered - acked, dead_lettered: dead, lag: added - delivered, consumers: reads.length };
+      return {
+        partition: index,
+        total: added,
+        pending: delivered - acked,
+        dead_lettered: dead,
+        lag: added - delivered,
+        consumers: reads.length,
+      };
     });
 
     const { status, body } = await get('/api/ingest/summary');
@@ -167,19 +194,46 @@ describe.each(topologies)('query-api with three stream partitions on $name', (to
   });
 
   it('lists recent events newest first across the partitions, equal ids in partition order', async () => {
-    const written: [number, string][] = [[0, '1000-0'], [1, '1001-0'], [2, '1002-0'], [0, '1003-0'], [2, '1003-0'], [1, '1005-0'], [0, '1006-0']];
+    const written: [number, string][] = [
+      [0, '1000-0'],
+      [1, '1001-0'],
+      [2, '1002-0'],
+      [0, '1003-0'],
+      [2, '1003-0'],
+      [1, '1005-0'],
+      [0, '1006-0'],
+    ];
     for (const [index, id] of written) await redis.xAdd(partition(index).stream, id, eventIn(index, `p${index}`));
     const listed = async (query: string) =>
-      (await get(`/api/ingest/events/recent${query}`)).body.events.map(({ id, value }: { id: string; value: string }) => `${value}@${id}`);
+      (await get(`/api/ingest/events/recent${query}`)).body.events.map(
+        ({ id, value }: { id: string; value: string }) => `${value}@${id}`,
+      );
 
     expect(await listed('?count=5')).toEqual(['p0@1006-0', 'p1@1005-0', 'p0@1003-0', 'p2@1003-0', 'p2@1002-0']);
-    expect(await listed('')).toEqual(['p0@1006-0', 'p1@1005-0', 'p0@1003-0', 'p2@1003-0', 'p2@1002-0', 'p1@1001-0', 'p0@1000-0']);
+    expect(await listed('')).toEqual([
+      'p0@1006-0',
+      'p1@1005-0',
+      'p0@1003-0',
+      'p2@1003-0',
+      'p2@1002-0',
+      'p1@1001-0',
+      'p0@1000-0',
+    ]);
     const [newest] = (await get('/api/ingest/events/recent?count=1')).body.events;
     expect(newest).toEqual({ id: '1006-0', ...eventIn(0, 'p0') });
   });
 
   it('pages through the dead letters of every partition newest first, with no entry twice', async () => {
-    const written: [number, string][] = [[0, '300-0'], [0, '600-0'], [0, '800-0'], [1, '200-0'], [1, '500-0'], [1, '900-0'], [2, '400-0'], [2, '600-0']];
+    const written: [number, string][] = [
+      [0, '300-0'],
+      [0, '600-0'],
+      [0, '800-0'],
+      [1, '200-0'],
+      [1, '500-0'],
+      [1, '900-0'],
+      [2, '400-0'],
+      [2, '600-0'],
+    ];
     for (const [index, id] of written) await addDeadLetter(index, id);
 
     const pages: string[][] = [];
@@ -192,13 +246,24 @@ describe.each(topologies)('query-api with three stream partitions on $name', (to
       query = `?count=3&cursor=${encodeURIComponent(body.next)}`;
     }
     // The first page ends between two entries of equal id, which the cursor must tell apart.
-    expect(pages).toEqual([['1:900-0', '0:800-0', '0:600-0'], ['2:600-0', '1:500-0', '2:400-0'], ['0:300-0', '1:200-0']]);
+    expect(pages).toEqual([
+      ['1:900-0', '0:800-0', '0:600-0'],
+      ['2:600-0', '1:500-0', '2:400-0'],
+      ['0:300-0', '1:200-0'],
+    ]);
 
     const { body } = await get('/api/ingest/dead-letters?count=1');
-    expect(body.deadLetters).toEqual([{ id: '1:900-0', ...failure('1/900-0'), payload: eventIn(1, '1/900-0'), history: [] }]);
+    expect(body.deadLetters).toEqual([
+      { id: '1:900-0', ...failure('1/900-0'), payload: eventIn(1, '1/900-0'), history: [] },
+    ]);
     // A bare stream id starts below it in every partition.
     const below = await get('/api/ingest/dead-letters?count=10&cursor=600-0');
-    expect(below.body.deadLetters.map(({ id }: { id: string }) => id)).toEqual(['1:500-0', '2:400-0', '0:300-0', '1:200-0']);
+    expect(below.body.deadLetters.map(({ id }: { id: string }) => id)).toEqual([
+      '1:500-0',
+      '2:400-0',
+      '0:300-0',
+      '1:200-0',
+    ]);
   });
 
   it('replays and deletes chosen dead letters in their own partition only', async () => {
@@ -209,28 +274,43 @@ describe.each(topologies)('query-api with three stream partitions on $name', (to
 
     const replay = await post('/api/ingest/dead-letters/replay', { ids: ['1:700-0', '2:701-0', '0:999-0', '7:700-0'] });
     expect(replay.status).toBe(200);
-    expect(replay.body).toEqual({ replayed: 2, ids: [expect.stringMatching(/^1:/), expect.stringMatching(/^2:/)], missing: ['0:999-0', '7:700-0'] });
-    for (const [index, ref, tag] of [[1, replay.body.ids[0], '1/700-0'], [2, replay.body.ids[1], '2/701-0']] as const) {
+    expect(replay.body).toEqual({
+      replayed: 2,
+      ids: [expect.stringMatching(/^1:/), expect.stringMatching(/^2:/)],
+      missing: ['0:999-0', '7:700-0'],
+    });
+    for (const [index, ref, tag] of [
+      [1, replay.body.ids[0], '1/700-0'],
+      [2, replay.body.ids[1], '2/701-0'],
+    ] as const) {
       const [entry, ...others] = await redis.xRange(partition(index).stream, '-', '+');
       expect(others).toEqual([]);
       expect(`${index}:${entry!.id}`).toBe(ref);
       expect(entry!.message).toEqual({ ...eventIn(index, tag), deadLetterHistory: JSON.stringify([failure(tag)]) });
     }
     expect(await redis.xLen(partition(0).stream)).toBe(0);
-    expect(await Promise.all(keys.partitions.map(({ deadLetter }) => idsIn(deadLetter)))).toEqual([['700-0'], ['702-0'], []]);
+    expect(await Promise.all(keys.partitions.map(({ deadLetter }) => idsIn(deadLetter)))).toEqual([
+      ['700-0'],
+      ['702-0'],
+      [],
+    ]);
 
     for (const action of ['replay', 'delete']) {
       const bare = await post(`/api/ingest/dead-letters/${action}`, { ids: ['0:700-0', '700-0'] });
       expect(bare.status).toBe(400);
       expect(bare.body.errors).toEqual([{ path: '/ids/1', message: expect.stringContaining('partition') }]);
     }
-    expect((await post('/api/ingest/dead-letters/delete', { ids: ['1:702-0', '1:700-0'] })).body).toEqual({ deleted: 1, missing: ['1:700-0'] });
+    expect((await post('/api/ingest/dead-letters/delete', { ids: ['1:702-0', '1:700-0'] })).body).toEqual({
+      deleted: 1,
+      missing: ['1:700-0'],
+    });
     expect(await Promise.all(keys.partitions.map(({ deadLetter }) => idsIn(deadLetter)))).toEqual([['700-0'], [], []]);
   });
 
   it('replays all dead letters into their partitions, then deletes all of every partition', async () => {
     const counts = [2, 0, 3];
-    for (const [index, count] of counts.entries()) for (let i = 0; i < count; i++) await addDeadLetter(index, '*', `${index}/${i}`);
+    for (const [index, count] of counts.entries())
+      for (let i = 0; i < count; i++) await addDeadLetter(index, '*', `${index}/${i}`);
 
     const { body } = await post('/api/ingest/dead-letters/replay', { all: true });
     expect(body.replayed).toBe(5);
@@ -238,8 +318,12 @@ describe.each(topologies)('query-api with three stream partitions on $name', (to
     expect(body.ids.map((ref: string) => ref.split(':')[0])).toEqual(['0', '0', '2', '2', '2']);
     for (const [index, count] of counts.entries()) {
       const entries = await redis.xRange(partition(index).stream, '-', '+');
-      expect(entries.map(({ message }) => message.value)).toEqual(Array.from({ length: count }, (_, i) => `${index}/${i}`));
-      expect(entries.map(({ id }) => `${index}:${id}`)).toEqual(body.ids.filter((ref: string) => ref.startsWith(`${index}:`)));
+      expect(entries.map(({ message }) => message.value)).toEqual(
+        Array.from({ length: count }, (_, i) => `${index}/${i}`),
+      );
+      expect(entries.map(({ id }) => `${index}:${id}`)).toEqual(
+        body.ids.filter((ref: string) => ref.startsWith(`${index}:`)),
+      );
       expect(await redis.xLen(partition(index).deadLetter)).toBe(0);
     }
 
@@ -250,11 +334,21 @@ describe.each(topologies)('query-api with three stream partitions on $name', (to
   });
 
   it('adds the stream counters of the partitions up, the newest last id among them', async () => {
-    expect((await get('/api/ingest/stream')).body).toEqual({ length: 0, entriesAdded: 0, lastId: null, readAtMs: expect.any(Number) });
+    expect((await get('/api/ingest/stream')).body).toEqual({
+      length: 0,
+      entriesAdded: 0,
+      lastId: null,
+      readAtMs: expect.any(Number),
+    });
     for (const id of ['10-0', '20-0', '30-0']) await redis.xAdd(partition(0).stream, id, eventIn(0, id));
     for (const id of ['5-0', '15-0', '25-0', '35-0']) await redis.xAdd(partition(1).stream, id, eventIn(1, id));
     await redis.xTrim(partition(1).stream, 'MAXLEN', 1);
-    expect((await get('/api/ingest/stream')).body).toEqual({ length: 4, entriesAdded: 7, lastId: '35-0', readAtMs: expect.any(Number) });
+    expect((await get('/api/ingest/stream')).body).toEqual({
+      length: 4,
+      entriesAdded: 7,
+      lastId: '35-0',
+      readAtMs: expect.any(Number),
+    });
   });
 
   describe('series', () => {
@@ -262,39 +356,61 @@ describe.each(topologies)('query-api with three stream partitions on $name', (to
     const sources = Array.from({ length: 8 }, (_, i) => `host-${i}`);
     // One sample per minute per source, so each source's bucket is that sample.
     const cpu: Sample[] = sources.flatMap((source, s) =>
-      Array.from({ length: 4 }, (_, minute) => ({ metric: 'cpu', source, timestampMs: t0 + minute * MINUTE + 1_000 * s, value: s * 10 + minute })),
+      Array.from({ length: 4 }, (_, minute) => ({
+        metric: 'cpu',
+        source,
+        timestampMs: t0 + minute * MINUTE + 1_000 * s,
+        value: s * 10 + minute,
+      })),
     );
     let store: RollupStore;
 
     beforeEach(async () => {
       store = await createRollupStore(redis, config);
-      expect((await store.addSamples([...cpu, { metric: 'mem', source: 'host-0', timestampMs: t0, value: 512 }])).every(({ ok }) => ok)).toBe(true);
+      expect(
+        (await store.addSamples([...cpu, { metric: 'mem', source: 'host-0', timestampMs: t0, value: 512 }])).every(
+          ({ ok }) => ok,
+        ),
+      ).toBe(true);
     });
 
     it(`places the series on ${topology.placement}`, async () => {
-      expect(await topology.shardsHolding(sources.map((source) => keys.raw({ metric: 'cpu', source })))).toBe(topology.shards);
+      expect(await topology.shardsHolding(sources.map((source) => keys.raw({ metric: 'cpu', source })))).toBe(
+        topology.shards,
+      );
     });
 
     it('lists the series a page at a time and summarises their latest points', async () => {
       const first = await get('/api/ingest/series?metric=cpu&limit=5');
       const second = await get(`/api/ingest/series?metric=cpu&limit=5&cursor=${encodeURIComponent(first.body.next)}`);
       expect(second.body.next).toBeNull();
-      expect([...first.body.series, ...second.body.series].map(({ source }: { source: string }) => source)).toEqual(sources);
+      expect([...first.body.series, ...second.body.series].map(({ source }: { source: string }) => source)).toEqual(
+        sources,
+      );
 
       const summary = (await get('/api/ingest/summary?source=host-0')).body;
       expect(summary.metrics).toEqual([
-        { metric: 'cpu', source: 'host-0', raw: { timestampMs: t0 + 3 * MINUTE, value: 3 }, rollup: { timestampMs: t0 + 2 * MINUTE, value: 2 } },
+        {
+          metric: 'cpu',
+          source: 'host-0',
+          raw: { timestampMs: t0 + 3 * MINUTE, value: 3 },
+          rollup: { timestampMs: t0 + 2 * MINUTE, value: 2 },
+        },
         { metric: 'mem', source: 'host-0', raw: { timestampMs: t0, value: 512 }, rollup: null },
       ]);
     });
 
     it('answers ranges of one series and of a metric across all its sources', async () => {
       const window = `from=${t0}&to=${t0 + 10 * MINUTE}`;
-      const host5 = cpu.filter(({ source }) => source === 'host-5').map(({ timestampMs, value }) => ({ timestampMs, value }));
+      const host5 = cpu
+        .filter(({ source }) => source === 'host-5')
+        .map(({ timestampMs, value }) => ({ timestampMs, value }));
       expect((await get(`/api/ingest/series/cpu/host-5/range?${window}`)).body.points).toEqual(host5);
       const buckets = (await get(`/api/ingest/series/cpu/host-5/range?${window}&agg=avg&bucket=1m`)).body;
       expect(buckets.aggregation).toEqual({ type: 'avg', bucketMs: MINUTE, tier: true });
-      expect(buckets.points).toEqual(host5.map(({ timestampMs, value }) => ({ timestampMs: bucketStart(timestampMs, MINUTE), value })));
+      expect(buckets.points).toEqual(
+        host5.map(({ timestampMs, value }) => ({ timestampMs: bucketStart(timestampMs, MINUTE), value })),
+      );
 
       const sum = (await get(`/api/ingest/metrics/cpu/range?${window}&agg=max&bucket=1m&reduce=sum`)).body;
       const perMinute = (minute: number) => sources.reduce((total, _, s) => total + s * 10 + minute, 0);
@@ -309,11 +425,19 @@ describe.each(topologies)('query-api with three stream partitions on $name', (to
 
     it('serves what the dashboard polls', async () => {
       await addEvents(2, 3);
-      const [summary, counters, rollups] = await Promise.all([get('/api/ingest/summary?limit=1'), get('/api/ingest/stream'), get('/api/ingest/rollups')]);
+      const [summary, counters, rollups] = await Promise.all([
+        get('/api/ingest/summary?limit=1'),
+        get('/api/ingest/stream'),
+        get('/api/ingest/rollups'),
+      ]);
       expect(summary.body).toMatchObject({ queue: { total: 3, lag: 0, consumers: 0 }, next: 'cpu:host-0' });
       expect(summary.body.partitions.map(({ total }: { total: number }) => total)).toEqual([0, 0, 3]);
       expect(counters.body).toMatchObject({ length: 3, entriesAdded: 3 });
-      expect(rollups.body).toEqual({ backend: 'native', rawRetentionMs: config.rawRetentionMs, tiers: [{ aggregation: 'avg', bucketMs: MINUTE, retentionMs: expect.any(Number) }] });
+      expect(rollups.body).toEqual({
+        backend: 'native',
+        rawRetentionMs: config.rawRetentionMs,
+        tiers: [{ aggregation: 'avg', bucketMs: MINUTE, retentionMs: expect.any(Number) }],
+      });
       const page = await fetch(`${base}/`);
       expect(page.status).toBe(200);
       expect(await page.text()).toContain('<html');
@@ -339,7 +463,12 @@ describe('query-api readiness on a Redis Cluster', () => {
       expect(await status('/api/ingest/events/recent')).toBe(200);
       await (await cluster.primaryFor(createKeys(config.keys).partitions[1]!.stream)).kill();
       await waitUntil(async () => (await status('/readyz')) === 503, 5_000, '/readyz to answer 503');
-      for (const path of ['/api/ingest/summary', '/api/ingest/events/recent', '/api/ingest/dead-letters', '/api/ingest/stream']) {
+      for (const path of [
+        '/api/ingest/summary',
+        '/api/ingest/events/recent',
+        '/api/ingest/dead-letters',
+        '/api/ingest/stream',
+      ]) {
         expect([path, await status(path)]).toEqual([path, 503]);
       }
     } finally {

@@ -64,7 +64,7 @@ describe('loadQueryConfig', () => {
     expect(() => loadQueryConfig({ [variable]: value })).toThrow(new RegExp(`^${variable}:`));
   });
 
-  it('runs open without tokens, with the ingest-api\'s HTTP limits and no stop delay', () => {
+  it("runs open without tokens, with the ingest-api's HTTP limits and no stop delay", () => {
     expect(loadQueryConfig({})).toMatchObject({
       readToken: undefined,
       adminToken: undefined,
@@ -92,14 +92,20 @@ describe('loadQueryConfig', () => {
   });
 
   it('refuses a request timeout shorter than the head timeout', () => {
-    expect(() => loadQueryConfig({ QUERY_HEADERS_TIMEOUT_MS: '5000', QUERY_REQUEST_TIMEOUT_MS: '4000' })).toThrow(/^QUERY_REQUEST_TIMEOUT_MS: /);
+    expect(() => loadQueryConfig({ QUERY_HEADERS_TIMEOUT_MS: '5000', QUERY_REQUEST_TIMEOUT_MS: '4000' })).toThrow(
+      /^QUERY_REQUEST_TIMEOUT_MS: /,
+    );
   });
 
   it('refuses to run in production without either token, naming the one missing', () => {
     const tokens = { QUERY_READ_TOKEN: 'read-0123456789abcdef', QUERY_ADMIN_TOKEN: 'admin-0123456789abcdef' };
     expect(loadQueryConfig({ NODE_ENV: 'production', ...tokens }).readToken).toBe(tokens.QUERY_READ_TOKEN);
     expect(() => loadQueryConfig({ NODE_ENV: 'production' })).toThrow(ConfigError);
-    expect(() => loadQueryConfig({ NODE_ENV: 'production', QUERY_ADMIN_TOKEN: tokens.QUERY_ADMIN_TOKEN })).toThrow(/^QUERY_READ_TOKEN: .*NODE_ENV=production/);
-    expect(() => loadQueryConfig({ NODE_ENV: 'production', QUERY_READ_TOKEN: tokens.QUERY_READ_TOKEN })).toThrow(/^QUERY_ADMIN_TOKEN: .*NODE_ENV=production/);
+    expect(() => loadQueryConfig({ NODE_ENV: 'production', QUERY_ADMIN_TOKEN: tokens.QUERY_ADMIN_TOKEN })).toThrow(
+      /^QUERY_READ_TOKEN: .*NODE_ENV=production/,
+    );
+    expect(() => loadQueryConfig({ NODE_ENV: 'production', QUERY_READ_TOKEN: tokens.QUERY_READ_TOKEN })).toThrow(
+      /^QUERY_ADMIN_TOKEN: .*NODE_ENV=production/,
+    );
   });
 });

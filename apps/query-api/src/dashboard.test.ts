@@ -53,12 +53,16 @@ const readChart = (page: Page): Promise<ChartReading> =>
     return {
       range,
       labels: chart.series.slice(1).map((series: { label: string }) => series.label),
-      counts: chart.data.slice(1).map((values: (number | null | undefined)[]) => values.filter((v) => v !== null && v !== undefined).length),
+      counts: chart.data
+        .slice(1)
+        .map((values: (number | null | undefined)[]) => values.filter((v) => v !== null && v !== undefined).length),
     };
   });
 
 const listedSeries = (page: Page): Promise<string[]> =>
-  page.$$eval('#series-list button', (buttons) => buttons.map((b) => `${(b as HTMLElement).dataset.metric}/${(b as HTMLElement).dataset.source}`));
+  page.$$eval('#series-list button', (buttons) =>
+    buttons.map((b) => `${(b as HTMLElement).dataset.metric}/${(b as HTMLElement).dataset.source}`),
+  );
 
 describe('dashboard in a headless Chromium', () => {
   let redis: RedisClient;
@@ -73,7 +77,14 @@ describe('dashboard in a headless Chromium', () => {
   const addEvents = async (count: number) => {
     const ids: string[] = [];
     for (let i = 0; i < count; i++) {
-      ids.push(await redis.xAdd(config.keys.streamKey, '*', { source: 's1', metric: 'cpu', value: String(i), occurredAt: new Date().toISOString() }));
+      ids.push(
+        await redis.xAdd(config.keys.streamKey, '*', {
+          source: 's1',
+          metric: 'cpu',
+          value: String(i),
+          occurredAt: new Date().toISOString(),
+        }),
+      );
     }
     return ids;
   };
@@ -86,7 +97,12 @@ describe('dashboard in a headless Chromium', () => {
     const nowMs = Date.now();
     const at = (i: number) => nowMs - (CPU_S2_SAMPLES - i) * SAMPLE_SPACING_MS;
     const samples: Sample[] = [
-      ...Array.from({ length: CPU_S2_SAMPLES }, (_, i) => ({ metric: 'cpu', source: 's2', timestampMs: at(i), value: 40 + (i % 7) })),
+      ...Array.from({ length: CPU_S2_SAMPLES }, (_, i) => ({
+        metric: 'cpu',
+        source: 's2',
+        timestampMs: at(i),
+        value: 40 + (i % 7),
+      })),
       ...['s1', 's3', 's4', 's5'].flatMap((source, k) =>
         Array.from({ length: 10 }, (_, i) => ({ metric: 'cpu', source, timestampMs: at(i * 4), value: 10 * k + i })),
       ),
@@ -102,8 +118,17 @@ describe('dashboard in a headless Chromium', () => {
     await redis.xReadGroup(config.consumerGroup, 'worker-2', { key: streamKey, id: '>' }, { COUNT: 3 });
     await redis.xAck(streamKey, config.consumerGroup, ids.slice(0, 2));
     for (const id of ids.slice(0, 3)) {
-      const failure = { messageId: id, reason: 'value is not a number', failedAt: new Date().toISOString(), consumer: 'worker-1' };
-      await redis.xAdd(deadLetterKey, '*', deadLetterFields(failure, { source: 's1', metric: 'cpu', value: 'NaN' }, []));
+      const failure = {
+        messageId: id,
+        reason: 'value is not a number',
+        failedAt: new Date().toISOString(),
+        consumer: 'worker-1',
+      };
+      await redis.xAdd(
+        deadLetterKey,
+        '*',
+        deadLetterFields(failure, { source: 's1', metric: 'cpu', value: 'NaN' }, []),
+      );
     }
 
     api = await start(config);
@@ -140,7 +165,13 @@ describe('dashboard in a headless Chromium', () => {
     const shown = await page.$$eval('.queue .value[id]', (values) =>
       Object.fromEntries(values.map((v) => [v.id, { value: (v as HTMLElement).dataset.value, text: v.textContent }])),
     );
-    const expected = { total: queue.total, pending: queue.pending, dead: queue.dead_lettered, lag: queue.lag, consumers: queue.consumers };
+    const expected = {
+      total: queue.total,
+      pending: queue.pending,
+      dead: queue.dead_lettered,
+      lag: queue.lag,
+      consumers: queue.consumers,
+    };
     for (const [name, value] of Object.entries(expected)) {
       expect(shown[`queue-${name}`]).toEqual({ value: String(value), text: String(value) });
     }
@@ -153,14 +184,23 @@ describe('dashboard in a headless Chromium', () => {
 
   it('shows Redis memory and its eviction policy, and marks a policy that may delete events', async () => {
     const redisState = await getJson('/api/ingest/redis');
-    expect(redisState).toMatchObject({ maxmemoryPolicy: 'noeviction', evictionRisk: 'none', usedMemoryBytes: expect.any(Number) });
+    expect(redisState).toMatchObject({
+      maxmemoryPolicy: 'noeviction',
+      evictionRisk: 'none',
+      usedMemoryBytes: expect.any(Number),
+    });
     await page.waitForFunction(() => document.querySelector('#redis-policy')?.textContent === 'noeviction');
-    expect(await page.$eval('#redis-memory', (memory) => memory.closest('.card')!.classList.contains('alert'))).toBe(false);
+    expect(await page.$eval('#redis-memory', (memory) => memory.closest('.card')!.classList.contains('alert'))).toBe(
+      false,
+    );
   });
 
   it('narrows the series list by metric and by source prefixes through the server', async () => {
     const all = ['cpu/s1', 'cpu/s2', 'cpu/s3', 'cpu/s4', 'cpu/s5', 'disk/s1', 'mem/s1', 'mem/s2', 'mem/s3'];
-    await page.waitForFunction((count) => document.querySelectorAll('#series-list button').length === count, all.length);
+    await page.waitForFunction(
+      (count) => document.querySelectorAll('#series-list button').length === count,
+      all.length,
+    );
     expect(await listedSeries(page)).toEqual(all);
 
     await page.fill('#search-metric', 'cp');
@@ -200,7 +240,10 @@ describe('dashboard in a headless Chromium', () => {
     expect(counts[0]).toBe(CPU_S2_SAMPLES);
     const bounds = `from=${range.fromMs}&to=${range.toMs}`;
     const path = '/api/ingest/series/cpu/s2/range';
-    const tiers = await Promise.all([getJson(`${path}?${bounds}&agg=avg&bucket=60000`), getJson(`${path}?${bounds}&agg=max&bucket=60000`)]);
+    const tiers = await Promise.all([
+      getJson(`${path}?${bounds}&agg=avg&bucket=60000`),
+      getJson(`${path}?${bounds}&agg=max&bucket=60000`),
+    ]);
     expect(tiers.every((tier) => tier.aggregation.tier)).toBe(true);
     expect(counts.slice(1)).toEqual(tiers.map((tier) => tier.points.length));
     expect(counts[1]).toBeGreaterThan(10);
@@ -321,7 +364,8 @@ describe('dashboard page, assets and read routes', () => {
     expect(empty.readAtMs).toBeGreaterThanOrEqual(before);
 
     const ids: string[] = [];
-    for (let i = 0; i < 5; i++) ids.push(await redis.xAdd(config.keys.streamKey, '*', { source: 's', metric: 'm', value: String(i) }));
+    for (let i = 0; i < 5; i++)
+      ids.push(await redis.xAdd(config.keys.streamKey, '*', { source: 's', metric: 'm', value: String(i) }));
     await redis.xTrim(config.keys.streamKey, 'MAXLEN', 2);
     const later = await counters();
     expect(later).toEqual({ length: 2, entriesAdded: 5, lastId: ids[4], readAtMs: expect.any(Number) });

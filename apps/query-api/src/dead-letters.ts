@@ -39,7 +39,12 @@ const below = (id: string): string | undefined => (compareStreamIds(id, '0-0') =
  * merge in partition order, so the cursor's partition and those before it resume below its id and
  * later ones at it; a bare id resumes below it everywhere.
  */
-export async function listDeadLetters(client: RedisClient, partitions: Partitions, count: number, cursor?: string): Promise<DeadLetterPage> {
+export async function listDeadLetters(
+  client: RedisClient,
+  partitions: Partitions,
+  count: number,
+  cursor?: string,
+): Promise<DeadLetterPage> {
   const after = cursor === undefined ? undefined : parseEntryRef(cursor);
   const end = (index: number) => {
     if (after === undefined) return '+';
@@ -53,7 +58,8 @@ export async function listDeadLetters(client: RedisClient, partitions: Partition
   );
   const merged = mergeNewestFirst(lists, count + 1);
   const page = merged.slice(0, count);
-  const refOf = ({ partition, entry }: (typeof merged)[number]) => formatEntryRef({ partition, id: entry.id }, partitions.length);
+  const refOf = ({ partition, entry }: (typeof merged)[number]) =>
+    formatEntryRef({ partition, id: entry.id }, partitions.length);
   return {
     deadLetters: page.map((item) => parseDeadLetter(refOf(item), item.entry.message)),
     next: merged.length > count ? refOf(page[page.length - 1]!) : null,
@@ -79,7 +85,10 @@ function resolveSelection(ids: readonly string[], partitions: Partitions): Selec
   const selected = ids.map((text, i) => {
     const { partition, id } = parseEntryRef(text);
     if (partition === undefined && partitions.length > 1) {
-      errors.push({ path: `/ids/${i}`, message: `Names no partition; the stream has ${partitions.length}, so ids read <partition>:<stream id>` });
+      errors.push({
+        path: `/ids/${i}`,
+        message: `Names no partition; the stream has ${partitions.length}, so ids read <partition>:<stream id>`,
+      });
     }
     return { text, partition: partitions[partition ?? 0], id };
   });
@@ -88,15 +97,21 @@ function resolveSelection(ids: readonly string[], partitions: Partitions): Selec
 }
 
 /** The chosen dead letters that exist, each once however it was spelled, and the ids that do not. */
-async function findDeadLetters(client: RedisClient, selected: readonly Selected[]): Promise<{ found: Located[]; missing: string[] }> {
+async function findDeadLetters(
+  client: RedisClient,
+  selected: readonly Selected[],
+): Promise<{ found: Located[]; missing: string[] }> {
   // Issued together, so node-redis pipelines them.
-  const entries = await Promise.all(selected.map(({ partition, id }) => (partition === undefined ? [] : client.xRange(partition.deadLetter, id, id))));
+  const entries = await Promise.all(
+    selected.map(({ partition, id }) => (partition === undefined ? [] : client.xRange(partition.deadLetter, id, id))),
+  );
   const found = new Map<string, Located>();
   const missing: string[] = [];
   entries.forEach(([entry], i) => {
     const { text, partition } = selected[i]!;
     if (entry === undefined || partition === undefined) missing.push(text);
-    else found.set(`${partition.index}:${entry.id}`, { partition, deadLetter: parseDeadLetter(entry.id, entry.message) });
+    else
+      found.set(`${partition.index}:${entry.id}`, { partition, deadLetter: parseDeadLetter(entry.id, entry.message) });
   });
   return { found: [...found.values()], missing };
 }
@@ -111,10 +126,15 @@ async function findDeadLetters(client: RedisClient, selected: readonly Selected[
  */
 async function replay(client: RedisClient, located: readonly Located[], partitionCount: number): Promise<string[]> {
   if (located.length === 0) return [];
-  const ids = await Promise.all(located.map(({ partition, deadLetter }) => client.xAdd(partition.stream, '*', replayFields(deadLetter))));
+  const ids = await Promise.all(
+    located.map(({ partition, deadLetter }) => client.xAdd(partition.stream, '*', replayFields(deadLetter))),
+  );
   const replayedByPartition = new Map<StreamPartition, string[]>();
-  for (const { partition, deadLetter } of located) replayedByPartition.set(partition, [...(replayedByPartition.get(partition) ?? []), deadLetter.id]);
-  await Promise.all([...replayedByPartition].map(([partition, replayed]) => client.xDel(partition.deadLetter, replayed)));
+  for (const { partition, deadLetter } of located)
+    replayedByPartition.set(partition, [...(replayedByPartition.get(partition) ?? []), deadLetter.id]);
+  await Promise.all(
+    [...replayedByPartition].map(([partition, replayed]) => client.xDel(partition.deadLetter, replayed)),
+  );
   return ids.map((id, i) => formatEntryRef({ partition: located[i]!.partition.index, id }, partitionCount));
 }
 
@@ -125,7 +145,11 @@ async function newestId(client: RedisClient, key: string): Promise<string | unde
 }
 
 /** Replays every dead letter one partition held at the start, a page at a time. */
-async function replayPartition(client: RedisClient, partition: StreamPartition, partitionCount: number): Promise<string[]> {
+async function replayPartition(
+  client: RedisClient,
+  partition: StreamPartition,
+  partitionCount: number,
+): Promise<string[]> {
   const last = await newestId(client, partition.deadLetter);
   const replayed: string[] = [];
   let start = '-';
@@ -141,7 +165,9 @@ async function replayPartition(client: RedisClient, partition: StreamPartition, 
 
 /** Every partition's dead letters, the partitions side by side and their new ids in partition order. */
 async function replayAll(client: RedisClient, partitions: Partitions): Promise<string[]> {
-  return (await Promise.all(partitions.map((partition) => replayPartition(client, partition, partitions.length)))).flat();
+  return (
+    await Promise.all(partitions.map((partition) => replayPartition(client, partition, partitions.length)))
+  ).flat();
 }
 
 async function deletePartition(client: RedisClient, key: string): Promise<number> {
@@ -156,9 +182,17 @@ async function deleteAll(client: RedisClient, partitions: Partitions): Promise<n
   return deleted.reduce((sum, count) => sum + count, 0);
 }
 
-async function deleteChosen(client: RedisClient, selected: readonly Selected[]): Promise<{ deleted: number; missing: string[] }> {
-  const removed = await Promise.all(selected.map(({ partition, id }) => (partition === undefined ? 0 : client.xDel(partition.deadLetter, id))));
-  return { deleted: removed.filter((count) => count === 1).length, missing: selected.filter((_, i) => removed[i] !== 1).map(({ text }) => text) };
+async function deleteChosen(
+  client: RedisClient,
+  selected: readonly Selected[],
+): Promise<{ deleted: number; missing: string[] }> {
+  const removed = await Promise.all(
+    selected.map(({ partition, id }) => (partition === undefined ? 0 : client.xDel(partition.deadLetter, id))),
+  );
+  return {
+    deleted: removed.filter((count) => count === 1).length,
+    missing: selected.filter((_, i) => removed[i] !== 1).map(({ text }) => text),
+  };
 }
 
 export interface DeadLetterDeps {

@@ -1,7 +1,15 @@
 import { gzipSync } from 'node:zlib';
 import { createClient } from '@redis/client';
 import { createRollupStore, deadLetterFields, type RedisClient } from '@redis-ingest/redis-schema';
-import { isolatedEnv, rawHttpExchange, redisSnapshot, refusalOf, startRedisServer, type RedisServer, type ScanningClient } from '@redis-ingest/test-utils';
+import {
+  isolatedEnv,
+  rawHttpExchange,
+  redisSnapshot,
+  refusalOf,
+  startRedisServer,
+  type RedisServer,
+  type ScanningClient,
+} from '@redis-ingest/test-utils';
 import { loadQueryConfig, type QueryConfig } from './config';
 import { start, type RunningQueryApi } from './server';
 
@@ -13,7 +21,8 @@ import { start, type RunningQueryApi } from './server';
 
 const READ_TOKEN = 'hostile-read-token-0123456789';
 const ADMIN_TOKEN = 'hostile-admin-token-0123456789';
-const nested = (depth: number, open: string, close: string, inner: string) => open.repeat(depth) + inner + close.repeat(depth);
+const nested = (depth: number, open: string, close: string, inner: string) =>
+  open.repeat(depth) + inner + close.repeat(depth);
 
 interface Attempt {
   readonly method?: 'GET' | 'POST';
@@ -29,7 +38,12 @@ const SERIES = '/api/ingest/series';
 const RANGE = '/api/ingest/series/m/s/range';
 const REPLAY = '/api/ingest/dead-letters/replay';
 const DELETE = '/api/ingest/dead-letters/delete';
-const post = (path: string, body: string | Buffer, extra: Partial<Attempt> = {}): Attempt => ({ method: 'POST', path, body, ...extra });
+const post = (path: string, body: string | Buffer, extra: Partial<Attempt> = {}): Attempt => ({
+  method: 'POST',
+  path,
+  body,
+  ...extra,
+});
 
 const queries: [string, string][] = [
   ['a repeated parameter', `${SERIES}?limit=1&limit=2`],
@@ -112,14 +126,38 @@ const attempts: [string, Attempt, number][] = [
     [`delete: ${name}`, post(DELETE, body), status],
   ]),
   ['a replay without a body', { method: 'POST', path: REPLAY, contentType: null }, 400],
-  ['a replay with no content type', post(REPLAY, Buffer.from(JSON.stringify({ all: true })), { contentType: null }), 415],
+  [
+    'a replay with no content type',
+    post(REPLAY, Buffer.from(JSON.stringify({ all: true })), { contentType: null }),
+    415,
+  ],
   ['a replay as text/plain', post(REPLAY, JSON.stringify({ all: true }), { contentType: 'text/plain' }), 415],
   ['a delete as form data', post(DELETE, 'all=true', { contentType: 'application/x-www-form-urlencoded' }), 415],
-  ['a delete as multipart', post(DELETE, '--b\r\n\r\n{}\r\n--b--', { contentType: 'multipart/form-data; boundary=b' }), 415],
-  ['a delete in latin1', post(DELETE, JSON.stringify({ all: true }), { contentType: 'application/json; charset=latin1' }), 415],
-  ['a gzip encoding that is not gzip', post(DELETE, JSON.stringify({ all: true }), { headers: { 'content-encoding': 'gzip' } }), 400],
-  ['a gzip bomb', post(DELETE, gzipSync(Buffer.alloc(10 * 1_048_576, ' ')), { headers: { 'content-encoding': 'gzip' } }), 413],
-  ['an unknown content encoding', post(DELETE, JSON.stringify({ all: true }), { headers: { 'content-encoding': 'br2' } }), 415],
+  [
+    'a delete as multipart',
+    post(DELETE, '--b\r\n\r\n{}\r\n--b--', { contentType: 'multipart/form-data; boundary=b' }),
+    415,
+  ],
+  [
+    'a delete in latin1',
+    post(DELETE, JSON.stringify({ all: true }), { contentType: 'application/json; charset=latin1' }),
+    415,
+  ],
+  [
+    'a gzip encoding that is not gzip',
+    post(DELETE, JSON.stringify({ all: true }), { headers: { 'content-encoding': 'gzip' } }),
+    400,
+  ],
+  [
+    'a gzip bomb',
+    post(DELETE, gzipSync(Buffer.alloc(10 * 1_048_576, ' ')), { headers: { 'content-encoding': 'gzip' } }),
+    413,
+  ],
+  [
+    'an unknown content encoding',
+    post(DELETE, JSON.stringify({ all: true }), { headers: { 'content-encoding': 'br2' } }),
+    415,
+  ],
   ['a read without a token', { path: SERIES, authorization: null }, 401],
   ['a read with a wrong token', { path: SERIES, authorization: `Bearer ${READ_TOKEN}x` }, 401],
   ['a read with basic credentials', { path: SERIES, authorization: 'Basic dXNlcjpwYXNz' }, 401],
@@ -128,10 +166,26 @@ const attempts: [string, Attempt, number][] = [
   ['a read with an 8 KB token', { path: SERIES, authorization: `Bearer ${'t'.repeat(8_192)}` }, 401],
   ['a read with a token of braces and colons', { path: SERIES, authorization: 'Bearer {a}:b' }, 401],
   ['a delete-all without a token', post(DELETE, JSON.stringify({ all: true }), { authorization: null }), 401],
-  ['a delete-all with the read token', post(DELETE, JSON.stringify({ all: true }), { authorization: `Bearer ${READ_TOKEN}` }), 403],
-  ['a replay-all with the read token', post(REPLAY, JSON.stringify({ all: true }), { authorization: `Bearer ${READ_TOKEN}` }), 403],
-  ['a replay-all with a wrong token', post(REPLAY, JSON.stringify({ all: true }), { authorization: `Bearer ${ADMIN_TOKEN.slice(0, -1)}` }), 401],
-  ['a replay-all with the token in lower case', post(REPLAY, JSON.stringify({ all: true }), { authorization: `Bearer ${ADMIN_TOKEN.toUpperCase()}` }), 401],
+  [
+    'a delete-all with the read token',
+    post(DELETE, JSON.stringify({ all: true }), { authorization: `Bearer ${READ_TOKEN}` }),
+    403,
+  ],
+  [
+    'a replay-all with the read token',
+    post(REPLAY, JSON.stringify({ all: true }), { authorization: `Bearer ${READ_TOKEN}` }),
+    403,
+  ],
+  [
+    'a replay-all with a wrong token',
+    post(REPLAY, JSON.stringify({ all: true }), { authorization: `Bearer ${ADMIN_TOKEN.slice(0, -1)}` }),
+    401,
+  ],
+  [
+    'a replay-all with the token in lower case',
+    post(REPLAY, JSON.stringify({ all: true }), { authorization: `Bearer ${ADMIN_TOKEN.toUpperCase()}` }),
+    401,
+  ],
   ['a POST on a read route', { method: 'POST', path: SERIES, body: '{}' }, 404],
   ['an unknown route', { path: '/api/ingest/everything' }, 404],
 ];
@@ -161,8 +215,17 @@ describe('query-api under hostile input', () => {
     const store = await createRollupStore(redis, config);
     await store.addSamples([{ metric: 'm', source: 's', timestampMs: Date.now(), value: 1 }]);
     const id = await redis.xAdd(config.keys.streamKey, '*', { source: 's', metric: 'm', value: 'x' });
-    const failure = { messageId: id, reason: 'value: Expected number', failedAt: new Date().toISOString(), consumer: 'w' };
-    await redis.xAdd(config.keys.deadLetterKey, '*', deadLetterFields(failure, { source: 's', metric: 'm', value: 'x' }, []));
+    const failure = {
+      messageId: id,
+      reason: 'value: Expected number',
+      failedAt: new Date().toISOString(),
+      consumer: 'w',
+    };
+    await redis.xAdd(
+      config.keys.deadLetterKey,
+      '*',
+      deadLetterFields(failure, { source: 's', metric: 'm', value: 'x' }, []),
+    );
     api = await start(config);
     base = `http://127.0.0.1:${api.port}`;
     before = await redisSnapshot(redis as unknown as ScanningClient);
@@ -174,7 +237,14 @@ describe('query-api under hostile input', () => {
     await redisServer?.stop();
   });
 
-  async function send({ method = 'GET', path, body, contentType = 'application/json', headers = {}, authorization = `Bearer ${ADMIN_TOKEN}` }: Attempt) {
+  async function send({
+    method = 'GET',
+    path,
+    body,
+    contentType = 'application/json',
+    headers = {},
+    authorization = `Bearer ${ADMIN_TOKEN}`,
+  }: Attempt) {
     const all: Record<string, string> = { ...headers };
     if (body !== undefined && contentType !== null) all['content-type'] = contentType;
     if (authorization !== null) all.authorization = authorization;
@@ -187,9 +257,12 @@ describe('query-api under hostile input', () => {
     expect((await send({ path: `${RANGE}?agg=avg&bucket=60000` })).status).toBe(200);
   });
 
-  it.each(attempts.map(([name, attempt, status]) => [name, status, attempt] as const))('refuses %s with a JSON %i', async (_, status, attempt) => {
-    expect(await refusalOf(await send(attempt))).toEqual({ status, json: true, namesError: true });
-  });
+  it.each(attempts.map(([name, attempt, status]) => [name, status, attempt] as const))(
+    'refuses %s with a JSON %i',
+    async (_, status, attempt) => {
+      expect(await refusalOf(await send(attempt))).toEqual({ status, json: true, namesError: true });
+    },
+  );
 
   it('answers a head over QUERY_MAX_HEADER_BYTES with a JSON 431', async () => {
     const reply = await rawHttpExchange(
@@ -214,7 +287,12 @@ describe('query-api under hostile input', () => {
     expect([...after.keys()].sort()).toEqual([...before.keys()].sort());
     for (const [key, value] of after) expect({ key, same: value === before.get(key) }).toEqual({ key, same: true });
 
-    const prefixes = [config.keys.streamKey, config.keys.deadLetterKey, config.keys.metricsKey, config.keys.seriesPrefix];
+    const prefixes = [
+      config.keys.streamKey,
+      config.keys.deadLetterKey,
+      config.keys.metricsKey,
+      config.keys.seriesPrefix,
+    ];
     expect(after.size).toBeGreaterThan(0);
     expect([...after.keys()].filter((key) => !prefixes.some((prefix) => key.startsWith(prefix)))).toEqual([]);
 

@@ -1,10 +1,23 @@
-import { freePort, isolatedEnv, requestIdsEchoed, stopWithRequestInFlight, testRedisUrl } from '@redis-ingest/test-utils';
+import {
+  freePort,
+  isolatedEnv,
+  requestIdsEchoed,
+  stopWithRequestInFlight,
+  testRedisUrl,
+} from '@redis-ingest/test-utils';
 import { createClient } from '@redis/client';
 import { loadQueryConfig } from './config';
 import { start, type RunningQueryApi } from './server';
 
 const config = (env: Record<string, string> = {}) =>
-  loadQueryConfig(isolatedEnv(testRedisUrl(), { QUERY_API_PORT: '0', QUERY_API_HOST: '127.0.0.1', INGEST_ROLLUP_BACKEND: 'native', ...env }));
+  loadQueryConfig(
+    isolatedEnv(testRedisUrl(), {
+      QUERY_API_PORT: '0',
+      QUERY_API_HOST: '127.0.0.1',
+      INGEST_ROLLUP_BACKEND: 'native',
+      ...env,
+    }),
+  );
 
 describe('query-api metrics and probes', () => {
   const settings = config();
@@ -49,7 +62,10 @@ describe('query-api metrics and probes', () => {
   });
 
   it('echoes a request id, or makes one up', async () => {
-    expect(await requestIdsEchoed(api.port)).toEqual({ given: 'trace-42', madeUp: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    expect(await requestIdsEchoed(api.port)).toEqual({
+      given: 'trace-42',
+      madeUp: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    });
   });
 
   it('is not ready without Redis, counts the failures, while /healthz still answers', async () => {
@@ -73,7 +89,11 @@ describe('query-api metrics and probes', () => {
   it('answers /readyz 503 from the moment stopping starts, while a request in flight finishes', async () => {
     const stopping = await start(config({ QUERY_STOP_DELAY_MS: '500' }));
     const stop = await stopWithRequestInFlight(stopping, '/api/ingest/dead-letters/delete', { ids: ['1-0'] });
-    expect(stop).toMatchObject({ readyBefore: 200, readyWhileStopping: { status: 503, body: { error: 'Stopping' } }, healthWhileStopping: 200 });
+    expect(stop).toMatchObject({
+      readyBefore: 200,
+      readyWhileStopping: { status: 503, body: { error: 'Stopping' } },
+      healthWhileStopping: 200,
+    });
     expect(stop.reply).toMatch(/^HTTP\/1\.1 200 /);
     expect(stop.reply).toContain('{"deleted":0,"missing":["1-0"]}');
   });

@@ -23,7 +23,12 @@ export const ENTRY_REF_PATTERN = '^(\\d{1,3}:)?\\d{1,20}-\\d{1,20}$';
 const entryRefShape = new RegExp(ENTRY_REF_PATTERN);
 FormatRegistry.Set('entry-ref', (value) => entryRefShape.test(value) && isStreamIdInRange(parseEntryRef(value).id));
 const entryRef = (description: string) =>
-  Type.String({ maxLength: 45, pattern: ENTRY_REF_PATTERN, format: 'entry-ref', description: `${description} Both numbers at most 2^64 - 1.` });
+  Type.String({
+    maxLength: 45,
+    pattern: ENTRY_REF_PATTERN,
+    format: 'entry-ref',
+    description: `${description} Both numbers at most 2^64 - 1.`,
+  });
 
 // Read by parseTime, which names the parameter when the text is no time.
 const time = (description: string) => Type.Optional(Type.String({ minLength: 1, maxLength: 40, description }));
@@ -32,10 +37,17 @@ const time = (description: string) => Type.Optional(Type.String({ minLength: 1, 
 const DURATION_PATTERN = '^\\d{1,15}(ms|s|m|h|d)?$';
 
 const aggregation = Type.Optional(
-  Type.Union(AGGREGATIONS.map((type) => Type.Literal(type)), { description: 'Bucket aggregation; needs `bucket`.' }),
+  Type.Union(
+    AGGREGATIONS.map((type) => Type.Literal(type)),
+    { description: 'Bucket aggregation; needs `bucket`.' },
+  ),
 );
 const bucket = Type.Optional(
-  Type.String({ maxLength: 17, pattern: DURATION_PATTERN, description: 'Bucket width such as `1m`, `1h` or milliseconds; needs `agg`.' }),
+  Type.String({
+    maxLength: 17,
+    pattern: DURATION_PATTERN,
+    description: 'Bucket width such as `1m`, `1h` or milliseconds; needs `agg`.',
+  }),
 );
 
 export function seriesPageQuerySchema(maxLimit: number) {
@@ -43,12 +55,20 @@ export function seriesPageQuerySchema(maxLimit: number) {
     {
       metric: nameFilter('Only series of this metric.'),
       source: nameFilter('Only series of this source.'),
-      metricPrefix: nameFilter('Only series of metrics whose name starts with this; not with `metric`, nor with `sourcePrefix`.'),
-      sourcePrefix: nameFilter('Only series of sources whose name starts with this; not with `source`, nor with `metricPrefix`.'),
+      metricPrefix: nameFilter(
+        'Only series of metrics whose name starts with this; not with `metric`, nor with `sourcePrefix`.',
+      ),
+      sourcePrefix: nameFilter(
+        'Only series of sources whose name starts with this; not with `source`, nor with `metricPrefix`.',
+      ),
       limit: Type.Optional(Type.Integer({ minimum: 1, maximum: maxLimit, description: 'Series per page.' })),
       // The last index member of the previous page, `name:name`.
       cursor: Type.Optional(
-        Type.String({ maxLength: 2 * NAME_MAX_LENGTH + 1, pattern: SERIES_MEMBER_PATTERN, description: 'The `next` of the previous page.' }),
+        Type.String({
+          maxLength: 2 * NAME_MAX_LENGTH + 1,
+          pattern: SERIES_MEMBER_PATTERN,
+          description: 'The `next` of the previous page.',
+        }),
       ),
     },
     { additionalProperties: false },
@@ -57,7 +77,11 @@ export function seriesPageQuerySchema(maxLimit: number) {
 
 export function recentQuerySchema(maxCount: number) {
   return Type.Object(
-    { count: Type.Optional(Type.Integer({ minimum: 1, maximum: maxCount, description: 'Entries to return, newest first.' })) },
+    {
+      count: Type.Optional(
+        Type.Integer({ minimum: 1, maximum: maxCount, description: 'Entries to return, newest first.' }),
+      ),
+    },
     { additionalProperties: false },
   );
 }
@@ -65,7 +89,9 @@ export function recentQuerySchema(maxCount: number) {
 export function deadLetterQuerySchema(maxCount: number) {
   return Type.Object(
     {
-      count: Type.Optional(Type.Integer({ minimum: 1, maximum: maxCount, description: 'Dead letters per page, newest first.' })),
+      count: Type.Optional(
+        Type.Integer({ minimum: 1, maximum: maxCount, description: 'Dead letters per page, newest first.' }),
+      ),
       cursor: Type.Optional(
         entryRef('The `next` of the previous page; a bare stream id starts below that id in every partition.'),
       ),
@@ -79,10 +105,15 @@ export const seriesParamsSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export const metricParamsSchema = Type.Object({ metric: nameSchema('The metric to reduce.') }, { additionalProperties: false });
+export const metricParamsSchema = Type.Object(
+  { metric: nameSchema('The metric to reduce.') },
+  { additionalProperties: false },
+);
 
 const timeBounds = {
-  from: time('Start, inclusive: epoch milliseconds or an ISO-8601 date-time with an offset. Defaults to an hour before `to`.'),
+  from: time(
+    'Start, inclusive: epoch milliseconds or an ISO-8601 date-time with an offset. Defaults to an hour before `to`.',
+  ),
   to: time('End, inclusive: epoch milliseconds or an ISO-8601 date-time with an offset. Defaults to now.'),
 };
 
@@ -92,7 +123,9 @@ export function rangeQuerySchema(maxPoints: number) {
       ...timeBounds,
       agg: aggregation,
       bucket,
-      limit: Type.Optional(Type.Integer({ minimum: 1, maximum: maxPoints, description: 'At most this many points, oldest first.' })),
+      limit: Type.Optional(
+        Type.Integer({ minimum: 1, maximum: maxPoints, description: 'At most this many points, oldest first.' }),
+      ),
     },
     { additionalProperties: false },
   );
@@ -102,13 +135,19 @@ export const metricRangeQuerySchema = Type.Object(
   {
     ...timeBounds,
     agg: Type.Optional(
-      Type.Union(AGGREGATIONS.map((type) => Type.Literal(type)), {
-        description: "Each source's bucket aggregation; needs `bucket`. Without both, the first configured rollup's.",
-      }),
+      Type.Union(
+        AGGREGATIONS.map((type) => Type.Literal(type)),
+        {
+          description: "Each source's bucket aggregation; needs `bucket`. Without both, the first configured rollup's.",
+        },
+      ),
     ),
     bucket,
     reduce: Type.Optional(
-      Type.Union(SOURCE_REDUCERS.map((reducer) => Type.Literal(reducer)), { description: "How the sources' buckets combine; avg by default." }),
+      Type.Union(
+        SOURCE_REDUCERS.map((reducer) => Type.Literal(reducer)),
+        { description: "How the sources' buckets combine; avg by default." },
+      ),
     ),
   },
   { additionalProperties: false },
@@ -121,12 +160,15 @@ export const MAX_SELECTED_IDS = 1_000;
 export const deadLetterSelectionSchema = Type.Object(
   {
     ids: Type.Optional(
-      Type.Array(entryRef('A dead-letter id as listed: `<partition>:<stream id>` when the stream has several partitions.'), {
-        minItems: 1,
-        maxItems: MAX_SELECTED_IDS,
-        uniqueItems: true,
-        description: 'Dead-letter entry ids.',
-      }),
+      Type.Array(
+        entryRef('A dead-letter id as listed: `<partition>:<stream id>` when the stream has several partitions.'),
+        {
+          minItems: 1,
+          maxItems: MAX_SELECTED_IDS,
+          uniqueItems: true,
+          description: 'Dead-letter entry ids.',
+        },
+      ),
     ),
     all: Type.Optional(Type.Literal(true, { description: 'Every dead letter present when the request starts.' })),
   },
@@ -138,13 +180,20 @@ export function invalid(what: string, errors: readonly FieldError[]): HttpError 
   return new HttpError(400, `Invalid ${what}: ${describeErrors(errors)}`, { errors });
 }
 
-function compile<T extends TSchema>(schema: T, what: string, prepare: (value: unknown) => unknown): (value: unknown) => Static<T> {
+function compile<T extends TSchema>(
+  schema: T,
+  what: string,
+  prepare: (value: unknown) => unknown,
+): (value: unknown) => Static<T> {
   const checker = TypeCompiler.Compile(schema);
   return (value) => {
     const candidate = prepare(value);
     try {
       if (checker.Check(candidate)) return candidate;
-      throw invalid(what, [...checker.Errors(candidate)].map(({ path, message }) => ({ path, message })));
+      throw invalid(
+        what,
+        [...checker.Errors(candidate)].map(({ path, message }) => ({ path, message })),
+      );
     } catch (error) {
       // Some checks (uniqueItems hashes every item) recurse as deep as the input; JSON nested
       // thousands deep exhausts the stack, and is no valid input anywhere.

@@ -11,6 +11,12 @@ describe('toRecentEvent', () => {
   });
 
   it('reports missing fields as null', () => {
-    expect(toRecentEvent('1-1', { note: 'by hand' })).toEqual({ id: '1-1', source: null, metric: null, value: null, occurredAt: null });
+    expect(toRecentEvent('1-1', { note: 'by hand' })).toEqual({
+      id: '1-1',
+      source: null,
+      metric: null,
+      value: null,
+      occurredAt: null,
+    });
   });
 });

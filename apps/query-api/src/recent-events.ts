@@ -26,7 +26,11 @@ export function toRecentEvent(id: string, fields: Readonly<Record<string, string
  * partition's newest `count`, merged by stream id. Each partition numbers its entries by its own
  * clock, so across partitions the order is as close to arrival order as those clocks agree.
  */
-export async function readRecentEvents(client: RedisClient, partitions: readonly Pick<StreamPartition, 'stream'>[], count: number): Promise<RecentEvent[]> {
+export async function readRecentEvents(
+  client: RedisClient,
+  partitions: readonly Pick<StreamPartition, 'stream'>[],
+  count: number,
+): Promise<RecentEvent[]> {
   const lists = await Promise.all(partitions.map(({ stream }) => client.xRevRange(stream, '+', '-', { COUNT: count })));
   return mergeNewestFirst(lists, count).map(({ entry: { id, message } }) => toRecentEvent(id, message));
 }

@@ -18,7 +18,12 @@ import { start, type RunningQueryApi } from './server';
 
 function queryConfig(redisUrl: string, overrides: Record<string, string> = {}): QueryConfig {
   return loadQueryConfig(
-    isolatedEnv(redisUrl, { QUERY_API_PORT: '0', QUERY_API_HOST: '127.0.0.1', INGEST_ROLLUP_BACKEND: 'native', ...overrides }),
+    isolatedEnv(redisUrl, {
+      QUERY_API_PORT: '0',
+      QUERY_API_HOST: '127.0.0.1',
+      INGEST_ROLLUP_BACKEND: 'native',
+      ...overrides,
+    }),
   );
 }
 
@@ -86,7 +91,8 @@ describe('query-api against a live Redis', () => {
 
   const addEntries = async (key: string, count: number, value = (i: number) => String(i)) => {
     const ids: string[] = [];
-    for (let i = 0; i < count; i++) ids.push(await redis.xAdd(key, '*', streamFields('sensor-1', 'temperature', value(i))));
+    for (let i = 0; i < count; i++)
+      ids.push(await redis.xAdd(key, '*', streamFields('sensor-1', 'temperature', value(i))));
     return ids;
   };
 
@@ -161,7 +167,11 @@ describe('query-api against a live Redis', () => {
 
     await store.addSamples([{ ...series, timestampMs: t0 + bucketMs + 500, value: 7 }]);
     expect((await get('/api/ingest/summary')).body.metrics).toEqual([
-      { ...series, raw: { timestampMs: t0 + bucketMs + 500, value: 7 }, rollup: { timestampMs: t0, value: (10 + 20) / 2 } },
+      {
+        ...series,
+        raw: { timestampMs: t0 + bucketMs + 500, value: 7 },
+        rollup: { timestampMs: t0, value: (10 + 20) / 2 },
+      },
     ]);
   });
 
@@ -193,11 +203,9 @@ describe('query-api against a live Redis', () => {
     for (const { metric, source, raw } of listed) expect(raw.value).toBe(written(metric, source));
 
     const bySource = (await get('/api/ingest/summary?source=s1')).body;
-    expect(bySource.metrics.map(({ metric, source }: { metric: string; source: string }) => `${metric}/${source}`)).toEqual([
-      'cpu/s1',
-      'disk/s1',
-      'mem/s1',
-    ]);
+    expect(
+      bySource.metrics.map(({ metric, source }: { metric: string; source: string }) => `${metric}/${source}`),
+    ).toEqual(['cpu/s1', 'disk/s1', 'mem/s1']);
     expect(bySource.metrics.map(({ raw }: { raw: { value: number } }) => raw.value)).toEqual([
       written('cpu', 's1'),
       written('disk', 's1'),
@@ -205,7 +213,8 @@ describe('query-api against a live Redis', () => {
     ]);
     expect(bySource.next).toBeNull();
 
-    const names = (body: { metrics: { metric: string; source: string }[] }) => body.metrics.map(({ metric, source }) => `${metric}/${source}`);
+    const names = (body: { metrics: { metric: string; source: string }[] }) =>
+      body.metrics.map(({ metric, source }) => `${metric}/${source}`);
     expect(names((await get('/api/ingest/summary?metricPrefix=m')).body)).toEqual(['mem/s1', 'mem/s2']);
     expect(names((await get('/api/ingest/summary?metric=cpu&sourcePrefix=s')).body)).toHaveLength(cpuSources.length);
     expect(names((await get('/api/ingest/summary?source=s2&metricPrefix=c')).body)).toEqual(['cpu/s2']);
@@ -298,8 +307,14 @@ describe('query-api without Redis', () => {
       await (await createRollupStore(writer, config)).addSamples([{ ...series, timestampMs: Date.now(), value: 3 }]);
 
       let answer = await getJson(base, '/api/ingest/summary');
-      await eventually(async () => (answer = await getJson(base, '/api/ingest/summary')).status === 200, 10_000, 'a summary');
-      expect(answer.body.metrics).toEqual([{ ...series, raw: { timestampMs: expect.any(Number), value: 3 }, rollup: null }]);
+      await eventually(
+        async () => (answer = await getJson(base, '/api/ingest/summary')).status === 200,
+        10_000,
+        'a summary',
+      );
+      expect(answer.body.metrics).toEqual([
+        { ...series, raw: { timestampMs: expect.any(Number), value: 3 }, rollup: null },
+      ]);
     } finally {
       writer?.destroy();
       await api.stop();
@@ -336,7 +351,9 @@ function groupPoints(points: TestPoint[], bucketMs: number, type: Aggregation): 
     const start = timestampMs - (timestampMs % bucketMs);
     groups.set(start, [...(groups.get(start) ?? []), value]);
   }
-  return [...groups].sort(([a], [b]) => a - b).map(([timestampMs, values]) => ({ timestampMs, value: summarize(values, type) }));
+  return [...groups]
+    .sort(([a], [b]) => a - b)
+    .map(([timestampMs, values]) => ({ timestampMs, value: summarize(values, type) }));
 }
 
 describe('query-api ranges', () => {
@@ -355,7 +372,8 @@ describe('query-api ranges', () => {
     { timestampMs: t0 + 125_000, value: -1 },
     { timestampMs: t0 + 250_000, value: 4 },
   ];
-  const rangeOf = (query: string) => get(`/api/ingest/series/temperature/sensor-1/range?from=${t0}&to=${t0 + 300_000}${query}`);
+  const rangeOf = (query: string) =>
+    get(`/api/ingest/series/temperature/sensor-1/range?from=${t0}&to=${t0 + 300_000}${query}`);
 
   beforeEach(async () => {
     store = await createRollupStore(live.redis, live.config);
@@ -393,7 +411,9 @@ describe('query-api ranges', () => {
 
     const iso = new Date(t0 + 61_000).toISOString();
     const sameInstantAtPlusOne = new Date(t0 + 125_000 + 3_600_000).toISOString().replace('Z', '+01:00');
-    const byIso = await get(`/api/ingest/series/temperature/sensor-1/range?from=${iso}&to=${encodeURIComponent(sameInstantAtPlusOne)}`);
+    const byIso = await get(
+      `/api/ingest/series/temperature/sensor-1/range?from=${iso}&to=${encodeURIComponent(sameInstantAtPlusOne)}`,
+    );
     expect(byIso.body).toMatchObject({ from: t0 + 61_000, to: t0 + 125_000, points: written.slice(2, 5) });
     expect((await rangeOf('&limit=2')).body.points).toEqual(written.slice(0, 2));
   });
@@ -416,12 +436,18 @@ describe('query-api ranges', () => {
     expect(tier.body.aggregation).toEqual({ type: 'avg', bucketMs: MINUTE, tier: true });
     expect(tier.body.points).toEqual(groupPoints(written, MINUTE, 'avg'));
 
-    for (const [agg, bucket, bucketMs] of [['max', '1m', MINUTE], ['avg', '120000', 2 * MINUTE], ['count', '5m', 5 * MINUTE]] as const) {
+    for (const [agg, bucket, bucketMs] of [
+      ['max', '1m', MINUTE],
+      ['avg', '120000', 2 * MINUTE],
+      ['count', '5m', 5 * MINUTE],
+    ] as const) {
       const { body } = await rangeOf(`&agg=${agg}&bucket=${bucket}`);
       expect(body.aggregation).toEqual({ type: agg, bucketMs, tier: false });
       expect(body.points).toEqual(groupPoints(written, bucketMs, agg));
     }
-    expect((await rangeOf('&agg=max&bucket=1m&limit=2')).body.points).toEqual(groupPoints(written, MINUTE, 'max').slice(0, 2));
+    expect((await rangeOf('&agg=max&bucket=1m&limit=2')).body.points).toEqual(
+      groupPoints(written, MINUTE, 'max').slice(0, 2),
+    );
 
     // Without the raw samples only the tier can still answer, which shows which path served each
     // query; the open bucket is computed from raw samples, so only the closed ones remain.
@@ -433,15 +459,32 @@ describe('query-api ranges', () => {
 
   it('reduces one metric across its sources with each reducer', async () => {
     const bySource: Record<string, TestPoint[]> = {
-      a: [{ timestampMs: t0 + 1_000, value: 4 }, { timestampMs: t0 + 2_000, value: 8 }, { timestampMs: t0 + 61_000, value: 1 }],
-      b: [{ timestampMs: t0 + 30_000, value: -2 }, { timestampMs: t0 + 150_000, value: 3.5 }],
-      c: [{ timestampMs: t0 + 59_999, value: 10 }, { timestampMs: t0 + 119_000, value: 0.5 }, { timestampMs: t0 + 121_000, value: 6 }],
+      a: [
+        { timestampMs: t0 + 1_000, value: 4 },
+        { timestampMs: t0 + 2_000, value: 8 },
+        { timestampMs: t0 + 61_000, value: 1 },
+      ],
+      b: [
+        { timestampMs: t0 + 30_000, value: -2 },
+        { timestampMs: t0 + 150_000, value: 3.5 },
+      ],
+      c: [
+        { timestampMs: t0 + 59_999, value: 10 },
+        { timestampMs: t0 + 119_000, value: 0.5 },
+        { timestampMs: t0 + 121_000, value: 6 },
+      ],
     };
-    await store.addSamples(Object.entries(bySource).flatMap(([source, points]) => points.map((point) => ({ metric: 'load', source, ...point }))));
+    await store.addSamples(
+      Object.entries(bySource).flatMap(([source, points]) =>
+        points.map((point) => ({ metric: 'load', source, ...point })),
+      ),
+    );
     const reduceAcross = (perSource: TestPoint[][], reduce: Reducer) => groupPoints(perSource.flat(), 1, reduce);
 
     for (const reduce of ['avg', 'min', 'max', 'sum'] as const) {
-      const { status, body } = await get(`/api/ingest/metrics/load/range?from=${t0}&to=${t0 + 300_000}&agg=max&bucket=1m&reduce=${reduce}`);
+      const { status, body } = await get(
+        `/api/ingest/metrics/load/range?from=${t0}&to=${t0 + 300_000}&agg=max&bucket=1m&reduce=${reduce}`,
+      );
       expect(status).toBe(200);
       const perSource = Object.values(bySource).map((points) => groupPoints(points, MINUTE, 'max'));
       expect(body).toEqual({
@@ -462,18 +505,25 @@ describe('query-api ranges', () => {
       sources: 3,
       points: reduceAcross(perSourceAvg, 'avg'),
     });
-    expect((await get(`/api/ingest/metrics/unknown/range?from=${t0}&to=${t0 + MINUTE}`)).body).toMatchObject({ sources: 0, points: [] });
+    expect((await get(`/api/ingest/metrics/unknown/range?from=${t0}&to=${t0 + MINUTE}`)).body).toMatchObject({
+      sources: 0,
+      points: [],
+    });
   });
 
   it('refuses a metric with more sources than configured, naming it', async () => {
-    await store.addSamples(['a', 'b', 'c', 'd'].map((source) => ({ metric: 'wide', source, timestampMs: t0, value: 1 })));
+    await store.addSamples(
+      ['a', 'b', 'c', 'd'].map((source) => ({ metric: 'wide', source, timestampMs: t0, value: 1 })),
+    );
     const { status, body } = await get(`/api/ingest/metrics/wide/range?from=${t0}&to=${t0 + MINUTE}`);
     expect(status).toBe(400);
     expect(body.errors).toEqual([{ path: '/metric', message: expect.stringContaining('3') }]);
   });
 
   it('accepts a range of exactly the configured number of buckets', async () => {
-    expect((await get(`/api/ingest/series/temperature/sensor-1/range?from=0&to=${50 * MINUTE}&agg=avg&bucket=1m`)).status).toBe(200);
+    expect(
+      (await get(`/api/ingest/series/temperature/sensor-1/range?from=0&to=${50 * MINUTE}&agg=avg&bucket=1m`)).status,
+    ).toBe(200);
     expect((await get(`/api/ingest/metrics/temperature/range?from=0&to=${50 * MINUTE}`)).status).toBe(200);
   });
 
@@ -530,11 +580,13 @@ describe('query-api ranges', () => {
       ].sort(),
     );
     const range = body.paths['/api/ingest/series/{metric}/{source}/range'].get;
-    expect(range.parameters.map(({ name, in: location }: { name: string; in: string }) => `${location}:${name}`)).toEqual([
-      'path:metric', 'path:source', 'query:from', 'query:to', 'query:agg', 'query:bucket', 'query:limit',
-    ]);
+    expect(
+      range.parameters.map(({ name, in: location }: { name: string; in: string }) => `${location}:${name}`),
+    ).toEqual(['path:metric', 'path:source', 'query:from', 'query:to', 'query:agg', 'query:bucket', 'query:limit']);
     expect(range.parameters.find(({ name }: { name: string }) => name === 'limit').schema.maximum).toBe(50);
-    expect(body.paths['/api/ingest/dead-letters/replay'].post.requestBody.content['application/json'].schema.properties).toHaveProperty('ids');
+    expect(
+      body.paths['/api/ingest/dead-letters/replay'].post.requestBody.content['application/json'].schema.properties,
+    ).toHaveProperty('ids');
   });
 });
 
@@ -542,17 +594,39 @@ describe('query-api dead letters', () => {
   const live = liveApi();
   const get = (path: string) => getJson(live.base, path);
   const post = (path: string, body: unknown) =>
-    getJson(live.base, path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    getJson(live.base, path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
 
-  const failureOf = (i: number) => ({ messageId: `${1_000 + i}-0`, reason: `bad value ${i}`, failedAt: `2026-01-01T00:00:0${i % 10}.000Z`, consumer: 'worker-1' });
-  const payloadOf = (i: number) => ({ source: 'sensor-1', metric: 'temperature', value: `hot-${i}`, occurredAt: '2026-01-01T00:00:00.000Z' });
+  const failureOf = (i: number) => ({
+    messageId: `${1_000 + i}-0`,
+    reason: `bad value ${i}`,
+    failedAt: `2026-01-01T00:00:0${i % 10}.000Z`,
+    consumer: 'worker-1',
+  });
+  const payloadOf = (i: number) => ({
+    source: 'sensor-1',
+    metric: 'temperature',
+    value: `hot-${i}`,
+    occurredAt: '2026-01-01T00:00:00.000Z',
+  });
   /** Dead-letters entries 0..count-1 as the worker writes them; returns their ids. */
   const deadLetter = async (count: number, history: Failure[] = []): Promise<string[]> => {
     const ids: string[] = [];
-    for (let i = 0; i < count; i++) ids.push(await live.redis.xAdd(live.config.keys.deadLetterKey, '*', deadLetterFields(failureOf(i), payloadOf(i), history)));
+    for (let i = 0; i < count; i++)
+      ids.push(
+        await live.redis.xAdd(
+          live.config.keys.deadLetterKey,
+          '*',
+          deadLetterFields(failureOf(i), payloadOf(i), history),
+        ),
+      );
     return ids;
   };
-  const remainingIds = async () => (await live.redis.xRange(live.config.keys.deadLetterKey, '-', '+')).map(({ id }) => id);
+  const remainingIds = async () =>
+    (await live.redis.xRange(live.config.keys.deadLetterKey, '-', '+')).map(({ id }) => id);
 
   it('lists dead letters newest first, a page at a time', async () => {
     const earlier = failureOf(9);
@@ -591,7 +665,10 @@ describe('query-api dead letters', () => {
     const { body } = await post('/api/ingest/dead-letters/replay', { ids: [id, `0${id}`] });
     expect(body).toEqual({ replayed: 1, ids: [expect.any(String)], missing: [] });
     expect(await live.redis.xLen(live.config.keys.streamKey)).toBe(1);
-    expect(await get('/api/ingest/dead-letters?cursor=0-0')).toEqual({ status: 200, body: { deadLetters: [], next: null } });
+    expect(await get('/api/ingest/dead-letters?cursor=0-0')).toEqual({
+      status: 200,
+      body: { deadLetters: [], next: null },
+    });
   });
 
   it('appends the latest failure to the history an entry already carries', async () => {
@@ -605,7 +682,9 @@ describe('query-api dead letters', () => {
   it('replays all dead letters over several pages, in order', async () => {
     const count = REPLAY_PAGE_SIZE * 2 + 3;
     await Promise.all(
-      Array.from({ length: count }, (_, i) => live.redis.xAdd(live.config.keys.deadLetterKey, '*', deadLetterFields(failureOf(i), payloadOf(i), []))),
+      Array.from({ length: count }, (_, i) =>
+        live.redis.xAdd(live.config.keys.deadLetterKey, '*', deadLetterFields(failureOf(i), payloadOf(i), [])),
+      ),
     );
     const { status, body } = await post('/api/ingest/dead-letters/replay', { all: true });
     expect(status).toBe(200);
@@ -614,12 +693,19 @@ describe('query-api dead letters', () => {
     expect(replayed.map(({ id }) => id)).toEqual(body.ids);
     expect(replayed.map(({ message }) => message.value)).toEqual(Array.from({ length: count }, (_, i) => `hot-${i}`));
     expect(await live.redis.xLen(live.config.keys.deadLetterKey)).toBe(0);
-    expect((await post('/api/ingest/dead-letters/replay', { all: true })).body).toEqual({ replayed: 0, ids: [], missing: [] });
+    expect((await post('/api/ingest/dead-letters/replay', { all: true })).body).toEqual({
+      replayed: 0,
+      ids: [],
+      missing: [],
+    });
   });
 
   it('deletes chosen dead letters, then all the rest', async () => {
     const ids = await deadLetter(5);
-    expect((await post('/api/ingest/dead-letters/delete', { ids: [ids[1], ids[3], '5-5'] })).body).toEqual({ deleted: 2, missing: ['5-5'] });
+    expect((await post('/api/ingest/dead-letters/delete', { ids: [ids[1], ids[3], '5-5'] })).body).toEqual({
+      deleted: 2,
+      missing: ['5-5'],
+    });
     expect(await remainingIds()).toEqual([ids[0], ids[2], ids[4]]);
     expect((await post('/api/ingest/dead-letters/delete', { all: true })).body).toEqual({ deleted: 3, missing: [] });
     expect(await live.redis.xLen(live.config.keys.deadLetterKey)).toBe(0);

@@ -121,9 +121,14 @@ export function createServer({
 
   const seriesPage = async ({ cursor, limit, ...filter }: ReturnType<typeof parseSeriesPageQuery>) => {
     try {
-      return await listSeries(redis, keys, { ...filter, after: cursor, limit: limit ?? Math.min(DEFAULT_SERIES_PAGE, config.maxSeriesPage) });
+      return await listSeries(redis, keys, {
+        ...filter,
+        after: cursor,
+        limit: limit ?? Math.min(DEFAULT_SERIES_PAGE, config.maxSeriesPage),
+      });
     } catch (error) {
-      if (error instanceof UnsupportedSeriesFilterError) throw invalid('query parameters', [{ path: `/${error.field}`, message: error.message }]);
+      if (error instanceof UnsupportedSeriesFilterError)
+        throw invalid('query parameters', [{ path: `/${error.field}`, message: error.message }]);
       throw error;
     }
   };
@@ -142,7 +147,8 @@ export function createServer({
       rollup: latest[i]?.rollups[0] ?? null,
     }));
     // A single partition's figures would only repeat the queue's.
-    const byPartition = partitions.length === 1 ? {} : { partitions: partitions.map((stats, partition) => ({ partition, ...stats })) };
+    const byPartition =
+      partitions.length === 1 ? {} : { partitions: partitions.map((stats, partition) => ({ partition, ...stats })) };
     res.json({ queue: addUpQueueStats(partitions), ...byPartition, metrics, next: page.next });
   });
 
@@ -163,9 +169,16 @@ export function createServer({
     const { fromMs, toMs, aggregation } = resolveRange(query, { nowMs: Date.now(), maxPoints: config.maxPoints });
     const rollups = await store();
     const limit = query.limit ?? config.maxPoints;
-    const points = await rollups.range(series, { fromMs, toMs, limit, ...(aggregation === null ? {} : { aggregation }) });
+    const points = await rollups.range(series, {
+      fromMs,
+      toMs,
+      limit,
+      ...(aggregation === null ? {} : { aggregation }),
+    });
     // The stores read a tier exactly when one matches both the aggregation and the bucket.
-    const tier = aggregation !== null && rollups.tiers.some((t) => t.aggregation === aggregation.type && t.bucketMs === aggregation.bucketMs);
+    const tier =
+      aggregation !== null &&
+      rollups.tiers.some((t) => t.aggregation === aggregation.type && t.bucketMs === aggregation.bucketMs);
     res.json({
       ...series,
       from: fromMs,
@@ -197,13 +210,18 @@ export function createServer({
       res.json({ metric, reduce, aggregation, sources, points });
     } catch (error) {
       if (error instanceof TooManySourcesError) {
-        throw invalid('path parameters', [{ path: '/metric', message: `Has more than ${config.maxSources} sources to reduce` }]);
+        throw invalid('path parameters', [
+          { path: '/metric', message: `Has more than ${config.maxSources} sources to reduce` },
+        ]);
       }
       throw error;
     }
   });
 
-  app.use(DEAD_LETTERS_PATH, deadLetterRouter({ redis, keys, maxPage: config.maxRecent, authorizeChange: access.admin }));
+  app.use(
+    DEAD_LETTERS_PATH,
+    deadLetterRouter({ redis, keys, maxPage: config.maxRecent, authorizeChange: access.admin }),
+  );
   app.use(dashboardRouter({ redis, keys, store, rawRetentionMs: config.rawRetentionMs }));
 
   app.use(notFound());
@@ -231,7 +249,10 @@ export interface RunningQueryApi {
   stop(): Promise<void>;
 }
 
-export async function start(config: QueryConfig, logger: Logger = createLogger('query-api', config.logLevel)): Promise<RunningQueryApi> {
+export async function start(
+  config: QueryConfig,
+  logger: Logger = createLogger('query-api', config.logLevel),
+): Promise<RunningQueryApi> {
   const redis = createRedisClient(config.redis, { name: 'query-api', logger, commandTimeoutMs: config.redisTimeoutMs });
   const store = retryUntilBuilt(() => createRollupStore(redis, config));
   try {
@@ -246,9 +267,15 @@ export async function start(config: QueryConfig, logger: Logger = createLogger('
     const redisSettings = await checkRedisSettings(redis, config, logger);
     warnAboutOpenRoutes(config, logger);
     const readiness = new Readiness(() => redis.ping());
-    const server = createLimitedHttpServer(createServer({ config, redis, store, logger, readiness, redisSettings }), config.http);
+    const server = createLimitedHttpServer(
+      createServer({ config, redis, store, logger, readiness, redisSettings }),
+      config.http,
+    );
     const port = await listen(server, config.port, config.host);
-    logger.info({ port, readToken: config.readToken !== undefined, adminToken: config.adminToken !== undefined }, 'query-api listening');
+    logger.info(
+      { port, readToken: config.readToken !== undefined, adminToken: config.adminToken !== undefined },
+      'query-api listening',
+    );
     return {
       port,
       stop: async () => {

@@ -1,10 +1,31 @@
-import { compareStreamIds, formatEntryRef, isStreamIdInRange, mergeNewestFirst, nextStreamId, parseEntryRef } from './stream-ids';
+import {
+  compareStreamIds,
+  formatEntryRef,
+  isStreamIdInRange,
+  mergeNewestFirst,
+  nextStreamId,
+  parseEntryRef,
+} from './stream-ids';
 
 describe('stream ids across partitions', () => {
   it('orders ids by milliseconds, then sequence, beyond 2^53 too', () => {
-    const ids = ['10-2', '9-9', '10-10', '18446744073709551615-0', '10-0', '9007199254740993-0', '9007199254740992-18446744073709551615'];
+    const ids = [
+      '10-2',
+      '9-9',
+      '10-10',
+      '18446744073709551615-0',
+      '10-0',
+      '9007199254740993-0',
+      '9007199254740992-18446744073709551615',
+    ];
     expect([...ids].sort(compareStreamIds)).toEqual([
-      '9-9', '10-0', '10-2', '10-10', '9007199254740992-18446744073709551615', '9007199254740993-0', '18446744073709551615-0',
+      '9-9',
+      '10-0',
+      '10-2',
+      '10-10',
+      '9007199254740992-18446744073709551615',
+      '9007199254740993-0',
+      '18446744073709551615-0',
     ]);
     expect(compareStreamIds('7-1', '7-1')).toBe(0);
   });

@@ -41,7 +41,10 @@ export interface PartitionEntry<T> {
  * stream id, and by partition where two partitions hold the same id, since each partition numbers
  * its entries on its own. Keeps the first `count`.
  */
-export function mergeNewestFirst<T extends { readonly id: string }>(lists: readonly (readonly T[])[], count: number): PartitionEntry<T>[] {
+export function mergeNewestFirst<T extends { readonly id: string }>(
+  lists: readonly (readonly T[])[],
+  count: number,
+): PartitionEntry<T>[] {
   return lists
     .flatMap((entries, partition) => entries.map((entry) => ({ partition, entry })))
     .sort((left, right) => compareStreamIds(right.entry.id, left.entry.id) || left.partition - right.partition)
@@ -65,5 +68,7 @@ export function formatEntryRef({ partition, id }: EntryRef, partitionCount: numb
 /** Reads what formatEntryRef wrote (validated against ENTRY_REF_PATTERN); a bare id has no partition. */
 export function parseEntryRef(text: string): { readonly partition: number | undefined; readonly id: string } {
   const colon = text.indexOf(':');
-  return colon === -1 ? { partition: undefined, id: text } : { partition: Number(text.slice(0, colon)), id: text.slice(colon + 1) };
+  return colon === -1
+    ? { partition: undefined, id: text }
+    : { partition: Number(text.slice(0, colon)), id: text.slice(colon + 1) };
 }

@@ -21,14 +21,25 @@ describe('resolveRange', () => {
   const nowMs = 10_000_000;
 
   it('defaults to the hour before now, without aggregation', () => {
-    expect(resolveRange({}, { nowMs, maxPoints: 10 })).toEqual({ fromMs: nowMs - DEFAULT_WINDOW_MS, toMs: nowMs, aggregation: null });
-    expect(resolveRange({ to: '5000' }, { nowMs, maxPoints: 10 })).toEqual({ fromMs: 0, toMs: 5_000, aggregation: null });
+    expect(resolveRange({}, { nowMs, maxPoints: 10 })).toEqual({
+      fromMs: nowMs - DEFAULT_WINDOW_MS,
+      toMs: nowMs,
+      aggregation: null,
+    });
+    expect(resolveRange({ to: '5000' }, { nowMs, maxPoints: 10 })).toEqual({
+      fromMs: 0,
+      toMs: 5_000,
+      aggregation: null,
+    });
   });
 
   it('uses the fallback aggregation only when neither agg nor bucket is given', () => {
     const fallback = { type: 'avg', bucketMs: 60_000 } as const;
     expect(resolveRange({ from: '0', to: '60000' }, { nowMs, maxPoints: 10, fallback }).aggregation).toBe(fallback);
-    expect(resolveRange({ from: '0', to: '60000', agg: 'max', bucket: '30s' }, { nowMs, maxPoints: 10, fallback }).aggregation).toEqual({
+    expect(
+      resolveRange({ from: '0', to: '60000', agg: 'max', bucket: '30s' }, { nowMs, maxPoints: 10, fallback })
+        .aggregation,
+    ).toEqual({
       type: 'max',
       bucketMs: 30_000,
     });
@@ -43,10 +54,12 @@ describe('resolveRange', () => {
       }
       throw new Error('accepted');
     };
-    expect(resolveRange({ from: '0', to: '600000', agg: 'sum', bucket: '1m' }, { nowMs, maxPoints: 10 }).toMs).toBe(600_000);
-    expect(refusal(() => resolveRange({ from: '0', to: '600001', agg: 'sum', bucket: '1m' }, { nowMs, maxPoints: 10 }))).toEqual([
-      { path: '/bucket', message: expect.stringContaining('10 buckets') },
-    ]);
+    expect(resolveRange({ from: '0', to: '600000', agg: 'sum', bucket: '1m' }, { nowMs, maxPoints: 10 }).toMs).toBe(
+      600_000,
+    );
+    expect(
+      refusal(() => resolveRange({ from: '0', to: '600001', agg: 'sum', bucket: '1m' }, { nowMs, maxPoints: 10 })),
+    ).toEqual([{ path: '/bucket', message: expect.stringContaining('10 buckets') }]);
     const fallback = { type: 'avg', bucketMs: 1 } as const;
     expect(refusal(() => resolveRange({ from: '0', to: '11' }, { nowMs, maxPoints: 10, fallback }))).toEqual([
       { path: '/bucket', message: expect.any(String) },

@@ -37,9 +37,13 @@ export function parseTime(text: string): number | undefined {
   return ms > MAX_TIME_MS ? undefined : ms;
 }
 
-function resolveAggregation<A extends BucketAggregation | null>(params: RangeParams, fallback: A): BucketAggregation | A {
+function resolveAggregation<A extends BucketAggregation | null>(
+  params: RangeParams,
+  fallback: A,
+): BucketAggregation | A {
   if (params.agg === undefined && params.bucket === undefined) return fallback;
-  if (params.bucket === undefined) throw invalid('query parameters', [{ path: '/bucket', message: 'Required with agg' }]);
+  if (params.bucket === undefined)
+    throw invalid('query parameters', [{ path: '/bucket', message: 'Required with agg' }]);
   if (params.agg === undefined) throw invalid('query parameters', [{ path: '/agg', message: 'Required with bucket' }]);
   const bucketMs = parseDuration(params.bucket);
   if (bucketMs === undefined || bucketMs <= 0) {
@@ -74,7 +78,10 @@ export function resolveRange<A extends BucketAggregation | null = null>(
   const aggregation = resolveAggregation(params, fallback ?? (null as A));
   if (aggregation !== null && (toMs - fromMs) / aggregation.bucketMs > maxPoints) {
     throw invalid('query parameters', [
-      { path: '/bucket', message: `The range spans more than ${maxPoints} buckets of this width; widen the bucket or narrow the range` },
+      {
+        path: '/bucket',
+        message: `The range spans more than ${maxPoints} buckets of this width; widen the bucket or narrow the range`,
+      },
     ]);
   }
   return { fromMs, toMs, aggregation };

@@ -46,14 +46,21 @@ export function groupReadiness({ client, keys, group }: ProcessingContext): Read
     await Promise.all(
       keys.partitions.map(async ({ stream }) => {
         const groups = await readConsumerGroups(client, stream);
-        if (!groups.some(({ name }) => name === group)) throw new Error(`consumer group ${group} does not exist yet on ${stream}`);
+        if (!groups.some(({ name }) => name === group))
+          throw new Error(`consumer group ${group} does not exist yet on ${stream}`);
       }),
     );
   });
 }
 
 /** Probes, metrics and the on-demand drain; none of them ever blocks the shared connection. */
-export function createAdminApp({ context, consumer, logger, adminToken, readiness = groupReadiness(context) }: AdminDeps): Express {
+export function createAdminApp({
+  context,
+  consumer,
+  logger,
+  adminToken,
+  readiness = groupReadiness(context),
+}: AdminDeps): Express {
   const metrics = context.metrics.service;
   const app = express();
   app.disable('x-powered-by');
@@ -88,7 +95,12 @@ export function createAdminApp({ context, consumer, logger, adminToken, readines
       consumer: body.consumer ?? `${consumer}-manual`,
       count: body.count ?? DEFAULT_DRAIN_COUNT,
     });
-    res.json({ read: outcome.read, processed: outcome.processed, dead_lettered: outcome.deadLettered, acked: outcome.acked });
+    res.json({
+      read: outcome.read,
+      processed: outcome.processed,
+      dead_lettered: outcome.deadLettered,
+      acked: outcome.acked,
+    });
   });
 
   app.use(notFound());

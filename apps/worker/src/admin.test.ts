@@ -2,7 +2,13 @@ import pino from 'pino';
 import { createClient } from '@redis/client';
 import { createRedisClient, encodeEvent } from '@redis-ingest/redis-schema';
 import { closeServer, createLimitedHttpServer, listen } from '@redis-ingest/service-kit';
-import { eventually, isolatedEnv, requestIdsEchoed, stopWithRequestInFlight, testRedisUrl } from '@redis-ingest/test-utils';
+import {
+  eventually,
+  isolatedEnv,
+  requestIdsEchoed,
+  stopWithRequestInFlight,
+  testRedisUrl,
+} from '@redis-ingest/test-utils';
 import { ADMIN_HTTP_LIMITS, createAdminApp } from './admin-server';
 import { loadWorkerConfig, type WorkerConfig } from './config';
 import { prepareProcessing, start, type RunningWorker } from './service';
@@ -61,7 +67,10 @@ describe('worker admin port with WORKER_ADMIN_TOKEN', () => {
   });
 
   it('echoes a request id, or makes one up', async () => {
-    expect(await requestIdsEchoed(service.adminPort)).toEqual({ given: 'trace-42', madeUp: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    expect(await requestIdsEchoed(service.adminPort)).toEqual({
+      given: 'trace-42',
+      madeUp: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    });
   });
 
   it.each(['/healthz', '/readyz', '/metrics', '/openapi.json'])('serves %s without a token', async (path) => {
@@ -79,10 +88,15 @@ describe('worker admin port with WORKER_ADMIN_TOKEN', () => {
 describe('worker admin port without a token', () => {
   it('drains for anyone and warns at start-up, naming the variable', async () => {
     const lines: string[] = [];
-    const service = await start(workerConfig(), pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }));
+    const service = await start(
+      workerConfig(),
+      pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }),
+    );
     try {
       expect((await drainer(service)()).status).toBe(200);
-      const warnings = lines.map((line) => JSON.parse(line) as { level: number; variable?: string }).filter(({ level }) => level === 40);
+      const warnings = lines
+        .map((line) => JSON.parse(line) as { level: number; variable?: string })
+        .filter(({ level }) => level === 40);
       expect(warnings.map(({ variable }) => variable)).toEqual(['WORKER_ADMIN_TOKEN']);
     } finally {
       await service.close();
@@ -91,7 +105,8 @@ describe('worker admin port without a token', () => {
 });
 
 describe('worker metrics', () => {
-  const metricsOf = async (service: RunningWorker) => (await fetch(`http://127.0.0.1:${service.adminPort}/metrics`)).text();
+  const metricsOf = async (service: RunningWorker) =>
+    (await fetch(`http://127.0.0.1:${service.adminPort}/metrics`)).text();
   const value = (text: string, series: string) => {
     const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
     return line === undefined ? undefined : Number(line.slice(series.length + 1));
@@ -111,17 +126,32 @@ describe('worker metrics', () => {
     // one more than allowed.
     const abandoned = await redis.xAdd(stream, '*', event('reclaimed', 1, T0));
     await redis.xReadGroup(config.consumerGroup, 'gone', { key: stream, id: '>' });
-    await redis.sendCommand(['XCLAIM', stream, config.consumerGroup, 'gone', '0', abandoned, 'IDLE', '3600000', 'RETRYCOUNT', '1']);
+    await redis.sendCommand([
+      'XCLAIM',
+      stream,
+      config.consumerGroup,
+      'gone',
+      '0',
+      abandoned,
+      'IDLE',
+      '3600000',
+      'RETRYCOUNT',
+      '1',
+    ]);
     const service = await start(config, silent);
     try {
       await eventually(async () => value(await metricsOf(service), 'worker_entries_reclaimed_total') === 1);
 
       await redis.xAdd(stream, '*', event('s', 1, T0));
       await redis.xAdd(stream, '*', { source: 's', metric: 'm', value: 'hot' });
-      await eventually(async () => (await redis.xInfoGroups(stream)).every(({ pending, lag }) => pending === 0 && lag === 0));
+      await eventually(async () =>
+        (await redis.xInfoGroups(stream)).every(({ pending, lag }) => pending === 0 && lag === 0),
+      );
       // An hour older than the newest sample of its series, beyond the raw retention: the store refuses it.
       await redis.xAdd(stream, '*', event('s', 2, T0 - 3_600_000));
-      await eventually(async () => value(await metricsOf(service), 'worker_entries_dead_lettered_total{reason="store_refused"}') === 1);
+      await eventually(
+        async () => value(await metricsOf(service), 'worker_entries_dead_lettered_total{reason="store_refused"}') === 1,
+      );
 
       const text = await metricsOf(service);
       expect(value(text, 'worker_entries_processed_total')).toBe(1);
@@ -149,7 +179,10 @@ describe('worker metrics', () => {
     await client.connect();
     // No daemon: the drain alone reads the stream.
     const context = await prepareProcessing(client, config, silent);
-    const server = createLimitedHttpServer(createAdminApp({ context, consumer: 'admin-test', logger: silent }), ADMIN_HTTP_LIMITS);
+    const server = createLimitedHttpServer(
+      createAdminApp({ context, consumer: 'admin-test', logger: silent }),
+      ADMIN_HTTP_LIMITS,
+    );
     const base = `http://127.0.0.1:${await listen(server, 0, '127.0.0.1')}`;
     const scrape = async () => (await fetch(`${base}/metrics`)).text();
     try {
@@ -166,7 +199,9 @@ describe('worker metrics', () => {
       expect(value(after, 'worker_entries_dead_lettered_total{reason="validation"}')).toBe(1);
       expect(value(after, 'worker_batches_total')).toBe(1);
       expect(value(after, 'worker_batch_duration_seconds_count')).toBe(1);
-      expect(value(after, 'http_requests_total{method="POST",route="/api/ingest/workers/process",status="200"}')).toBe(1);
+      expect(value(after, 'http_requests_total{method="POST",route="/api/ingest/workers/process",status="200"}')).toBe(
+        1,
+      );
     } finally {
       await closeServer(server);
       client.destroy();
@@ -177,8 +212,16 @@ describe('worker metrics', () => {
 describe('worker shutdown', () => {
   it('answers /readyz 503 from the moment stopping starts, while a drain in flight finishes', async () => {
     const service = await start(workerConfig({ WORKER_STOP_DELAY_MS: '500' }), silent);
-    const stop = await stopWithRequestInFlight({ port: service.adminPort, stop: () => service.close() }, '/api/ingest/workers/process', { count: 5 });
-    expect(stop).toMatchObject({ readyBefore: 200, readyWhileStopping: { status: 503, body: { error: 'Stopping' } }, healthWhileStopping: 200 });
+    const stop = await stopWithRequestInFlight(
+      { port: service.adminPort, stop: () => service.close() },
+      '/api/ingest/workers/process',
+      { count: 5 },
+    );
+    expect(stop).toMatchObject({
+      readyBefore: 200,
+      readyWhileStopping: { status: 503, body: { error: 'Stopping' } },
+      healthWhileStopping: 200,
+    });
     expect(stop.reply).toMatch(/^HTTP\/1\.1 200 /);
   });
 });

@@ -24,7 +24,8 @@ export const workerAdminRoutes: RouteDescription[] = [
   },
   {
     ...readyRoute,
-    summary: 'Readiness: 200 while Redis answers and the consumer group exists; 503 otherwise, and from the moment the worker starts stopping',
+    summary:
+      'Readiness: 200 while Redis answers and the consumer group exists; 503 otherwise, and from the moment the worker starts stopping',
   },
   metricsRoute,
   openApiRoute,
@@ -41,7 +42,10 @@ export const workerAdminRoutes: RouteDescription[] = [
         schema: Type.Object({ read: Count, processed: Count, dead_lettered: Count, acked: Count }),
       },
       400: { description: 'Invalid drain request, or a query string; `errors` names each problem.', schema: ErrorBody },
-      401: { description: 'WORKER_ADMIN_TOKEN is set and `Authorization: Bearer <token>` does not carry it.', schema: ErrorBody },
+      401: {
+        description: 'WORKER_ADMIN_TOKEN is set and `Authorization: Bearer <token>` does not carry it.',
+        schema: ErrorBody,
+      },
       415: { description: 'A content type other than application/json.', schema: ErrorBody },
       ...redisDown,
     },
@@ -50,7 +54,11 @@ export const workerAdminRoutes: RouteDescription[] = [
 
 export function workerAdminDocument(): OpenApiDocument {
   return buildOpenApiDocument(
-    { title: 'redis-ingest worker admin API', version: '0.1.0', description: 'Health, and an on-demand drain of the stream.' },
+    {
+      title: 'redis-ingest worker admin API',
+      version: '0.1.0',
+      description: 'Health, and an on-demand drain of the stream.',
+    },
     workerAdminRoutes,
   );
 }

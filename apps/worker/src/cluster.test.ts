@@ -10,7 +10,13 @@ import {
   type StreamPartition,
 } from '@redis-ingest/redis-schema';
 import { createLogger } from '@redis-ingest/service-kit';
-import { isolatedEnv, startRedisCluster, waitUntil, type ClusterNode, type RedisCluster } from '@redis-ingest/test-utils';
+import {
+  isolatedEnv,
+  startRedisCluster,
+  waitUntil,
+  type ClusterNode,
+  type RedisCluster,
+} from '@redis-ingest/test-utils';
 import { loadWorkerConfig, type WorkerConfig } from './config';
 import type { ProcessingContext } from './process-entries';
 import { prepareProcessing } from './service';
@@ -40,7 +46,10 @@ describe('worker on a Redis Cluster with three stream partitions', () => {
       // Small stream nodes, so that `MINID ~` can trim close to its threshold.
       await node.command('CONFIG', 'SET', 'stream-node-max-entries', String(STREAM_NODE_MAX_ENTRIES));
     }
-    redis = createRedisClient({ clusterNodes: cluster.rootNodes.map(({ url }) => url) }, { name: 'cluster-test', logger, commandTimeoutMs: 2_000 });
+    redis = createRedisClient(
+      { clusterNodes: cluster.rootNodes.map(({ url }) => url) },
+      { name: 'cluster-test', logger, commandTimeoutMs: 2_000 },
+    );
     await redis.connect();
   }, 60_000);
   afterEach(async () => {
@@ -65,7 +74,10 @@ describe('worker on a Redis Cluster with three stream partitions', () => {
   }
 
   /** A worker with connections of its own, as a separate process would have. */
-  async function startWorker(config: WorkerConfig, consumer: string): Promise<{ worker: Worker; context: ProcessingContext }> {
+  async function startWorker(
+    config: WorkerConfig,
+    consumer: string,
+  ): Promise<{ worker: Worker; context: ProcessingContext }> {
     const client = createRedisClient(config.redis, { name: `worker:${consumer}`, logger });
     clients.push(client);
     await client.connect();
@@ -76,12 +88,18 @@ describe('worker on a Redis Cluster with three stream partitions', () => {
     return { worker, context };
   }
 
-  const reading = (series: SeriesId, k: number) => encodeEvent({ ...series, value: k, occurredAt: new Date(T0 + k * 1_000).toISOString() });
+  const reading = (series: SeriesId, k: number) =>
+    encodeEvent({ ...series, value: k, occurredAt: new Date(T0 + k * 1_000).toISOString() });
   const invalid = { source: 'bad', metric: 'load', value: 'n/a', occurredAt: new Date(T0).toISOString() };
-  const xadd = (partition: StreamPartition, fields: Record<string, string>) => redis.xAdd(partition.stream, '*', fields);
+  const xadd = (partition: StreamPartition, fields: Record<string, string>) =>
+    redis.xAdd(partition.stream, '*', fields);
 
   /** `perPartition` series of each partition, as the ingest API places them: by their source. */
-  function seriesByPartition(keys: Keys, perPartition: number, accept: (series: SeriesId) => boolean = () => true): SeriesId[][] {
+  function seriesByPartition(
+    keys: Keys,
+    perPartition: number,
+    accept: (series: SeriesId) => boolean = () => true,
+  ): SeriesId[][] {
     const chosen: SeriesId[][] = keys.partitions.map(() => []);
     for (let i = 0; chosen.some((list) => list.length < perPartition); i++) {
       const series = { source: `device-${i}`, metric: 'load' };
@@ -101,10 +119,13 @@ describe('worker on a Redis Cluster with three stream partitions', () => {
       () => false,
     );
 
-  const stored = (context: ProcessingContext, series: SeriesId) => context.store.range(series, { fromMs: T0, toMs: T0 + 1_000_000, limit: 10_000 });
+  const stored = (context: ProcessingContext, series: SeriesId) =>
+    context.store.range(series, { fromMs: T0, toMs: T0 + 1_000_000, limit: 10_000 });
 
   async function expectStored(context: ProcessingContext, series: SeriesId, steps: readonly number[]): Promise<void> {
-    expect(await stored(context, series)).toEqual([...steps].sort((a, b) => a - b).map((k) => ({ timestampMs: T0 + k * 1_000, value: k })));
+    expect(await stored(context, series)).toEqual(
+      [...steps].sort((a, b) => a - b).map((k) => ({ timestampMs: T0 + k * 1_000, value: k })),
+    );
   }
 
   const range = (count: number, from = 0) => Array.from({ length: count }, (_, k) => from + k);
@@ -138,8 +159,14 @@ describe('worker on a Redis Cluster with three stream partitions', () => {
     const deadLettered = PARTITIONS * (perSeries / 10);
     const totals = pair.map(({ worker }) => worker.totals);
     expect(totals.every(({ read }) => read > 0)).toBe(true);
-    const sum = (field: 'read' | 'processed' | 'deadLettered' | 'acked') => totals.reduce((total, one) => total + one[field], 0);
-    expect([sum('read'), sum('processed'), sum('deadLettered'), sum('acked')]).toEqual([valid + deadLettered, valid, deadLettered, valid + deadLettered]);
+    const sum = (field: 'read' | 'processed' | 'deadLettered' | 'acked') =>
+      totals.reduce((total, one) => total + one[field], 0);
+    expect([sum('read'), sum('processed'), sum('deadLettered'), sum('acked')]).toEqual([
+      valid + deadLettered,
+      valid,
+      deadLettered,
+      valid + deadLettered,
+    ]);
     for (const one of series.flat()) await expectStored(pair[0]!.context, one, range(perSeries));
     for (const partition of keys.partitions) {
       const letters = await redis.xRange(partition.deadLetter, '-', '+');
@@ -158,7 +185,17 @@ describe('worker on a Redis Cluster with three stream partitions', () => {
     const ids: string[] = [];
     for (const k of range(10)) ids.push(await xadd(partition, reading(series!, k)));
     // A consumer that read them and died an hour ago.
-    await redis.sendCommand(['XREADGROUP', 'GROUP', config.consumerGroup, 'gone', 'COUNT', '10', 'STREAMS', partition.stream, '>']);
+    await redis.sendCommand([
+      'XREADGROUP',
+      'GROUP',
+      config.consumerGroup,
+      'gone',
+      'COUNT',
+      '10',
+      'STREAMS',
+      partition.stream,
+      '>',
+    ]);
     await redis.sendCommand(['XCLAIM', partition.stream, config.consumerGroup, 'gone', '0', ...ids, 'IDLE', '3600000']);
 
     const { worker, context } = await startWorker(config, 'heir');
@@ -178,11 +215,19 @@ describe('worker on a Redis Cluster with three stream partitions', () => {
     const { context } = await startWorker(config, 'trimmer');
     const { keys, group } = context;
     const series = seriesByPartition(keys, 1);
-    const added = await Promise.all(keys.partitions.map((partition) => Promise.all(range(100).map((k) => xadd(partition, reading(series[partition.index]![0]!, k))))));
+    const added = await Promise.all(
+      keys.partitions.map((partition) =>
+        Promise.all(range(100).map((k) => xadd(partition, reading(series[partition.index]![0]!, k)))),
+      ),
+    );
     await waitUntil(() => finished(keys.partitions, group), 10_000, 'every partition drained');
 
     for (const partition of keys.partitions) {
-      await waitUntil(async () => (await redis.xLen(partition.stream)) <= retained + STREAM_NODE_MAX_ENTRIES, 5_000, `partition ${partition.index} trimmed`);
+      await waitUntil(
+        async () => (await redis.xLen(partition.stream)) <= retained + STREAM_NODE_MAX_ENTRIES,
+        5_000,
+        `partition ${partition.index} trimmed`,
+      );
       const left = new Set((await redis.xRange(partition.stream, '-', '+')).map(({ id }) => id));
       for (const id of added[partition.index]!.slice(-retained)) expect(left.has(id)).toBe(true);
     }
@@ -193,7 +238,9 @@ describe('worker on a Redis Cluster with three stream partitions', () => {
     const keys = createKeys(config.keys);
     const owners = await Promise.all(keys.partitions.map(({ stream }) => cluster.primaryFor(stream)));
     // The series index must stay writable: the failed partition is one whose primary does not hold it.
-    const indexOwners = await Promise.all([keys.seriesIndex, keys.seriesIndexBySource].map((key) => cluster.primaryFor(key)));
+    const indexOwners = await Promise.all(
+      [keys.seriesIndex, keys.seriesIndexBySource].map((key) => cluster.primaryFor(key)),
+    );
     const victim = keys.partitions.find(({ index }) => !indexOwners.some(({ port }) => port === owners[index]!.port))!;
     const victimNode: ClusterNode = owners[victim.index]!;
     const others = keys.partitions.filter((partition) => partition !== victim);
@@ -207,7 +254,9 @@ describe('worker on a Redis Cluster with three stream partitions', () => {
     const steps = new Map<SeriesId, number[]>(series.flat().map((one) => [one, []]));
     const addWave = async (partitions: readonly StreamPartition[], from: number, count: number) => {
       for (const partition of partitions) {
-        const written = series[partition.index]!.flatMap((one) => range(count, from).map((k) => xadd(partition, reading(one, k)).then(() => k)));
+        const written = series[partition.index]!.flatMap((one) =>
+          range(count, from).map((k) => xadd(partition, reading(one, k)).then(() => k)),
+        );
         const ks = await Promise.all(written);
         series[partition.index]!.forEach((one, i) => steps.get(one)!.push(...ks.slice(i * count, (i + 1) * count)));
       }
@@ -223,23 +272,44 @@ describe('worker on a Redis Cluster with three stream partitions', () => {
     const killedAt = Date.now();
     const failover = await cluster.killPrimaryHoldingFailover(victimNode);
     const victimSeries = series[victim.index]!;
-    const storedAtKill = (await Promise.all(victimSeries.map((one) => stored(context, one)))).reduce((sum, points) => sum + points.length, 0);
+    const storedAtKill = (await Promise.all(victimSeries.map((one) => stored(context, one)))).reduce(
+      (sum, points) => sum + points.length,
+      0,
+    );
     const addedToVictim = victimSeries.reduce((sum, one) => sum + steps.get(one)!.length, 0);
     // The kill must interrupt the partition's backlog, else there is nothing to resume.
     expect(storedAtKill).toBeLessThan(addedToVictim);
 
     await addWave(others, 550, 50);
-    await waitUntil(() => finished(others, config.consumerGroup), 10_000, 'the other partitions processed during the failover');
+    await waitUntil(
+      () => finished(others, config.consumerGroup),
+      10_000,
+      'the other partitions processed during the failover',
+    );
     const othersDoneMs = Date.now() - killedAt;
     // The failed partition still has no primary: the others were processed without it.
     await expect(redis.xLen(victim.stream)).rejects.toThrow();
     const { elapsedMs } = await failover.takeOver();
     // This client learns of the promotion from its first failed command to the slot, as the worker's do.
-    await waitUntil(() => redis.xLen(victim.stream).then(() => true, () => false), 5_000, 'the failed-over partition reachable');
+    await waitUntil(
+      () =>
+        redis.xLen(victim.stream).then(
+          () => true,
+          () => false,
+        ),
+      5_000,
+      'the failed-over partition reachable',
+    );
 
     await addWave(keys.partitions, 600, 20);
-    await waitUntil(() => finished(keys.partitions, config.consumerGroup), 20_000, 'every partition processed after the failover');
+    await waitUntil(
+      () => finished(keys.partitions, config.consumerGroup),
+      20_000,
+      'every partition processed after the failover',
+    );
     for (const [one, ks] of steps) await expectStored(context, one, ks);
-    console.log(`failover: ${storedAtKill} of ${addedToVictim} entries of the failed partition stored at the kill; other partitions done ${othersDoneMs} ms after the kill, replica promoted after ${elapsedMs} ms`);
+    console.log(
+      `failover: ${storedAtKill} of ${addedToVictim} entries of the failed partition stored at the kill; other partitions done ${othersDoneMs} ms after the kill, replica promoted after ${elapsedMs} ms`,
+    );
   }, 45_000);
 });

@@ -67,7 +67,11 @@ describe('loadWorkerConfig', () => {
   });
 
   it('accepts the bounds themselves', () => {
-    const config = loadWorkerConfig({ WORKER_READ_COUNT: '1', WORKER_BLOCK_MS: String(MAX_BLOCK_MS), WORKER_ADMIN_PORT: '65535' });
+    const config = loadWorkerConfig({
+      WORKER_READ_COUNT: '1',
+      WORKER_BLOCK_MS: String(MAX_BLOCK_MS),
+      WORKER_ADMIN_PORT: '65535',
+    });
     expect(config).toMatchObject({ readCount: 1, blockMs: MAX_BLOCK_MS, adminPort: 65_535 });
   });
 
@@ -102,6 +106,8 @@ describe('loadWorkerConfig', () => {
 
   it('refuses to run in production without an admin token', () => {
     expect(() => loadWorkerConfig({ NODE_ENV: 'production' })).toThrow(/^WORKER_ADMIN_TOKEN: .*NODE_ENV=production/);
-    expect(loadWorkerConfig({ NODE_ENV: 'production', WORKER_ADMIN_TOKEN: 'worker-admin-0123456789' }).adminToken).toBe('worker-admin-0123456789');
+    expect(loadWorkerConfig({ NODE_ENV: 'production', WORKER_ADMIN_TOKEN: 'worker-admin-0123456789' }).adminToken).toBe(
+      'worker-admin-0123456789',
+    );
   });
 });

@@ -51,7 +51,10 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
   const production = readString(env, 'NODE_ENV', 'development') === 'production';
   const consumerName = readOptionalString(env, 'WORKER_CONSUMER_NAME');
   if (consumerName !== undefined && !isValidName(consumerName)) {
-    throw new ConfigError('WORKER_CONSUMER_NAME', `expected letters, digits, "_", "." or "-" (at most 128), got "${consumerName}"`);
+    throw new ConfigError(
+      'WORKER_CONSUMER_NAME',
+      `expected letters, digits, "_", "." or "-" (at most 128), got "${consumerName}"`,
+    );
   }
   return {
     ...loadPipelineConfig(env),

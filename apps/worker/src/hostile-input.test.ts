@@ -3,7 +3,14 @@ import { gzipSync } from 'node:zlib';
 import { createClient } from '@redis/client';
 import { createRedisClient, encodeEvent, type RedisClient } from '@redis-ingest/redis-schema';
 import { closeServer, createLimitedHttpServer, createLogger, listen } from '@redis-ingest/service-kit';
-import { isolatedEnv, rawHttpExchange, redisSnapshot, refusalOf, startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
+import {
+  isolatedEnv,
+  rawHttpExchange,
+  redisSnapshot,
+  refusalOf,
+  startRedisServer,
+  type RedisServer,
+} from '@redis-ingest/test-utils';
 import { ADMIN_HTTP_LIMITS, createAdminApp } from './admin-server';
 import { loadWorkerConfig, type WorkerConfig } from './config';
 import { prepareProcessing } from './service';
@@ -18,7 +25,8 @@ import { prepareProcessing } from './service';
 const ADMIN_TOKEN = 'hostile-worker-token-0123456789';
 const DRAIN = '/api/ingest/workers/process';
 const json = (body: unknown) => JSON.stringify(body);
-const nested = (depth: number, open: string, close: string, inner: string) => open.repeat(depth) + inner + close.repeat(depth);
+const nested = (depth: number, open: string, close: string, inner: string) =>
+  open.repeat(depth) + inner + close.repeat(depth);
 
 interface Attempt {
   readonly method?: 'GET' | 'POST';
@@ -112,7 +120,11 @@ describe('worker admin port under hostile input', () => {
     await client.connect();
     const context = await prepareProcessing(client, config, logger);
     // Waiting in the stream: a refused drain must leave it there.
-    await redis.xAdd(config.keys.streamKey, '*', encodeEvent({ source: 's', metric: 'm', value: 1, occurredAt: new Date().toISOString() }));
+    await redis.xAdd(
+      config.keys.streamKey,
+      '*',
+      encodeEvent({ source: 's', metric: 'm', value: 1, occurredAt: new Date().toISOString() }),
+    );
     const app = createAdminApp({ context, consumer: 'hostile', logger, adminToken: config.adminToken });
     server = createLimitedHttpServer(app, ADMIN_HTTP_LIMITS);
     port = await listen(server, 0, '127.0.0.1');
@@ -126,7 +138,14 @@ describe('worker admin port under hostile input', () => {
     await redisServer?.stop();
   });
 
-  function send({ method = 'POST', path = DRAIN, body, contentType = 'application/json', headers = {}, authorization = `Bearer ${ADMIN_TOKEN}` }: Attempt) {
+  function send({
+    method = 'POST',
+    path = DRAIN,
+    body,
+    contentType = 'application/json',
+    headers = {},
+    authorization = `Bearer ${ADMIN_TOKEN}`,
+  }: Attempt) {
     const all: Record<string, string> = { ...headers };
     if (body !== undefined && contentType !== null) all['content-type'] = contentType;
     if (authorization !== null) all.authorization = authorization;
@@ -134,12 +153,18 @@ describe('worker admin port under hostile input', () => {
     return fetch(`http://127.0.0.1:${port}${path}`, { method, headers: all, body: body as RequestInit['body'] });
   }
 
-  it.each(attempts.map(([name, attempt, status]) => [name, status, attempt] as const))('refuses %s with a JSON %i', async (_, status, attempt) => {
-    expect(await refusalOf(await send(attempt))).toEqual({ status, json: true, namesError: true });
-  });
+  it.each(attempts.map(([name, attempt, status]) => [name, status, attempt] as const))(
+    'refuses %s with a JSON %i',
+    async (_, status, attempt) => {
+      expect(await refusalOf(await send(attempt))).toEqual({ status, json: true, namesError: true });
+    },
+  );
 
-  it('answers a head over the admin port\'s header limit with a JSON 431', async () => {
-    const reply = await rawHttpExchange(port, `POST ${DRAIN} HTTP/1.1\r\nHost: x\r\nX-Padding: ${'p'.repeat(65_536)}\r\n\r\n`);
+  it("answers a head over the admin port's header limit with a JSON 431", async () => {
+    const reply = await rawHttpExchange(
+      port,
+      `POST ${DRAIN} HTTP/1.1\r\nHost: x\r\nX-Padding: ${'p'.repeat(65_536)}\r\n\r\n`,
+    );
     expect(reply).toMatch(/^HTTP\/1\.1 431 /);
     expect(JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4)).error).toEqual(expect.any(String));
   });
@@ -155,7 +180,12 @@ describe('worker admin port under hostile input', () => {
     const [group] = await redis.xInfoGroups(config.keys.streamKey);
     expect(group).toMatchObject({ consumers: 0, pending: 0, lag: 1 });
 
-    const prefixes = [config.keys.streamKey, config.keys.deadLetterKey, config.keys.metricsKey, config.keys.seriesPrefix];
+    const prefixes = [
+      config.keys.streamKey,
+      config.keys.deadLetterKey,
+      config.keys.metricsKey,
+      config.keys.seriesPrefix,
+    ];
     expect([...after.keys()].filter((key) => !prefixes.some((prefix) => key.startsWith(prefix)))).toEqual([]);
 
     // The token still drains: the waiting entry is read, stored and acknowledged.

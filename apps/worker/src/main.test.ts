@@ -15,8 +15,15 @@ interface LogLine {
   readonly [field: string]: unknown;
 }
 
-function launch(env: Record<string, string>): { child: ChildProcess; logs: LogLine[]; logged(msg: string): Promise<LogLine> } {
-  const child = spawn(process.execPath, [MAIN_JS], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function launch(env: Record<string, string>): {
+  child: ChildProcess;
+  logs: LogLine[];
+  logged(msg: string): Promise<LogLine>;
+} {
+  const child = spawn(process.execPath, [MAIN_JS], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const logs: LogLine[] = [];
   const waiting: { msg: string; resolve: (line: LogLine) => void }[] = [];
   createInterface({ input: child.stdout! }).on('line', (text) => {
@@ -49,7 +56,11 @@ describe('node apps/worker/dist/main.js', () => {
   afterAll(() => redis.destroy());
 
   it('processes events and exits 0 on SIGTERM', async () => {
-    const env = isolatedEnv(testRedisUrl(), { LOG_LEVEL: 'info', WORKER_ADMIN_PORT: '0', WORKER_CONSUMER_NAME: 'spawned-1' });
+    const env = isolatedEnv(testRedisUrl(), {
+      LOG_LEVEL: 'info',
+      WORKER_ADMIN_PORT: '0',
+      WORKER_CONSUMER_NAME: 'spawned-1',
+    });
     const { child, logs, logged } = launch(env);
     const exit = exitOf(child);
     try {
@@ -60,7 +71,11 @@ describe('node apps/worker/dist/main.js', () => {
       const response = await fetch(`http://127.0.0.1:${started.adminPort as number}/healthz`);
       expect(response.status).toBe(200);
       const groups = () => redis.xInfoGroups(env.INGEST_STREAM_KEY!);
-      await eventually(async () => (await groups()).every(({ lag, pending }) => lag === 0 && pending === 0), 5_000, 'the event acked');
+      await eventually(
+        async () => (await groups()).every(({ lag, pending }) => lag === 0 && pending === 0),
+        5_000,
+        'the event acked',
+      );
       expect(await groups()).toEqual([expect.objectContaining({ lag: 0, pending: 0 })]);
     } finally {
       child.kill('SIGTERM');

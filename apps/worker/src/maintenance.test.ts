@@ -41,7 +41,12 @@ describe('stream maintenance', () => {
     redis.sendCommand(['XREADGROUP', 'GROUP', group, consumer, 'COUNT', String(count), 'STREAMS', stream, '>']);
   const ids = async () => (await redis.xRange(stream, '-', '+')).map(({ id }) => id);
 
-  const retention = (retainProcessedCount: number, retainProcessedMs: number) => ({ stream, group, retainProcessedCount, retainProcessedMs });
+  const retention = (retainProcessedCount: number, retainProcessedMs: number) => ({
+    stream,
+    group,
+    retainProcessedCount,
+    retainProcessedMs,
+  });
 
   it('trims nothing while the group has not finished with the oldest entry', async () => {
     await addAt(1, 2, 3, 4, 5, 6, 7, 8);
@@ -90,7 +95,11 @@ describe('stream maintenance', () => {
     await redis.sendCommand(['XGROUP', 'CREATECONSUMER', stream, group, 'self']);
     const idleMs = 150;
     const consumers = () => redis.xInfoConsumers(stream, group);
-    await eventually(async () => (await consumers()).every(({ idle }) => idle > 2 * idleMs), 5_000, 'every consumer idle');
+    await eventually(
+      async () => (await consumers()).every(({ idle }) => idle > 2 * idleMs),
+      5_000,
+      'every consumer idle',
+    );
     await redis.sendCommand(['XGROUP', 'CREATECONSUMER', stream, group, 'fresh']);
 
     // Far above the time between creating 'fresh' and the removal, even on a busy machine.

@@ -79,10 +79,11 @@ export interface TrimOutcome {
 
 export async function trimStream(client: RedisClient, retention: StreamRetention): Promise<TrimOutcome> {
   const { stream, group, retainProcessedCount, retainProcessedMs } = retention;
-  const [removed, minId] = (await trimScript.run(client, [stream], [group, String(retainProcessedCount), String(retainProcessedMs)])) as [
-    number,
-    string,
-  ];
+  const [removed, minId] = (await trimScript.run(
+    client,
+    [stream],
+    [group, String(retainProcessedCount), String(retainProcessedMs)],
+  )) as [number, string];
   return { removed, minId: minId === '' ? undefined : minId };
 }
 
@@ -118,7 +119,10 @@ export interface ConsumerCleanup {
   readonly self: string;
 }
 
-export async function removeIdleConsumers(client: RedisClient, { stream, group, idleMs, self }: ConsumerCleanup): Promise<string[]> {
+export async function removeIdleConsumers(
+  client: RedisClient,
+  { stream, group, idleMs, self }: ConsumerCleanup,
+): Promise<string[]> {
   return (await removeIdleConsumersScript.run(client, [stream], [group, String(idleMs), self])) as string[];
 }
 
@@ -142,6 +146,11 @@ return 1
  * A worker that stops cleanly leaves the group, so the summary stops counting it at once, on every
  * Redis version; one that still holds entries stays until others reclaim them and maintenance removes it.
  */
-export async function leaveGroup(client: RedisClient, stream: string, group: string, consumer: string): Promise<boolean> {
+export async function leaveGroup(
+  client: RedisClient,
+  stream: string,
+  group: string,
+  consumer: string,
+): Promise<boolean> {
   return (await leaveGroupScript.run(client, [stream], [group, consumer])) === 1;
 }

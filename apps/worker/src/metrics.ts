@@ -15,13 +15,19 @@ export class WorkerMetrics {
   readonly batchSeconds: Histogram;
 
   constructor(readonly service: ServiceMetrics = new ServiceMetrics()) {
-    this.processed = service.counter('worker_entries_processed_total', 'Entries whose sample the store accepted and that were acked');
+    this.processed = service.counter(
+      'worker_entries_processed_total',
+      'Entries whose sample the store accepted and that were acked',
+    );
     this.deadLettered = service.counter(
       'worker_entries_dead_lettered_total',
       'Entries written to the dead-letter stream and acked, by reason: validation, store_refused or max_deliveries',
       ['reason'],
     );
-    this.reclaimed = service.counter('worker_entries_reclaimed_total', 'Entries taken over from consumers that left them unacked');
+    this.reclaimed = service.counter(
+      'worker_entries_reclaimed_total',
+      'Entries taken over from consumers that left them unacked',
+    );
     this.batches = service.counter('worker_batches_total', 'Batches of entries processed, whatever became of them');
     this.batchSeconds = service.histogram(
       'worker_batch_duration_seconds',

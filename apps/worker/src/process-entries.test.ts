@@ -11,7 +11,13 @@ import {
 import { createLogger } from '@redis-ingest/service-kit';
 import { isolatedEnv, testRedisUrl } from '@redis-ingest/test-utils';
 import { loadWorkerConfig, type WorkerConfig } from './config';
-import { MAX_DELIVERIES_REASON, deadLetterArguments, drainShares, processEntries, type ProcessingContext } from './process-entries';
+import {
+  MAX_DELIVERIES_REASON,
+  deadLetterArguments,
+  drainShares,
+  processEntries,
+  type ProcessingContext,
+} from './process-entries';
 import { prepareProcessing } from './service';
 import { parseGroupReadReply, type StreamEntry } from './stream-reads';
 
@@ -22,15 +28,31 @@ const event = (source: string, value: number, timestampMs: number) =>
 
 describe('deadLetterArguments', () => {
   it('gives each entry its id, its value count and its fields in order', () => {
-    const [partition] = createKeys({ streamKey: 's', deadLetterKey: 'dl', metricsKey: 'm', seriesPrefix: 'p' }).partitions;
-    expect(deadLetterArguments(partition!, 'g', 500, [{ id: '1-0', fields: { a: '1', b: '2' } }, { id: '2-0', fields: {} }])).toEqual({
+    const [partition] = createKeys({
+      streamKey: 's',
+      deadLetterKey: 'dl',
+      metricsKey: 'm',
+      seriesPrefix: 'p',
+    }).partitions;
+    expect(
+      deadLetterArguments(partition!, 'g', 500, [
+        { id: '1-0', fields: { a: '1', b: '2' } },
+        { id: '2-0', fields: {} },
+      ]),
+    ).toEqual({
       keys: ['s', 'dl'],
       args: ['g', '500', '1-0', '4', 'a', '1', 'b', '2', '2-0', '0'],
     });
   });
 
   it("writes to the entry's own partition's dead-letter stream", () => {
-    const keys = createKeys({ streamKey: 's', deadLetterKey: 'dl', metricsKey: 'm', seriesPrefix: 'p', streamPartitions: 3 });
+    const keys = createKeys({
+      streamKey: 's',
+      deadLetterKey: 'dl',
+      metricsKey: 'm',
+      seriesPrefix: 'p',
+      streamPartitions: 3,
+    });
     const third = keys.partitions[2]!;
     expect(deadLetterArguments(third, 'g', 500, []).keys).toEqual([third.stream, third.deadLetter]);
     expect(third.deadLetter).not.toBe(keys.deadLetter);
@@ -60,7 +82,9 @@ describe('processEntries against a live Redis', () => {
     client.destroy();
   });
   beforeEach(async () => {
-    config = loadWorkerConfig(isolatedEnv(testRedisUrl(), { INGEST_MAX_DELIVERIES: '3', INGEST_DEAD_LETTER_MAXLEN: '10' }));
+    config = loadWorkerConfig(
+      isolatedEnv(testRedisUrl(), { INGEST_MAX_DELIVERIES: '3', INGEST_DEAD_LETTER_MAXLEN: '10' }),
+    );
     context = await prepareProcessing(client, config, logger);
   });
 
@@ -68,17 +92,28 @@ describe('processEntries against a live Redis', () => {
   const group = () => config.consumerGroup;
   const xadd = (fields: Record<string, string>) => redis.xAdd(stream(), '*', fields);
   const readAs = async (consumer: string): Promise<StreamEntry[]> =>
-    parseGroupReadReply(await redis.sendCommand(['XREADGROUP', 'GROUP', group(), consumer, 'COUNT', '100', 'STREAMS', stream(), '>']));
+    parseGroupReadReply(
+      await redis.sendCommand(['XREADGROUP', 'GROUP', group(), consumer, 'COUNT', '100', 'STREAMS', stream(), '>']),
+    );
   const pendingIds = async () =>
-    ((await redis.sendCommand(['XPENDING', stream(), group(), '-', '+', '100'])) as [string, ...unknown[]][]).map(([id]) => id);
-  const deadLetters = async () => (await redis.xRange(config.keys.deadLetterKey, '-', '+')).map(({ id, message }) => parseDeadLetter(id, message));
-  const points = (source: string) => context.store.range({ source, metric: 'm' }, { fromMs: 0, toMs: T0 + 60_000, limit: 100 });
+    ((await redis.sendCommand(['XPENDING', stream(), group(), '-', '+', '100'])) as [string, ...unknown[]][]).map(
+      ([id]) => id,
+    );
+  const deadLetters = async () =>
+    (await redis.xRange(config.keys.deadLetterKey, '-', '+')).map(({ id, message }) => parseDeadLetter(id, message));
+  const points = (source: string) =>
+    context.store.range({ source, metric: 'm' }, { fromMs: 0, toMs: T0 + 60_000, limit: 100 });
 
   it('dead-letters an entry delivered more than the limit without trying it, and acks it', async () => {
     const id = await xadd(event('s', 1, T0));
     const [entry] = await readAs('c');
 
-    expect(await processEntries(context, 'c', context.keys.partitions[0]!, [{ ...entry!, deliveryCount: 4 }])).toEqual({ read: 1, processed: 0, deadLettered: 1, acked: 1 });
+    expect(await processEntries(context, 'c', context.keys.partitions[0]!, [{ ...entry!, deliveryCount: 4 }])).toEqual({
+      read: 1,
+      processed: 0,
+      deadLettered: 1,
+      acked: 1,
+    });
 
     const [letter] = await deadLetters();
     expect(letter).toMatchObject({ messageId: id, reason: MAX_DELIVERIES_REASON, payload: entry!.fields, history: [] });
@@ -89,7 +124,9 @@ describe('processEntries against a live Redis', () => {
   it('still tries an entry delivered exactly the limit', async () => {
     await xadd(event('s', 1, T0));
     const [entry] = await readAs('c');
-    expect(await processEntries(context, 'c', context.keys.partitions[0]!, [{ ...entry!, deliveryCount: 3 }])).toMatchObject({ processed: 1, deadLettered: 0 });
+    expect(
+      await processEntries(context, 'c', context.keys.partitions[0]!, [{ ...entry!, deliveryCount: 3 }]),
+    ).toMatchObject({ processed: 1, deadLettered: 0 });
   });
 
   it('stores the batch-mates of an entry the store refuses outright, and leaves only that one pending', async () => {
@@ -111,7 +148,10 @@ describe('processEntries against a live Redis', () => {
     await xadd({ source: 's' });
     const entries = await readAs('first');
 
-    const [one, two] = await Promise.all([processEntries(context, 'first', context.keys.partitions[0]!, entries), processEntries(context, 'second', context.keys.partitions[0]!, entries)]);
+    const [one, two] = await Promise.all([
+      processEntries(context, 'first', context.keys.partitions[0]!, entries),
+      processEntries(context, 'second', context.keys.partitions[0]!, entries),
+    ]);
 
     expect(one.deadLettered + two.deadLettered).toBe(1);
     expect(one.acked + two.acked).toBe(1);
@@ -120,7 +160,12 @@ describe('processEntries against a live Redis', () => {
   });
 
   it('splits a replay history off before validating, and dead-letters a second failure with both failures', async () => {
-    const first = { messageId: '1-0', reason: '/value: Expected number', failedAt: '2026-03-01T10:00:00.000Z', consumer: 'w0' };
+    const first = {
+      messageId: '1-0',
+      reason: '/value: Expected number',
+      failedAt: '2026-03-01T10:00:00.000Z',
+      consumer: 'w0',
+    };
     const payload = { ...event('s', 0, T0), value: 'hot' };
     const replayed = replayFields(parseDeadLetter('9-0', deadLetterFields(first, payload, [])));
     const id = await xadd(replayed);

@@ -70,7 +70,10 @@ interface Unpacked {
 const NO_HISTORY: readonly Failure[] = [];
 
 /** Only a replayed entry carries a history; every other entry's fields are its payload as they are. */
-function unpack(fields: Readonly<Record<string, string>>): { fields: Readonly<Record<string, string>>; history: readonly Failure[] } {
+function unpack(fields: Readonly<Record<string, string>>): {
+  fields: Readonly<Record<string, string>>;
+  history: readonly Failure[];
+} {
   return Object.hasOwn(fields, REPLAY_HISTORY_FIELD) ? splitReplayHistory(fields) : { fields, history: NO_HISTORY };
 }
 
@@ -205,7 +208,10 @@ async function processBatch(
     stored.length === 0 ? 0 : client.xAck(partition.stream, group, stored),
   ]);
   const acked = storedAcked + deadLettered;
-  logger.debug({ consumer, partition: partition.index, read: entries.length, processed: stored.length, deadLettered, acked }, 'batch processed');
+  logger.debug(
+    { consumer, partition: partition.index, read: entries.length, processed: stored.length, deadLettered, acked },
+    'batch processed',
+  );
   return { read: entries.length, processed: stored.length, deadLettered, acked };
 }
 
@@ -214,7 +220,10 @@ async function processBatch(
  * each sample is tried alone, so one entry the store can never take does not hold back the rest:
  * only the culprit is left without a result, stays pending, and reaches the delivery limit.
  */
-async function storeIsolatingFailures(context: ProcessingContext, valid: readonly Decoded[]): Promise<(WriteResult | undefined)[]> {
+async function storeIsolatingFailures(
+  context: ProcessingContext,
+  valid: readonly Decoded[],
+): Promise<(WriteResult | undefined)[]> {
   if (valid.length === 0) return [];
   try {
     return await context.store.addSamples(valid.map(({ sample }) => sample));
@@ -268,7 +277,10 @@ export interface DrainRequest {
  * partitions) is not read.
  */
 export function drainShares(count: number, partitions: number): number[] {
-  return Array.from({ length: partitions }, (_, index) => Math.floor(count / partitions) + (index < count % partitions ? 1 : 0));
+  return Array.from(
+    { length: partitions },
+    (_, index) => Math.floor(count / partitions) + (index < count % partitions ? 1 : 0),
+  );
 }
 
 /**
@@ -277,7 +289,10 @@ export function drainShares(count: number, partitions: number): number[] {
  * that partition. Reads that never block keep the shared connection free; a partition with fewer
  * new entries than its share leaves the difference unread rather than taking a second round trip.
  */
-export async function readAndProcess(context: ProcessingContext, { consumer, count }: DrainRequest): Promise<ProcessOutcome> {
+export async function readAndProcess(
+  context: ProcessingContext,
+  { consumer, count }: DrainRequest,
+): Promise<ProcessOutcome> {
   const { client, keys, group } = context;
   const shares = drainShares(count, keys.partitions.length);
   const outcomes = await Promise.all(

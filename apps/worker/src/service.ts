@@ -1,5 +1,17 @@
-import { createKeys, createRedisClient, createRollupStore, readQueueStats, type RedisClient } from '@redis-ingest/redis-schema';
-import { checkRedisSettings, closeServer, createLimitedHttpServer, listen, type Logger } from '@redis-ingest/service-kit';
+import {
+  createKeys,
+  createRedisClient,
+  createRollupStore,
+  readQueueStats,
+  type RedisClient,
+} from '@redis-ingest/redis-schema';
+import {
+  checkRedisSettings,
+  closeServer,
+  createLimitedHttpServer,
+  listen,
+  type Logger,
+} from '@redis-ingest/service-kit';
 import { ADMIN_HTTP_LIMITS, createAdminApp, groupReadiness } from './admin-server';
 import type { WorkerConfig } from './config';
 import { createConsumerName } from './consumer-name';
@@ -52,7 +64,10 @@ export async function start(config: WorkerConfig, logger: Logger): Promise<Runni
     context.metrics.service.sampleQueue(() => readQueueStats(client, context.keys, context.group));
     context.metrics.service.evictionRisk(redisSettings);
     if (config.adminToken === undefined) {
-      logger.warn({ variable: 'WORKER_ADMIN_TOKEN' }, 'no admin token: anyone who reaches the admin port may drain the stream');
+      logger.warn(
+        { variable: 'WORKER_ADMIN_TOKEN' },
+        'no admin token: anyone who reaches the admin port may drain the stream',
+      );
     }
     const readiness = groupReadiness(context);
     const app = createAdminApp({ context, consumer, logger, readiness, adminToken: config.adminToken });

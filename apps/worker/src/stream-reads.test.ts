@@ -17,9 +17,29 @@ describe('groupReadArguments', () => {
 
   it('blocks only when told to', () => {
     expect(groupReadArguments({ ...read, blockMs: 2_000 })).toEqual([
-      'XREADGROUP', 'GROUP', 'workers', 'c-1', 'COUNT', '50', 'BLOCK', '2000', 'STREAMS', 'events', '>',
+      'XREADGROUP',
+      'GROUP',
+      'workers',
+      'c-1',
+      'COUNT',
+      '50',
+      'BLOCK',
+      '2000',
+      'STREAMS',
+      'events',
+      '>',
     ]);
-    expect(groupReadArguments(read)).toEqual(['XREADGROUP', 'GROUP', 'workers', 'c-1', 'COUNT', '50', 'STREAMS', 'events', '>']);
+    expect(groupReadArguments(read)).toEqual([
+      'XREADGROUP',
+      'GROUP',
+      'workers',
+      'c-1',
+      'COUNT',
+      '50',
+      'STREAMS',
+      'events',
+      '>',
+    ]);
   });
 });
 
@@ -29,7 +49,16 @@ describe('parseGroupReadReply', () => {
   });
 
   it('turns field lists into records, keeping odd field names as plain fields', () => {
-    const reply = [['events', [['1-0', ['source', 's', 'value', '1']], ['2-0', ['__proto__', 'x']], ['3-0', null]]]];
+    const reply = [
+      [
+        'events',
+        [
+          ['1-0', ['source', 's', 'value', '1']],
+          ['2-0', ['__proto__', 'x']],
+          ['3-0', null],
+        ],
+      ],
+    ];
     const entries = parseGroupReadReply(reply);
     expect(entries.map(({ id }) => id)).toEqual(['1-0', '2-0', '3-0']);
     expect(entries[0]!.fields).toEqual({ source: 's', value: '1' });
@@ -41,9 +70,16 @@ describe('parseGroupReadReply', () => {
 
 describe('reclaim arguments and replies', () => {
   it('claims from the cursor with the batch size', () => {
-    expect(reclaimArguments({ stream: 'events', group: 'workers', consumer: 'c-1', minIdleMs: 30_000, cursor: '5-1', count: 100 })).toEqual([
-      'XAUTOCLAIM', 'events', 'workers', 'c-1', '30000', '5-1', 'COUNT', '100',
-    ]);
+    expect(
+      reclaimArguments({
+        stream: 'events',
+        group: 'workers',
+        consumer: 'c-1',
+        minIdleMs: 30_000,
+        cursor: '5-1',
+        count: 100,
+      }),
+    ).toEqual(['XAUTOCLAIM', 'events', 'workers', 'c-1', '30000', '5-1', 'COUNT', '100']);
   });
 
   it('reads the cursor, the claimed entries and the deleted ids', () => {
@@ -56,9 +92,25 @@ describe('reclaim arguments and replies', () => {
 
   it('asks XPENDING for exactly the claimed range of this consumer', () => {
     expect(deliveryCountsArguments('events', 'workers', 'c-1', ['3-0', '4-0', '9-2'])).toEqual([
-      'XPENDING', 'events', 'workers', '3-0', '9-2', '3', 'c-1',
+      'XPENDING',
+      'events',
+      'workers',
+      '3-0',
+      '9-2',
+      '3',
+      'c-1',
     ]);
-    expect(parseDeliveryCounts([['3-0', 'c-1', 10, 2], ['9-2', 'c-1', 3, 6]])).toEqual(new Map([['3-0', 2], ['9-2', 6]]));
+    expect(
+      parseDeliveryCounts([
+        ['3-0', 'c-1', 10, 2],
+        ['9-2', 'c-1', 3, 6],
+      ]),
+    ).toEqual(
+      new Map([
+        ['3-0', 2],
+        ['9-2', 6],
+      ]),
+    );
   });
 });
 
@@ -92,7 +144,11 @@ describe('reads and reclaims against a live Redis', () => {
     expect(first.cursor).toBe(ids[2]);
 
     const second = await reclaim(first.cursor, 10);
-    expect(second.entries.map(({ id, deliveryCount }) => [id, deliveryCount])).toEqual([[ids[2], 2], [ids[3], 2], [ids[4], 2]]);
+    expect(second.entries.map(({ id, deliveryCount }) => [id, deliveryCount])).toEqual([
+      [ids[2], 2],
+      [ids[3], 2],
+      [ids[4], 2],
+    ]);
     expect(second.cursor).toBe('0-0');
 
     const again = await reclaim('0-0', 10);

@@ -39,7 +39,13 @@ function fieldsFromPairs(flat: readonly string[]): Record<string, string> {
     const name = flat[i]!;
     // Assignment to "__proto__" would set the prototype; defineProperty keeps it an ordinary field.
     // Every other field is assigned, which keeps entries of the same fields on one fast object shape.
-    if (name === '__proto__') Object.defineProperty(fields, name, { value: flat[i + 1]!, enumerable: true, writable: true, configurable: true });
+    if (name === '__proto__')
+      Object.defineProperty(fields, name, {
+        value: flat[i + 1]!,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     else fields[name] = flat[i + 1]!;
   }
   return fields;
@@ -76,7 +82,11 @@ export async function readGroup(client: RedisClient, read: GroupRead): Promise<S
  * connection that died without closing would otherwise wait forever. The caller opens a new
  * connection when this one is no longer open.
  */
-export async function readGroupWithin(client: RedisClient, read: GroupRead, deadlineMs: number): Promise<StreamEntry[]> {
+export async function readGroupWithin(
+  client: RedisClient,
+  read: GroupRead,
+  deadlineMs: number,
+): Promise<StreamEntry[]> {
   // destroy() throws on a client already closed, and a throw in a timer would end the process.
   const timer = setTimeout(() => client.isOpen && client.destroy(), deadlineMs);
   try {
@@ -121,7 +131,12 @@ export function parseReclaimReply(reply: unknown): ReclaimReply {
 type RawPendingEntry = [id: string, consumer: string, idleMs: number, deliveries: number];
 
 /** XPENDING's extended form: how often each pending entry of `consumer` between two ids was delivered. */
-export function deliveryCountsArguments(stream: string, group: string, consumer: string, ids: readonly string[]): string[] {
+export function deliveryCountsArguments(
+  stream: string,
+  group: string,
+  consumer: string,
+  ids: readonly string[],
+): string[] {
   return ['XPENDING', stream, group, ids[0]!, ids[ids.length - 1]!, String(ids.length), consumer];
 }
 
@@ -138,6 +153,8 @@ export async function reclaimIdleEntries(client: RedisClient, reclaim: Reclaim):
   const claimed = parseReclaimReply(await client.sendCommand(reclaimArguments(reclaim)));
   if (claimed.entries.length === 0) return claimed;
   const ids = claimed.entries.map(({ id }) => id);
-  const counts = parseDeliveryCounts(await client.sendCommand(deliveryCountsArguments(reclaim.stream, reclaim.group, reclaim.consumer, ids)));
+  const counts = parseDeliveryCounts(
+    await client.sendCommand(deliveryCountsArguments(reclaim.stream, reclaim.group, reclaim.consumer, ids)),
+  );
   return { ...claimed, entries: claimed.entries.map((entry) => ({ ...entry, deliveryCount: counts.get(entry.id) })) };
 }

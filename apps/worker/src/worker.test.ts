@@ -67,7 +67,9 @@ describe('worker against a live Redis', () => {
   const deadLetters = async () => redis.xRange(config.keys.deadLetterKey, '-', '+');
   /** The server's CLIENT LIST lines of the connections whose name starts with `prefix`. */
   const clientsNamed = async (prefix: string) =>
-    ((await redis.sendCommand(['CLIENT', 'LIST'])) as string).split('\n').filter((line) => line.includes(` name=${prefix}`));
+    ((await redis.sendCommand(['CLIENT', 'LIST'])) as string)
+      .split('\n')
+      .filter((line) => line.includes(` name=${prefix}`));
 
   describe('the daemon', () => {
     let service: RunningWorker;
@@ -165,12 +167,23 @@ describe('worker against a live Redis', () => {
     it('serves its OpenAPI document, describing the drain with the schema that validates it', async () => {
       const response = await fetch(`http://127.0.0.1:${service.adminPort}/openapi.json`);
       expect(response.status).toBe(200);
-      type Operation = { requestBody?: { content: Record<string, { schema: unknown }> }; responses: Record<string, unknown> };
+      type Operation = {
+        requestBody?: { content: Record<string, { schema: unknown }> };
+        responses: Record<string, unknown>;
+      };
       const document = (await response.json()) as { openapi: string; paths: Record<string, Record<string, Operation>> };
       expect(document.openapi).toBe('3.1.0');
-      expect(Object.keys(document.paths).sort()).toEqual(['/api/ingest/workers/process', '/healthz', '/metrics', '/openapi.json', '/readyz']);
+      expect(Object.keys(document.paths).sort()).toEqual([
+        '/api/ingest/workers/process',
+        '/healthz',
+        '/metrics',
+        '/openapi.json',
+        '/readyz',
+      ]);
       const drain = document.paths['/api/ingest/workers/process']!.post;
-      expect(drain!.requestBody!.content['application/json']!.schema).toEqual(JSON.parse(JSON.stringify(DrainRequestSchema)));
+      expect(drain!.requestBody!.content['application/json']!.schema).toEqual(
+        JSON.parse(JSON.stringify(DrainRequestSchema)),
+      );
       expect(Object.keys(drain!.responses).sort()).toEqual(['200', '400', '401', '415', '503']);
       expect(Object.keys(document.paths['/readyz']!.get!.responses).sort()).toEqual(['200', '503']);
     });
@@ -198,8 +211,16 @@ describe('worker against a live Redis', () => {
       await xadd({ source: 's', metric: 'm', value: 'NaN', occurredAt: new Date(T0).toISOString() });
       // A consumer reads them and dies; another claims them, as a reclaim loop would.
       await redis.sendCommand(['XREADGROUP', 'GROUP', group(), 'gone', 'COUNT', '10', 'STREAMS', stream(), '>']);
-      const [, claimed] = (await redis.sendCommand(['XAUTOCLAIM', stream(), group(), 'heir', '0', '0-0'])) as [string, unknown[]];
-      const pending = (await redis.sendCommand(['XPENDING', stream(), group(), '-', '+', '10'])) as [string, string, number, number][];
+      const [, claimed] = (await redis.sendCommand(['XAUTOCLAIM', stream(), group(), 'heir', '0', '0-0'])) as [
+        string,
+        unknown[],
+      ];
+      const pending = (await redis.sendCommand(['XPENDING', stream(), group(), '-', '+', '10'])) as [
+        string,
+        string,
+        number,
+        number,
+      ][];
       const deliveries = new Map(pending.map(([id, , , count]) => [id, count]));
       const entries = parseGroupReadReply([[stream(), claimed]]).map((entry) => ({
         ...entry,
@@ -219,7 +240,17 @@ describe('worker against a live Redis', () => {
       const context = await processingContext();
       await xadd(eventFields({ source: 's', metric: 'm' }, 1, T0));
       await xadd({ source: 's' });
-      const reply = await redis.sendCommand(['XREADGROUP', 'GROUP', group(), 'c', 'COUNT', '10', 'STREAMS', stream(), '>']);
+      const reply = await redis.sendCommand([
+        'XREADGROUP',
+        'GROUP',
+        group(),
+        'c',
+        'COUNT',
+        '10',
+        'STREAMS',
+        stream(),
+        '>',
+      ]);
       const entries = parseGroupReadReply(reply);
       context.client.destroy();
 
@@ -233,12 +264,25 @@ describe('worker against a live Redis', () => {
       await redis.set(config.keys.deadLetterKey, 'not a stream');
       await xadd(eventFields({ source: 's', metric: 'm' }, 1, T0));
       const badId = await xadd({ source: 's' });
-      const reply = await redis.sendCommand(['XREADGROUP', 'GROUP', group(), 'c', 'COUNT', '10', 'STREAMS', stream(), '>']);
+      const reply = await redis.sendCommand([
+        'XREADGROUP',
+        'GROUP',
+        group(),
+        'c',
+        'COUNT',
+        '10',
+        'STREAMS',
+        stream(),
+        '>',
+      ]);
 
       const outcome = await processEntries(context, 'c', context.keys.partitions[0]!, parseGroupReadReply(reply));
 
       expect(outcome).toEqual({ read: 2, processed: 1, deadLettered: 0, acked: 1 });
-      const pending = (await redis.sendCommand(['XPENDING', stream(), group(), '-', '+', '10'])) as [string, ...unknown[]][];
+      const pending = (await redis.sendCommand(['XPENDING', stream(), group(), '-', '+', '10'])) as [
+        string,
+        ...unknown[],
+      ][];
       expect(pending.map(([id]) => id)).toEqual([badId]);
     });
   });
@@ -303,7 +347,11 @@ describe('worker against a live Redis', () => {
       let closed = false;
       const closing = worker.close().then(() => (closed = true));
       // close() has done all it can without the batch once its blocking reads are gone.
-      await eventually(async () => (await clientsNamed('worker:closer:blocking')).length === 0, 2_000, 'blocking reads ended');
+      await eventually(
+        async () => (await clientsNamed('worker:closer:blocking')).length === 0,
+        2_000,
+        'blocking reads ended',
+      );
       expect(closed).toBe(false);
       releaseWrite();
       await closing;
@@ -321,16 +369,25 @@ describe('worker against a live Redis', () => {
     it('does not reclaim the batch its own read loop holds, however long a write takes', async () => {
       const context = await processingContext();
       const { heldStore, writing, releaseWrite, writes } = holdWrites(context.store);
-      const worker = newWorker({ ...context, store: heldStore }, 'slow-writer', { reclaimIdleMs: 100, reclaimIntervalMs: 50 });
+      const worker = newWorker({ ...context, store: heldStore }, 'slow-writer', {
+        reclaimIdleMs: 100,
+        reclaimIntervalMs: 50,
+      });
       void worker.run();
       const series = { source: 's', metric: 'm' };
       await Promise.all([1, 2, 3].map((k) => xadd(eventFields(series, k, T0 + k))));
       await writing;
       // Held well past the idle time, for several rounds of the reclaim loop: each claims the batch again.
-      await eventually(async () => {
-        const [entry] = (await redis.xPendingRange(stream(), group(), '-', '+', 1)) as { deliveriesCounter: number }[];
-        return entry !== undefined && entry.deliveriesCounter >= 3;
-      }, 5_000, 'the reclaim loop claiming the held batch');
+      await eventually(
+        async () => {
+          const [entry] = (await redis.xPendingRange(stream(), group(), '-', '+', 1)) as {
+            deliveriesCounter: number;
+          }[];
+          return entry !== undefined && entry.deliveriesCounter >= 3;
+        },
+        5_000,
+        'the reclaim loop claiming the held batch',
+      );
       releaseWrite();
       await eventually(allAcked);
 
@@ -358,12 +415,15 @@ describe('worker against a live Redis', () => {
 
       const totals = pair.map((worker) => worker.totals);
       expect(totals.every(({ read }) => read > 0)).toBe(true);
-      const sum = (field: 'read' | 'processed' | 'deadLettered' | 'acked') => totals.reduce((total, one) => total + one[field], 0);
+      const sum = (field: 'read' | 'processed' | 'deadLettered' | 'acked') =>
+        totals.reduce((total, one) => total + one[field], 0);
       expect([sum('read'), sum('processed'), sum('deadLettered'), sum('acked')]).toEqual([3_000, 3_000, 0, 3_000]);
       expect(await groupInfo()).toMatchObject({ 'entries-read': 3_000, pending: 0, lag: 0 });
       for (const [i, one] of series.entries()) {
         const points = await context.store.range(one, { fromMs: T0, toMs: T0 + perSeries * 1_000, limit: 1_000 });
-        expect(points).toEqual(Array.from({ length: perSeries }, (_, k) => ({ timestampMs: T0 + k * 1_000, value: i * 1_000 + k })));
+        expect(points).toEqual(
+          Array.from({ length: perSeries }, (_, k) => ({ timestampMs: T0 + k * 1_000, value: i * 1_000 + k })),
+        );
       }
     });
   });
@@ -404,16 +464,22 @@ describe('worker against a live Redis', () => {
 
       await xadd(eventFields(series, 5, T0 + 4_000));
       expect(await (await drain(JSON.stringify({ consumer: 'ops.manual-1', count: 1 }))).json()).toEqual({
-        read: 1, processed: 1, dead_lettered: 0, acked: 1,
+        read: 1,
+        processed: 1,
+        dead_lettered: 0,
+        acked: 1,
       });
 
       const consumers = await redis.xInfoConsumers(stream(), group());
       expect(consumers.map(({ name }) => name).sort()).toEqual(['daemon-1-manual', 'ops.manual-1']);
       expect(await pendingCount()).toBe(0);
-      expect((await context.store.range(series, { fromMs: 0, toMs: T0 + 10_000, limit: 10 })).map(({ value }) => value)).toEqual([
-        1, 2, 3, 5,
+      expect(
+        (await context.store.range(series, { fromMs: 0, toMs: T0 + 10_000, limit: 10 })).map(({ value }) => value),
+      ).toEqual([1, 2, 3, 5]);
+      expect((await deadLetters()).map(({ message }) => message.consumer)).toEqual([
+        'daemon-1-manual',
+        'daemon-1-manual',
       ]);
-      expect((await deadLetters()).map(({ message }) => message.consumer)).toEqual(['daemon-1-manual', 'daemon-1-manual']);
     });
 
     it.each([
@@ -477,7 +543,9 @@ describe('worker when Redis goes away', () => {
       await redis.connect();
       const series = { source: 'after', metric: 'restart' };
       await redis.xAdd(config.keys.streamKey, '*', eventFields(series, 7, T0));
-      await eventually(async () => (await service.context.store.range(series, { fromMs: 0, toMs: T0, limit: 1 })).length === 1);
+      await eventually(
+        async () => (await service.context.store.range(series, { fromMs: 0, toMs: T0, limit: 1 })).length === 1,
+      );
       await eventually(async () => (await redis.xPending(config.keys.streamKey, config.consumerGroup)).pending === 0);
     } finally {
       redis.destroy();

@@ -1,5 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createRedisClient, isTransientRedisError, type RedisClient, type StreamPartition } from '@redis-ingest/redis-schema';
+import {
+  createRedisClient,
+  isTransientRedisError,
+  type RedisClient,
+  type StreamPartition,
+} from '@redis-ingest/redis-schema';
 import { RedisFailures, type Logger } from '@redis-ingest/service-kit';
 import type { WorkerConfig } from './config';
 import { leaveGroup, removeIdleConsumers, trimStream } from './maintenance';
@@ -82,7 +87,13 @@ export class Worker {
     this.failures = new RedisFailures(context.metrics.service, this.logger);
     this.readers = context.keys.partitions.map((partition) => ({
       partition,
-      read: { stream: partition.stream, group: context.group, consumer, count: config.readCount, blockMs: config.blockMs },
+      read: {
+        stream: partition.stream,
+        group: context.group,
+        consumer,
+        count: config.readCount,
+        blockMs: config.blockMs,
+      },
       blockingClient: undefined,
       reclaimCursor: '0-0',
       inHand: new Set(),
@@ -145,7 +156,11 @@ export class Worker {
   private async readLoop(reader: PartitionReader): Promise<void> {
     const { config } = this.options;
     const readBatch = async () => {
-      const entries = await readGroupWithin(await this.blockingConnection(reader), reader.read, config.blockMs + READ_GRACE_MS);
+      const entries = await readGroupWithin(
+        await this.blockingConnection(reader),
+        reader.read,
+        config.blockMs + READ_GRACE_MS,
+      );
       for (const { id } of entries) reader.inHand.add(id);
       return entries;
     };
@@ -210,12 +225,16 @@ export class Worker {
   private async blockingConnection(reader: PartitionReader): Promise<RedisClient> {
     if (reader.blockingClient?.isOpen) return reader.blockingClient;
     const { partition } = reader;
-    if (reader.blockingClient) this.logger.warn({ partition: partition.index }, 'a blocking read went unanswered; reading on a new connection');
+    if (reader.blockingClient)
+      this.logger.warn({ partition: partition.index }, 'a blocking read went unanswered; reading on a new connection');
     const { context, consumer, config } = this.options;
     // One partition keeps the name it always had; with several, the name tells which partition a connection reads.
     const suffix = this.readers.length === 1 ? '' : `:${partition.index}`;
     // Set before connecting, so that close() can destroy it while it is still connecting.
-    reader.blockingClient = createRedisClient(config.redis, { name: `worker:${consumer}:blocking${suffix}`, logger: context.logger });
+    reader.blockingClient = createRedisClient(config.redis, {
+      name: `worker:${consumer}:blocking${suffix}`,
+      logger: context.logger,
+    });
     await reader.blockingClient.connect();
     return reader.blockingClient;
   }
@@ -225,7 +244,11 @@ export class Worker {
    * and fail alone: one whose primary is down does not hold up the others. A failed step is logged
    * and tried again next time.
    */
-  private async repeat(intervalMs: number, name: string, step: (reader: PartitionReader) => Promise<void>): Promise<void> {
+  private async repeat(
+    intervalMs: number,
+    name: string,
+    step: (reader: PartitionReader) => Promise<void>,
+  ): Promise<void> {
     while (!this.isClosing) {
       await this.pause(intervalMs);
       if (this.isClosing) break;
@@ -236,7 +259,8 @@ export class Worker {
           } catch (error) {
             if (this.isClosing) return;
             this.failures.record(error, name);
-            if (!isTransientRedisError(error)) this.logger.warn({ err: error, partition: reader.partition.index }, `${name} failed`);
+            if (!isTransientRedisError(error))
+              this.logger.warn({ err: error, partition: reader.partition.index }, `${name} failed`);
           }
         }),
       );
@@ -282,13 +306,15 @@ export class Worker {
     });
     if (trimmed.removed > 0) this.logger.debug({ ...trimmed, partition: partition.index }, 'stream trimmed');
     const removed = await removeIdleConsumers(client, { stream, group, idleMs: config.consumerIdleMs, self: consumer });
-    if (removed.length > 0) this.logger.info({ removed, partition: partition.index }, 'removed idle consumers without pending entries');
+    if (removed.length > 0)
+      this.logger.info({ removed, partition: partition.index }, 'removed idle consumers without pending entries');
   }
 
   private async leave({ stream, index }: PartitionReader['partition']): Promise<void> {
     const { context, consumer } = this.options;
     try {
-      if (!(await leaveGroup(context.client, stream, context.group, consumer))) this.logger.info({ partition: index }, 'stays in the group with pending entries');
+      if (!(await leaveGroup(context.client, stream, context.group, consumer)))
+        this.logger.info({ partition: index }, 'stays in the group with pending entries');
     } catch (error) {
       // Maintenance of the other workers removes it later, once idle for WORKER_CONSUMER_IDLE_MS.
       this.logger.warn({ err: error, partition: index }, 'leaving the consumer group failed');
@@ -298,7 +324,6 @@ export class Worker {
   private count(outcome: ProcessOutcome): void {
     this.counted = { ...addOutcomes([this.counted, outcome]), reclaimed: this.counted.reclaimed };
   }
-
 
   /** A delay that close() cuts short. */
   private async pause(ms: number): Promise<void> {

@@ -27,14 +27,31 @@ describe('redis-ingest send', () => {
     rmSync(directory, { recursive: true, force: true });
   });
 
-  const streamValues = async () => (await under.redis.xRange(under.keys.partitions[0]!.stream, '-', '+')).map(({ message }) => [message.source, Number(message.value)]);
+  const streamValues = async () =>
+    (await under.redis.xRange(under.keys.partitions[0]!.stream, '-', '+')).map(({ message }) => [
+      message.source,
+      Number(message.value),
+    ]);
 
   it('sends a CSV file and reports the refused rows by line on stderr', async () => {
     const file = join(directory, 'backfill.csv');
-    writeFileSync(file, ['metric,source,value,occurredAt', 'temp,s-1,21.5,2026-03-01T10:00:00Z', 'temp,s-1,hot,', 'temp,bad source,3,', 'temp,s-2,4,', ''].join('\n'));
+    writeFileSync(
+      file,
+      [
+        'metric,source,value,occurredAt',
+        'temp,s-1,21.5,2026-03-01T10:00:00Z',
+        'temp,s-1,hot,',
+        'temp,bad source,3,',
+        'temp,s-2,4,',
+        '',
+      ].join('\n'),
+    );
     const { code, stderr } = await run(['send', file, '--url', under.url, '--quiet']);
     expect(code).toBe(1);
-    const refusals = stderr.trim().split('\n').map((line) => JSON.parse(line) as { line: number; status?: number; error: string });
+    const refusals = stderr
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { line: number; status?: number; error: string });
     expect(refusals).toEqual([
       { line: 3, error: 'value "hot" is not a number' },
       expect.objectContaining({ line: 4, status: 202, errors: [expect.objectContaining({ path: '/source' })] }),

@@ -28,7 +28,8 @@ class UsageError extends Error {}
 function positiveInteger(name: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const value = Number(text);
-  if (!Number.isInteger(value) || value <= 0) throw new UsageError(`--${name} must be a positive integer, not "${text}"`);
+  if (!Number.isInteger(value) || value <= 0)
+    throw new UsageError(`--${name} must be a positive integer, not "${text}"`);
   return value;
 }
 
@@ -52,7 +53,10 @@ class Progress {
     const seconds = (Date.now() - this.startedAt) / 1000;
     const rate = Math.round(accepted / Math.max(seconds, 0.001));
     const share = this.totalBytes ? Math.min(1, this.bytesRead / this.totalBytes) : undefined;
-    const bar = share === undefined ? '' : `[${'#'.repeat(Math.round(share * 30)).padEnd(30, '.')}] ${(share * 100).toFixed(0).padStart(3)}% `;
+    const bar =
+      share === undefined
+        ? ''
+        : `[${'#'.repeat(Math.round(share * 30)).padEnd(30, '.')}] ${(share * 100).toFixed(0).padStart(3)}% `;
     const failing = lastError && Date.now() - lastError.atMs < 2_000 ? ` retrying: ${lastError.message}` : '';
     return `${bar}${accepted} accepted, ${rejected} refused, ${buffered} in flight, ${rate}/s${failing}`;
   }
@@ -109,7 +113,13 @@ async function send(args: string[]): Promise<number> {
   let refused = 0;
   client.on('rejected', ({ event, status, message, errors }: Rejection) => {
     refused++;
-    report({ line: event.eventId.startsWith(`${run}-`) ? lineOf(event.eventId) : null, eventId: event.eventId, status, error: message, errors });
+    report({
+      line: event.eventId.startsWith(`${run}-`) ? lineOf(event.eventId) : null,
+      eventId: event.eventId,
+      status,
+      error: message,
+      errors,
+    });
   });
 
   const input = file ? createReadStream(file) : process.stdin;
@@ -144,7 +154,9 @@ async function send(args: string[]): Promise<number> {
     const { undelivered } = await client.close(interrupted ? { timeoutMs: 5_000 } : {});
     progress.stop();
     if (undelivered.length > 0) {
-      process.stderr.write(`${undelivered.length} events not delivered${values['buffer-dir'] ? ', kept in the buffer directory for the next run' : ''}\n`);
+      process.stderr.write(
+        `${undelivered.length} events not delivered${values['buffer-dir'] ? ', kept in the buffer directory for the next run' : ''}\n`,
+      );
     }
   }
   return refused > 0 || interrupted ? 1 : 0;

@@ -1,10 +1,18 @@
 import { createClient } from '@redis/client';
 import { DeviceKeyStore, createAccessKeys } from '@redis-ingest/redis-schema';
 import { startTcpProxy, testRedisUrl, type TcpProxy } from '@redis-ingest/test-utils';
-import { BufferFullError, ClientClosedError, IngestClient, type ClientEvents, type IngestClientOptions, type Rejection } from './index.ts';
+import {
+  BufferFullError,
+  ClientClosedError,
+  IngestClient,
+  type ClientEvents,
+  type IngestClientOptions,
+  type Rejection,
+} from './index.ts';
 import { eventIdsInStream, occurrences, startIngestApi, type IngestApiUnderTest } from './test-support/ingest-api.ts';
 
-const events = (count: number, source = 'sensor-1') => Array.from({ length: count }, (_, n) => ({ source, metric: 'temperature', value: n }));
+const events = (count: number, source = 'sensor-1') =>
+  Array.from({ length: count }, (_, n) => ({ source, metric: 'temperature', value: n }));
 
 /** A client whose retries come back quickly, so the suites wait for conditions, not for backoff. */
 const quickRetries = { initialDelayMs: 20, maxDelayMs: 200 };
@@ -16,7 +24,11 @@ function record<K extends keyof ClientEvents>(client: IngestClient, name: K): Cl
 }
 
 /** Every event the client accepted, and the eventIds of the stream, agree one to one. */
-async function expectEachOnce(under: IngestApiUnderTest, accepted: readonly ClientEvents['accepted'][], count: number): Promise<void> {
+async function expectEachOnce(
+  under: IngestApiUnderTest,
+  accepted: readonly ClientEvents['accepted'][],
+  count: number,
+): Promise<void> {
   const acceptedIds = accepted.flatMap(({ events }) => events.map(({ eventId }) => eventId));
   expect(new Set(acceptedIds).size).toBe(count);
   const inStream = await eventIdsInStream(under);
@@ -37,7 +49,8 @@ describe('IngestClient against the ingest-api', () => {
     return (entries as unknown as { message: { eventId: string } }[]).map(({ message }) => message.eventId);
   }
   let client: IngestClient | undefined;
-  const open = (options: Partial<IngestClientOptions> = {}) => (client = new IngestClient({ url: under.url, retry: quickRetries, ...options }));
+  const open = (options: Partial<IngestClientOptions> = {}) =>
+    (client = new IngestClient({ url: under.url, retry: quickRetries, ...options }));
 
   afterEach(async () => {
     await client?.close({ timeoutMs: 1_000 });
@@ -57,7 +70,10 @@ describe('IngestClient against the ingest-api', () => {
       },
     });
     const accepted = record(client, 'accepted');
-    await client.sendMany([...events(249), { source: 'sensor-1', metric: 'temperature', value: 1, eventId: 'my-own-id' }]);
+    await client.sendMany([
+      ...events(249),
+      { source: 'sensor-1', metric: 'temperature', value: 1, eventId: 'my-own-id' },
+    ]);
     await client.flush();
     expect(bodies).toHaveLength(3);
     expect(accepted.map(({ events }) => events.length)).toEqual([100, 100, 50]);
@@ -99,11 +115,18 @@ describe('IngestClient against the ingest-api', () => {
     await client.sendMany(events(3));
     await client.flush();
     expect(rejected).toEqual(
-      [0, 1, 2].map((value) => ({ event: expect.objectContaining({ value, eventId: expect.any(String) }), status: 401, message: expect.stringMatching(/device key is required/), errors: [] })),
+      [0, 1, 2].map((value) => ({
+        event: expect.objectContaining({ value, eventId: expect.any(String) }),
+        status: 401,
+        message: expect.stringMatching(/device key is required/),
+        errors: [],
+      })),
     );
     expect(client.metrics()).toMatchObject({ rejected: 3, retried: 0, requests: 1, buffered: 0 });
 
-    const token = await new DeviceKeyStore(under.redis, createAccessKeys(under.config.accessKeys)).add('gateway-1', ['sensor-1']);
+    const token = await new DeviceKeyStore(under.redis, createAccessKeys(under.config.accessKeys)).add('gateway-1', [
+      'sensor-1',
+    ]);
     const keyed = new IngestClient({ url: under.url, token });
     const keyedRejected = record(keyed, 'rejected');
     await keyed.sendMany([...events(2), { source: 'elsewhere', metric: 'm', value: 9 }]);
@@ -117,12 +140,18 @@ describe('IngestClient against the ingest-api', () => {
     under = await startIngestApi(testRedisUrl());
     const client = open();
     const rejected: Rejection[] = record(client, 'rejected');
-    await client.sendMany([{ source: 'a b', metric: 'm', value: 1 }, ...events(2), { source: 's', metric: 'm', value: Number.NaN }]);
-    await client.flush();
-    expect(rejected.map(({ event, status, errors }) => [event.source, status, errors.map(({ path }) => path)])).toEqual([
-      ['a b', 202, ['/source']],
-      ['s', 202, ['/value']],
+    await client.sendMany([
+      { source: 'a b', metric: 'm', value: 1 },
+      ...events(2),
+      { source: 's', metric: 'm', value: Number.NaN },
     ]);
+    await client.flush();
+    expect(rejected.map(({ event, status, errors }) => [event.source, status, errors.map(({ path }) => path)])).toEqual(
+      [
+        ['a b', 202, ['/source']],
+        ['s', 202, ['/value']],
+      ],
+    );
     expect(client.metrics()).toMatchObject({ accepted: 2, rejected: 2, retried: 0 });
   });
 
@@ -152,7 +181,10 @@ describe('IngestClient against the ingest-api', () => {
   });
 
   it('comes back after a 429 no sooner than Retry-After says', async () => {
-    under = await startIngestApi(testRedisUrl(), { INGEST_RATE_LIMIT_EVENTS_PER_SECOND: '50', INGEST_RATE_LIMIT_BURST: '50' });
+    under = await startIngestApi(testRedisUrl(), {
+      INGEST_RATE_LIMIT_EVENTS_PER_SECOND: '50',
+      INGEST_RATE_LIMIT_BURST: '50',
+    });
     const client = open({ maxBatchEvents: 50, flushIntervalMs: 10 });
     const accepted = record(client, 'accepted');
     const retries = record(client, 'retry');
@@ -225,7 +257,9 @@ describe('IngestClient against the ingest-api', () => {
     }
     expect(await client.sendAll(generate())).toBe(75);
     await client.close();
-    const values = (await under.redis.xRange(under.keys.partitions[0]!.stream, '-', '+')).map(({ message }) => Number(message.value));
+    const values = (await under.redis.xRange(under.keys.partitions[0]!.stream, '-', '+')).map(({ message }) =>
+      Number(message.value),
+    );
     expect(values).toEqual(events(75).map(({ value }) => value));
   });
 });

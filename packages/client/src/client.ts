@@ -2,7 +2,16 @@ import { BufferFullError, ClientClosedError } from './errors.ts';
 import { backoffDelayMs, parseRetryAfter, type RetrySettings } from './retry.ts';
 import type { BufferedEvent, IngestEvent, Rejection } from './types.ts';
 import { judge, retryAll, type Verdict } from './verdict.ts';
-import { compressBody, contentType, frameBatch, framingBytes, serializeEvent, type Bytes, type Compression, type WireFormat } from './wire.ts';
+import {
+  compressBody,
+  contentType,
+  frameBatch,
+  framingBytes,
+  serializeEvent,
+  type Bytes,
+  type Compression,
+  type WireFormat,
+} from './wire.ts';
 
 /**
  * Where buffered events live besides memory, so they outlast the process (see `@redis-ingest/client/file-buffer`).
@@ -146,13 +155,16 @@ function requestSignal(timeoutMs: number, stop: AbortSignal): AbortSignal {
 
 /** fetch's errors name the cause (refused, reset, timed out) one level down. */
 function errorMessage(error: unknown): string {
-  const message = (value: unknown) => (typeof value === 'object' && value !== null && 'message' in value ? String(value.message) : undefined);
+  const message = (value: unknown) =>
+    typeof value === 'object' && value !== null && 'message' in value ? String(value.message) : undefined;
   const outer = message(error) ?? String(error);
   const cause = message((error as { cause?: unknown } | undefined)?.cause);
   return cause ? `${outer}: ${cause}` : outer;
 }
 
-type Outcome = { readonly status: number; readonly answer: object | undefined; readonly retryAfterMs?: number } | { readonly failure: string };
+type Outcome =
+  | { readonly status: number; readonly answer: object | undefined; readonly retryAfterMs?: number }
+  | { readonly failure: string };
 
 /**
  * Sends events to the ingest-api in batches and keeps each one until the ingest-api has it or has refused
@@ -161,7 +173,9 @@ type Outcome = { readonly status: number; readonly answer: object | undefined; r
  */
 export class IngestClient {
   private readonly url: string;
-  private readonly settings: Required<Omit<IngestClientOptions, 'token' | 'journal' | 'hooks' | 'headers' | 'retry' | 'url'>> & { retry: RetrySettings };
+  private readonly settings: Required<
+    Omit<IngestClientOptions, 'token' | 'journal' | 'hooks' | 'headers' | 'retry' | 'url'>
+  > & { retry: RetrySettings };
   private readonly headers: Record<string, string>;
   private readonly journal: EventJournal | undefined;
   private readonly listeners: { [K in keyof ClientEvents]: Set<Listener<K>> } = {
@@ -207,7 +221,8 @@ export class IngestClient {
       fetch: options.fetch ?? ((input, init) => fetch(input, init)),
     };
     for (const [name, value] of Object.entries(this.settings)) {
-      if (typeof value === 'number' && !(value > 0)) throw new RangeError(`${name} must be a positive number, not ${value}`);
+      if (typeof value === 'number' && !(value > 0))
+        throw new RangeError(`${name} must be a positive number, not ${value}`);
     }
     this.headers = {
       'content-type': contentType(this.settings.format),
@@ -215,7 +230,8 @@ export class IngestClient {
       ...options.headers,
     };
     this.journal = options.journal;
-    for (const [name, listener] of Object.entries(options.hooks ?? {})) this.on(name as keyof ClientEvents, listener as never);
+    for (const [name, listener] of Object.entries(options.hooks ?? {}))
+      this.on(name as keyof ClientEvents, listener as never);
     this.ready = this.replayJournal();
     this.admission = this.ready;
     this.senders = Array.from({ length: this.settings.concurrency }, () => this.runSender());
@@ -229,7 +245,11 @@ export class IngestClient {
   }
 
   metrics(): ClientMetrics {
-    return { buffered: this.unsettled.size, ...this.counters, ...(this.lastError ? { lastError: this.lastError } : {}) };
+    return {
+      buffered: this.unsettled.size,
+      ...this.counters,
+      ...(this.lastError ? { lastError: this.lastError } : {}),
+    };
   }
 
   /** Resolves once the event is buffered (and journaled); it goes out with the next batch. */
@@ -312,8 +332,10 @@ export class IngestClient {
     if (whenFull === 'error' && this.unsettled.size + events.length > maxBufferedEvents) {
       throw new BufferFullError(this.unsettled.size, maxBufferedEvents, events.length);
     }
-    const prepared = events.map((event): BufferedEvent => (event.eventId === undefined ? { ...event, eventId: createEventId() } : (event as BufferedEvent)));
-    for (let taken = 0; taken < prepared.length; ) {
+    const prepared = events.map((event): BufferedEvent =>
+      event.eventId === undefined ? { ...event, eventId: createEventId() } : (event as BufferedEvent),
+    );
+    for (let taken = 0; taken < prepared.length;) {
       while (this.unsettled.size >= maxBufferedEvents) {
         if (this.stop.signal.aborted) throw new ClientClosedError();
         await this.progress.wait();
@@ -381,9 +403,16 @@ export class IngestClient {
   /** Sends a batch until every event in it is accepted or rejected, or the client stops. */
   private async deliver(batch: readonly Entry[]): Promise<void> {
     let pending = batch;
-    for (let attempt = 0; pending.length > 0 && !this.stop.signal.aborted; ) {
+    for (let attempt = 0; pending.length > 0 && !this.stop.signal.aborted;) {
       const outcome = await this.post(pending);
-      const verdict: Verdict = 'failure' in outcome ? retryAll(pending.length) : judge(outcome.status, outcome.answer, pending.map(({ event }) => event));
+      const verdict: Verdict =
+        'failure' in outcome
+          ? retryAll(pending.length)
+          : judge(
+              outcome.status,
+              outcome.answer,
+              pending.map(({ event }) => event),
+            );
       const retry = verdict.retry.map((position) => pending[position]!);
       if (!('failure' in outcome)) this.report(outcome.status, verdict, pending);
       if (verdict.split) {
@@ -396,9 +425,17 @@ export class IngestClient {
       pending = batch.filter((entry) => resend.has(entry));
       if (retry.length === 0) continue;
       const reason = 'failure' in outcome ? outcome.failure : `HTTP ${outcome.status}`;
-      const delayMs = backoffDelayMs(attempt++, this.settings.retry, 'failure' in outcome ? undefined : outcome.retryAfterMs);
+      const delayMs = backoffDelayMs(
+        attempt++,
+        this.settings.retry,
+        'failure' in outcome ? undefined : outcome.retryAfterMs,
+      );
       this.counters.retried += retry.length;
-      this.lastError = { message: reason, ...('failure' in outcome ? {} : { status: outcome.status }), atMs: Date.now() };
+      this.lastError = {
+        message: reason,
+        ...('failure' in outcome ? {} : { status: outcome.status }),
+        atMs: Date.now(),
+      };
       this.emit('error', 'failure' in outcome ? { message: reason } : { message: reason, status: outcome.status });
       this.emit('retry', { events: retry.length, attempt, delayMs, reason });
       await sleep(delayMs, this.stop.signal);
@@ -408,7 +445,11 @@ export class IngestClient {
   /** Settles the events an answer accepted or refused for good. */
   private report(status: number, verdict: Verdict, pending: readonly Entry[]): void {
     const accepted = verdict.accepted.map((position) => pending[position]!);
-    const rejected = verdict.rejected.map(({ position, message, errors }) => ({ entry: pending[position]!, message, errors }));
+    const rejected = verdict.rejected.map(({ position, message, errors }) => ({
+      entry: pending[position]!,
+      message,
+      errors,
+    }));
     this.settle([...accepted, ...rejected.map(({ entry }) => entry)]);
     if (accepted.length > 0) {
       this.counters.accepted += accepted.length;
@@ -430,7 +471,10 @@ export class IngestClient {
 
   private async post(entries: readonly Entry[]): Promise<Outcome> {
     const { format, compression, gzipMinBytes, requestTimeoutMs } = this.settings;
-    const framed = frameBatch(format, entries.map(({ line }) => line));
+    const framed = frameBatch(
+      format,
+      entries.map(({ line }) => line),
+    );
     const { body, gzipped } = await compressBody(framed, compression, gzipMinBytes);
     this.counters.requests++;
     this.counters.bytesSent += body.length;

@@ -9,7 +9,9 @@ describe('IngestClient on a Redis Cluster', () => {
 
   beforeAll(async () => {
     cluster = await startRedisCluster({ primaries: 3, replicasPerPrimary: 1, nodeTimeoutMs: 2_000 });
-    await Promise.all(cluster.nodes.map((node) => node.command('CONFIG', 'SET', 'cluster-require-full-coverage', 'no')));
+    await Promise.all(
+      cluster.nodes.map((node) => node.command('CONFIG', 'SET', 'cluster-require-full-coverage', 'no')),
+    );
     under = await startIngestApi(cluster.nodes[0]!.url, {
       REDIS_CLUSTER_NODES: cluster.rootNodes.map(({ url }) => url).join(','),
       INGEST_STREAM_PARTITIONS: '3',
@@ -21,7 +23,11 @@ describe('IngestClient on a Redis Cluster', () => {
       await under.redis.set(`${stream}:probe`, 'written');
       return (await waitForReplicas(under.redis, `${stream}:probe`, 1, 100)) === 1;
     };
-    await waitUntil(async () => (await Promise.all(under.keys.partitions.map(replicated))).every(Boolean), 20_000, 'every partition to be replicated');
+    await waitUntil(
+      async () => (await Promise.all(under.keys.partitions.map(replicated))).every(Boolean),
+      20_000,
+      'every partition to be replicated',
+    );
   }, 90_000);
   afterAll(async () => {
     await under?.stop();
@@ -43,7 +49,10 @@ describe('IngestClient on a Redis Cluster', () => {
       flushIntervalMs: 10,
       retry: { initialDelayMs: 50, maxDelayMs: 200 },
       fetch: (input, init) => {
-        const lines = new TextDecoder().decode(init!.body as Uint8Array).trim().split('\n');
+        const lines = new TextDecoder()
+          .decode(init!.body as Uint8Array)
+          .trim()
+          .split('\n');
         sent.push(lines.map((line) => (JSON.parse(line) as { source: string }).source));
         return fetch(input, init);
       },

@@ -78,7 +78,9 @@ describe('IngestClient with a FileBuffer, killed', () => {
       env: { ...process.env, TEST_INGEST_URL: `http://127.0.0.1:${proxy.port}`, TEST_BUFFER_DIR: directory },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.on('exit', (_code, signal) => resolve(signal)),
+    );
     let taken = -1;
     for await (const line of createInterface({ input: child.stdout! })) {
       if (line.startsWith('taken ')) taken = Number(line.slice(6));

@@ -93,7 +93,11 @@ export class FileBuffer implements EventJournal {
   }
 
   private segmentFor(number: number): Segment {
-    const segment = { number, path: join(this.options.directory, `segment-${String(number).padStart(8, '0')}.ndjson`), open: new Map<string, number>() };
+    const segment = {
+      number,
+      path: join(this.options.directory, `segment-${String(number).padStart(8, '0')}.ndjson`),
+      open: new Map<string, number>(),
+    };
     this.segments.push(segment);
     return segment;
   }
@@ -106,7 +110,7 @@ export class FileBuffer implements EventJournal {
 
   private write(text: string): void {
     const bytes = Buffer.from(text);
-    for (let offset = 0; offset < bytes.length; ) offset += writeSync(this.fd!, bytes, offset);
+    for (let offset = 0; offset < bytes.length;) offset += writeSync(this.fd!, bytes, offset);
     if (this.fsync) fsyncSync(this.fd!);
     this.written += bytes.length;
   }

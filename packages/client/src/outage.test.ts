@@ -19,7 +19,12 @@ describe('IngestClient while Redis goes away', () => {
   });
 
   it(`puts each of ${TOTAL.toLocaleString('en')} events in the stream exactly once across a Redis kill and restart`, async () => {
-    const client = new IngestClient({ url: under.url, maxBatchEvents: 1000, flushIntervalMs: 20, retry: { initialDelayMs: 50, maxDelayMs: 500 } });
+    const client = new IngestClient({
+      url: under.url,
+      maxBatchEvents: 1000,
+      flushIntervalMs: 20,
+      retry: { initialDelayMs: 50, maxDelayMs: 500 },
+    });
     let failuresDuringOutage = 0;
     let acceptedBeforeRestart = 0;
     let outage: Promise<void> | undefined;

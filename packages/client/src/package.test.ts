@@ -11,7 +11,9 @@ function reachable(entry: string): { files: string[]; external: string[] } {
   const visit = (file: string) => {
     if (files.has(file)) return;
     files.add(file);
-    for (const [, specifier] of readFileSync(file, 'utf8').matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s*['"]([^'"]+)['"]/g)) {
+    for (const [, specifier] of readFileSync(file, 'utf8').matchAll(
+      /(?:^|\n)\s*(?:import|export)[^'"]*?from\s*['"]([^'"]+)['"]/g,
+    )) {
       if (specifier!.startsWith('.')) visit(resolve(dirname(file), specifier!));
       else external.add(specifier!);
     }
@@ -30,7 +32,18 @@ describe('the built package', () => {
 
   it('loads by name from an ES module and from CommonJS', () => {
     const load = (args: string[]) => execFileSync(process.execPath, args, { cwd: packageDir, encoding: 'utf8' }).trim();
-    expect(load(['--input-type=module', '-e', "import { IngestClient, BufferFullError } from '@redis-ingest/client'; console.log(typeof IngestClient, typeof BufferFullError)"])).toBe('function function');
-    expect(load(['-e', "const { IngestClient } = require('@redis-ingest/client'); const { FileBuffer } = require('@redis-ingest/client/file-buffer'); console.log(typeof IngestClient, typeof FileBuffer)"])).toBe('function function');
+    expect(
+      load([
+        '--input-type=module',
+        '-e',
+        "import { IngestClient, BufferFullError } from '@redis-ingest/client'; console.log(typeof IngestClient, typeof BufferFullError)",
+      ]),
+    ).toBe('function function');
+    expect(
+      load([
+        '-e',
+        "const { IngestClient } = require('@redis-ingest/client'); const { FileBuffer } = require('@redis-ingest/client/file-buffer'); console.log(typeof IngestClient, typeof FileBuffer)",
+      ]),
+    ).toBe('function function');
   });
 });

@@ -38,6 +38,8 @@ describe('input parsing', () => {
       { line: 4, error: 'value "x" is not a number' },
       { line: 5, error: 'Expected 4 fields, found 2' },
     ]);
-    await expect(collect(parseCsv(chunks('source,metric,reading\n')))).rejects.toThrow(/unknown column "reading", missing column "value"/);
+    await expect(collect(parseCsv(chunks('source,metric,reading\n')))).rejects.toThrow(
+      /unknown column "reading", missing column "value"/,
+    );
   });
 });

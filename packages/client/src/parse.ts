@@ -1,7 +1,8 @@
 import type { IngestEvent } from './types.ts';
 
 /** One line of input: the event it holds, or why it holds none. Lines count from 1; blank lines are skipped. */
-export type ParsedLine = { readonly line: number; readonly event: IngestEvent } | { readonly line: number; readonly error: string };
+export type ParsedLine =
+  { readonly line: number; readonly event: IngestEvent } | { readonly line: number; readonly error: string };
 
 type TextSource = AsyncIterable<Uint8Array | string> | ReadableStream<Uint8Array>;
 
@@ -40,7 +41,8 @@ export async function* parseNdjson(source: TextSource): AsyncIterable<ParsedLine
     if (text.trim() === '') continue;
     try {
       const value = JSON.parse(text) as unknown;
-      if (typeof value === 'object' && value !== null && !Array.isArray(value)) yield { line, event: value as IngestEvent };
+      if (typeof value === 'object' && value !== null && !Array.isArray(value))
+        yield { line, event: value as IngestEvent };
       else yield { line, error: 'Not a JSON object' };
     } catch {
       yield { line, error: 'Malformed JSON' };
@@ -65,7 +67,9 @@ export async function* parseCsv(source: TextSource): AsyncIterable<ParsedLine> {
       const unknown = header.filter((column) => !CSV_COLUMNS.has(column));
       const missing = ['source', 'metric', 'value'].filter((column) => !header!.includes(column));
       if (unknown.length > 0 || missing.length > 0) {
-        throw new Error(`CSV header on line ${line}: ${[...unknown.map((c) => `unknown column "${c}"`), ...missing.map((c) => `missing column "${c}"`)].join(', ')}`);
+        throw new Error(
+          `CSV header on line ${line}: ${[...unknown.map((c) => `unknown column "${c}"`), ...missing.map((c) => `missing column "${c}"`)].join(', ')}`,
+        );
       }
       continue;
     }
@@ -74,7 +78,9 @@ export async function* parseCsv(source: TextSource): AsyncIterable<ParsedLine> {
       yield { line, error: `Expected ${header.length} fields, found ${fields.length}` };
       continue;
     }
-    const row = Object.fromEntries(header.flatMap((column, n) => (fields[n] === '' && column !== 'value' ? [] : [[column, fields[n]!]])));
+    const row = Object.fromEntries(
+      header.flatMap((column, n) => (fields[n] === '' && column !== 'value' ? [] : [[column, fields[n]!]])),
+    );
     const value = row.value === '' ? Number.NaN : Number(row.value);
     if (!Number.isFinite(value)) yield { line, error: `value "${row.value}" is not a number` };
     else yield { line, event: { ...row, value } as IngestEvent };

@@ -10,7 +10,12 @@ export interface RetrySettings {
  * failed together do not come back together. A server's Retry-After is a floor: it knows when it can take
  * the events again.
  */
-export function backoffDelayMs(attempt: number, settings: RetrySettings, retryAfterMs?: number, random: () => number = Math.random): number {
+export function backoffDelayMs(
+  attempt: number,
+  settings: RetrySettings,
+  retryAfterMs?: number,
+  random: () => number = Math.random,
+): number {
   const ceiling = Math.min(settings.maxDelayMs, settings.initialDelayMs * 2 ** Math.min(attempt, 30));
   return Math.max(retryAfterMs ?? 0, Math.floor(random() * ceiling));
 }

@@ -33,13 +33,17 @@ interface Answer {
 const positionsOf = (count: number) => Array.from({ length: count }, (_, position) => position);
 
 function indexesOf(list: unknown): number[] {
-  return Array.isArray(list) ? list.flatMap((item: { index?: unknown }) => (typeof item?.index === 'number' ? [item.index] : [])) : [];
+  return Array.isArray(list)
+    ? list.flatMap((item: { index?: unknown }) => (typeof item?.index === 'number' ? [item.index] : []))
+    : [];
 }
 
 function fieldErrors(errors: unknown): FieldError[] {
   if (!Array.isArray(errors)) return [];
   return errors.flatMap((error: { path?: unknown; message?: unknown }) =>
-    typeof error?.message === 'string' ? [{ path: typeof error.path === 'string' ? error.path : '', message: error.message }] : [],
+    typeof error?.message === 'string'
+      ? [{ path: typeof error.path === 'string' ? error.path : '', message: error.message }]
+      : [],
   );
 }
 
@@ -47,13 +51,23 @@ function fieldErrors(errors: unknown): FieldError[] {
 function rejectedByIndex(answer: Answer): RejectedPosition[] {
   if (!Array.isArray(answer.rejected)) return [];
   return answer.rejected.flatMap((item: { index?: unknown; errors?: unknown }) =>
-    typeof item?.index === 'number' ? [{ position: item.index, message: 'Invalid event', errors: fieldErrors(item.errors) }] : [],
+    typeof item?.index === 'number'
+      ? [{ position: item.index, message: 'Invalid event', errors: fieldErrors(item.errors) }]
+      : [],
   );
 }
 
 const retryable = (status: number) => status === 408 || status === 429 || status >= 500;
 
-const verdict = (parts: Partial<Verdict>): Verdict => ({ accepted: [], duplicates: 0, rejected: [], retry: [], resend: [], split: false, ...parts });
+const verdict = (parts: Partial<Verdict>): Verdict => ({
+  accepted: [],
+  duplicates: 0,
+  rejected: [],
+  retry: [],
+  resend: [],
+  split: false,
+  ...parts,
+});
 
 /** A request that got no answer (connection lost, timeout): every event goes out again. */
 export const retryAll = (count: number): Verdict => verdict({ retry: positionsOf(count) });
@@ -76,7 +90,9 @@ export function judge(status: number, body: object | undefined, events: readonly
     // A partly appended batch names what is in and what is not; everything else is sent again whole.
     if (status === 503 && Array.isArray(answer?.notAppended)) {
       const accepted = indexesOf(answer.appended);
-      const duplicates = Array.isArray(answer.appended) ? answer.appended.filter((item: { duplicate?: unknown }) => item?.duplicate === true).length : 0;
+      const duplicates = Array.isArray(answer.appended)
+        ? answer.appended.filter((item: { duplicate?: unknown }) => item?.duplicate === true).length
+        : 0;
       return verdict({ accepted, duplicates, rejected: rejectedByIndex(answer), retry: indexesOf(answer.notAppended) });
     }
     return retryAll(events.length);
@@ -86,7 +102,9 @@ export function judge(status: number, body: object | undefined, events: readonly
   // Naming no source of the batch would make the resend a loop; the batch is refused whole then.
   if (events.some(({ source }) => forbidden.has(source))) {
     return verdict({
-      rejected: all.filter((position) => forbidden.has(events[position]!.source)).map((position) => ({ position, message, errors: [] })),
+      rejected: all
+        .filter((position) => forbidden.has(events[position]!.source))
+        .map((position) => ({ position, message, errors: [] })),
       resend: all.filter((position) => !forbidden.has(events[position]!.source)),
     });
   }
@@ -94,7 +112,12 @@ export function judge(status: number, body: object | undefined, events: readonly
   if (byIndex.length > 0) {
     const refused = new Set(byIndex.map(({ position }) => position));
     // A 400 with per-index refusals names every event; any it does not name was refused with the batch.
-    return verdict({ rejected: [...byIndex, ...all.filter((position) => !refused.has(position)).map((position) => ({ position, message, errors: [] }))] });
+    return verdict({
+      rejected: [
+        ...byIndex,
+        ...all.filter((position) => !refused.has(position)).map((position) => ({ position, message, errors: [] })),
+      ],
+    });
   }
   const errors = fieldErrors(answer?.errors);
   return verdict({ rejected: all.map((position) => ({ position, message, errors })) });

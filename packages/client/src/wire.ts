@@ -46,8 +46,13 @@ const WORTHWHILE_RATIO = 0.9;
  * The body as sent: gzipped when asked, or under 'auto' when it is at least `minBytes` long and gzip
  * shrinks it enough to pay for the work on both ends.
  */
-export async function compressBody(body: Bytes, compression: Compression, minBytes: number): Promise<{ body: Bytes; gzipped: boolean }> {
-  if (compression === 'none' || !canGzip() || (compression === 'auto' && body.length < minBytes)) return { body, gzipped: false };
+export async function compressBody(
+  body: Bytes,
+  compression: Compression,
+  minBytes: number,
+): Promise<{ body: Bytes; gzipped: boolean }> {
+  if (compression === 'none' || !canGzip() || (compression === 'auto' && body.length < minBytes))
+    return { body, gzipped: false };
   const compressed = await gzip(body);
   if (compression === 'auto' && compressed.length > body.length * WORTHWHILE_RATIO) return { body, gzipped: false };
   return { body: compressed, gzipped: true };

@@ -4,7 +4,10 @@ describe('commandRoute', () => {
   it('routes a command by its first argument', () => {
     expect(commandRoute(['XADD', 'events:{p0}', '*', 'a', '1'])).toEqual({ to: 'slot', key: 'events:{p0}' });
     expect(commandRoute(['zrange', 'series', '0', '-1'])).toEqual({ to: 'slot', key: 'series' });
-    expect(commandRoute(['XAUTOCLAIM', 'events', 'group', 'consumer', '1000', '0-0'])).toEqual({ to: 'slot', key: 'events' });
+    expect(commandRoute(['XAUTOCLAIM', 'events', 'group', 'consumer', '1000', '0-0'])).toEqual({
+      to: 'slot',
+      key: 'events',
+    });
     expect(commandRoute(['TS.MADD', 'a{x}', '1', '1', 'b{x}', '1', '2'])).toEqual({ to: 'slot', key: 'a{x}' });
     expect(commandRoute(['TS.INFO', 'probe'])).toEqual({ to: 'slot', key: 'probe' });
   });
@@ -16,7 +19,9 @@ describe('commandRoute', () => {
   });
 
   it('routes stream reads by the first stream after STREAMS', () => {
-    expect(commandRoute(['XREADGROUP', 'GROUP', 'g', 'c', 'COUNT', '10', 'BLOCK', '100', 'STREAMS', 's{p1}', '>'])).toEqual({
+    expect(
+      commandRoute(['XREADGROUP', 'GROUP', 'g', 'c', 'COUNT', '10', 'BLOCK', '100', 'STREAMS', 's{p1}', '>']),
+    ).toEqual({
       to: 'slot',
       key: 's{p1}',
     });

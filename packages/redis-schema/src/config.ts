@@ -1,5 +1,14 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError, readBoolean, readChoice, readInteger, readOptionalString, readString, readUrl, type Env } from './env';
+import {
+  ConfigError,
+  readBoolean,
+  readChoice,
+  readInteger,
+  readOptionalString,
+  readString,
+  readUrl,
+  type Env,
+} from './env';
 import { MAX_STREAM_PARTITIONS, type KeyConfig } from './keys';
 import type { RedisTarget, RedisTlsFiles } from './redis';
 import { parseRollupTiers, type RollupTier } from './rollup/tiers';
@@ -48,12 +57,17 @@ function readRedisTarget(env: Env): RedisTarget {
   if (clusterNodes.length === 0) throw new ConfigError('REDIS_CLUSTER_NODES', 'expected at least one redis:// URL');
   for (const node of clusterNodes) readUrl({ REDIS_CLUSTER_NODES: node }, 'REDIS_CLUSTER_NODES', node, REDIS_PROTOCOLS);
   // The nodes a seed reveals are reached by address alone, with the seeds' scheme, user and password.
-  const access = new Set(clusterNodes.map((node) => {
-    const { protocol, username, password } = new URL(node);
-    return `${protocol}${username}:${password}`;
-  }));
+  const access = new Set(
+    clusterNodes.map((node) => {
+      const { protocol, username, password } = new URL(node);
+      return `${protocol}${username}:${password}`;
+    }),
+  );
   if (access.size > 1) {
-    throw new ConfigError('REDIS_CLUSTER_NODES', 'every seed must use the same scheme (redis:// or rediss://), user and password');
+    throw new ConfigError(
+      'REDIS_CLUSTER_NODES',
+      'every seed must use the same scheme (redis:// or rediss://), user and password',
+    );
   }
   return withTls({ clusterNodes }, readRedisTlsFiles(env, clusterNodes[0]!, 'REDIS_CLUSTER_NODES'));
 }
@@ -66,11 +80,15 @@ function withTls<T extends object>(target: T, tls: RedisTlsFiles | undefined): T
 function readTlsFile(env: Env, name: string, url: string, urlVariable: string): string | undefined {
   const path = readOptionalString(env, name);
   if (path === undefined) return undefined;
-  if (new URL(url).protocol !== 'rediss:') throw new ConfigError(name, `takes effect only with rediss:// in ${urlVariable}`);
+  if (new URL(url).protocol !== 'rediss:')
+    throw new ConfigError(name, `takes effect only with rediss:// in ${urlVariable}`);
   try {
     return readFileSync(path, 'utf8');
   } catch (error) {
-    throw new ConfigError(name, `cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw new ConfigError(
+      name,
+      `cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    );
   }
 }
 
@@ -85,7 +103,10 @@ function readRedisTlsFiles(env: Env, url: string, urlVariable: string): RedisTls
     key: readTlsFile(env, 'REDIS_TLS_KEY_FILE', url, urlVariable),
   };
   if ((files.cert === undefined) !== (files.key === undefined)) {
-    throw new ConfigError(files.cert === undefined ? 'REDIS_TLS_CERT_FILE' : 'REDIS_TLS_KEY_FILE', 'a client certificate needs both REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE');
+    throw new ConfigError(
+      files.cert === undefined ? 'REDIS_TLS_CERT_FILE' : 'REDIS_TLS_KEY_FILE',
+      'a client certificate needs both REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE',
+    );
   }
   const given = Object.entries(files).filter(([, pem]) => pem !== undefined);
   return given.length === 0 ? undefined : Object.fromEntries(given);
@@ -117,6 +138,7 @@ export function loadPipelineConfig(env: Env): PipelineConfig {
     rawRetentionMs: readInteger(env, 'INGEST_RAW_RETENTION_MS', 7 * DAY_MS),
     rollupTiers,
     logLevel: readChoice(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
-    refuseEviction: readString(env, 'NODE_ENV', 'development') === 'production' && !readBoolean(env, 'INGEST_ALLOW_EVICTION', false),
+    refuseEviction:
+      readString(env, 'NODE_ENV', 'development') === 'production' && !readBoolean(env, 'INGEST_ALLOW_EVICTION', false),
   };
 }

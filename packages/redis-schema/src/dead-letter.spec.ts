@@ -1,7 +1,12 @@
 import { deadLetterFields, parseDeadLetter, replayFields, splitReplayHistory } from './dead-letter';
 
 const event = { source: 's', metric: 'm', value: 'oops', occurredAt: '2026-01-01T00:00:00Z' };
-const first = { messageId: '1-0', reason: '/value: Expected number', failedAt: '2026-01-01T00:00:01.000Z', consumer: 'w1' };
+const first = {
+  messageId: '1-0',
+  reason: '/value: Expected number',
+  failedAt: '2026-01-01T00:00:01.000Z',
+  consumer: 'w1',
+};
 
 describe('dead letters', () => {
   it('writes the five documented fields for a first failure', () => {
@@ -17,7 +22,12 @@ describe('dead letters', () => {
     expect(fields).toEqual(event);
     expect(history).toEqual([first]);
 
-    const second = { messageId: '9-0', reason: '/value: Expected number', failedAt: '2026-01-01T00:01:00.000Z', consumer: 'w2' };
+    const second = {
+      messageId: '9-0',
+      reason: '/value: Expected number',
+      failedAt: '2026-01-01T00:01:00.000Z',
+      consumer: 'w2',
+    };
     const again = parseDeadLetter('10-0', deadLetterFields(second, fields, history));
     expect(again.history).toEqual([first]);
     expect(again.payload).toEqual(event);
@@ -35,7 +45,13 @@ describe('dead letters', () => {
 
   it('reads a foreign or damaged entry without throwing', () => {
     expect(parseDeadLetter('1-1', { payload: 'not json', history: '{' })).toEqual({
-      id: '1-1', messageId: '', reason: '', failedAt: '', consumer: '', payload: {}, history: [],
+      id: '1-1',
+      messageId: '',
+      reason: '',
+      failedAt: '',
+      consumer: '',
+      payload: {},
+      history: [],
     });
     expect(splitReplayHistory({ a: '1', deadLetterHistory: '[1, null, {"reason": 5}]' }).history).toEqual([
       { messageId: '', reason: '5', failedAt: '', consumer: '' },

@@ -33,7 +33,11 @@ export function splitReplayHistory(fields: Readonly<Record<string, string>>): {
   return { fields: eventFields, history: historyText === undefined ? [] : parseHistory(historyText) };
 }
 
-export function deadLetterFields(failure: Failure, payload: Readonly<Record<string, string>>, history: readonly Failure[]): Record<string, string> {
+export function deadLetterFields(
+  failure: Failure,
+  payload: Readonly<Record<string, string>>,
+  history: readonly Failure[],
+): Record<string, string> {
   return {
     messageId: failure.messageId,
     reason: failure.reason,
@@ -69,7 +73,9 @@ function parsePayload(text: string | undefined): Record<string, string> {
   try {
     const value: unknown = JSON.parse(text ?? '');
     if (typeof value !== 'object' || value === null || Array.isArray(value)) return {};
-    return Object.fromEntries(Object.entries(value).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
+    return Object.fromEntries(
+      Object.entries(value).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+    );
   } catch {
     return {};
   }

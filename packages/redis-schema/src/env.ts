@@ -46,7 +46,8 @@ export function readFraction(env: Env, name: string, fallback: number): number {
   const text = raw(env, name);
   if (text === undefined) return fallback;
   const value = Number(text);
-  if (!/^\d*\.?\d+$/.test(text) || value > 1) throw new ConfigError(name, `expected a number from 0 to 1, got "${text}"`);
+  if (!/^\d*\.?\d+$/.test(text) || value > 1)
+    throw new ConfigError(name, `expected a number from 0 to 1, got "${text}"`);
   return value;
 }
 

@@ -106,26 +106,51 @@ describe('one event rule for ingest and worker', () => {
 
   it('stores whatever ingest accepts: the entry written for any accepted event decodes to the same event', () => {
     const name = fc.stringMatching(/^[A-Za-z0-9_.-]{1,128}$/);
-    const offset = fc.tuple(fc.constantFrom('+', '-'), fc.integer({ min: 0, max: 23 }), fc.integer({ min: 0, max: 59 }));
+    const offset = fc.tuple(
+      fc.constantFrom('+', '-'),
+      fc.integer({ min: 0, max: 23 }),
+      fc.integer({ min: 0, max: 59 }),
+    );
     const anyTime = fc
-      .tuple(fc.integer({ min: 1970, max: 9999 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 31 }), fc.integer({ min: 0, max: 23 }),
-        fc.integer({ min: 0, max: 59 }), fc.integer({ min: 0, max: 59 }), fc.option(fc.integer({ min: 0, max: 999_999_999 })), fc.option(offset))
+      .tuple(
+        fc.integer({ min: 1970, max: 9999 }),
+        fc.integer({ min: 1, max: 12 }),
+        fc.integer({ min: 1, max: 31 }),
+        fc.integer({ min: 0, max: 23 }),
+        fc.integer({ min: 0, max: 59 }),
+        fc.integer({ min: 0, max: 59 }),
+        fc.option(fc.integer({ min: 0, max: 999_999_999 })),
+        fc.option(offset),
+      )
       .map(([year, month, day, hour, minute, second, fraction, zone]) => {
         const pad = (n: number, width = 2) => String(n).padStart(width, '0');
         const tail = zone === null ? 'Z' : `${zone[0]}${pad(zone[1])}:${pad(zone[2])}`;
         return `${pad(year, 4)}-${pad(month)}-${pad(day)}T${pad(hour)}:${pad(minute)}:${pad(second)}${fraction === null ? '' : `.${fraction}`}${tail}`;
       });
     // The edges an offset moves across: past 9999 and before 1970.
-    const occurredAt = fc.oneof(anyTime, fc.constantFrom('9999-12-31T23:59:59-00:01', '9999-12-31T23:59:59+00:01', '1970-01-01T00:00:00+00:01'));
+    const occurredAt = fc.oneof(
+      anyTime,
+      fc.constantFrom('9999-12-31T23:59:59-00:01', '9999-12-31T23:59:59+00:01', '1970-01-01T00:00:00+00:01'),
+    );
     const value = fc.oneof(fc.double(), fc.integer(), fc.constantFrom(MAX_EVENT_VALUE, -MAX_EVENT_VALUE, 5e-324, -0));
     fc.assert(
       fc.property(name, name, value, fc.option(occurredAt), fc.option(name), (source, metric, v, at, eventId) => {
-        const input = { source, metric, value: v, ...(at === null ? {} : { occurredAt: at }), ...(eventId === null ? {} : { eventId }) };
+        const input = {
+          source,
+          metric,
+          value: v,
+          ...(at === null ? {} : { occurredAt: at }),
+          ...(eventId === null ? {} : { eventId }),
+        };
         const accepted = validateEvent(input, receivedAt);
         if (!accepted.ok) return;
         const stored = decodeEntry(encodeEvent(accepted.event));
         // -0 is written as "0": the same number to every aggregate.
-        expect(stored).toEqual({ ok: true, timestampMs: accepted.timestampMs, event: { ...accepted.event, value: accepted.event.value + 0 } });
+        expect(stored).toEqual({
+          ok: true,
+          timestampMs: accepted.timestampMs,
+          event: { ...accepted.event, value: accepted.event.value + 0 },
+        });
       }),
       { seed, numRuns: 2_000 },
     );

@@ -55,7 +55,9 @@ export const TelemetryEventSchema = Type.Object(
       Type.String({ format: 'date-time', description: 'ISO-8601 with an offset; defaults to the time of receipt.' }),
     ),
     eventId: Type.Optional(
-      nameSchema('Makes a retried POST safe: a second event with this id inside the idempotency window is not appended again.'),
+      nameSchema(
+        'Makes a retried POST safe: a second event with this id inside the idempotency window is not appended again.',
+      ),
     ),
   },
   { additionalProperties: false, $id: 'TelemetryEvent' },

@@ -1,4 +1,12 @@
-import { createAccessKeys, createKeys, parseSeriesMember, partitionIndex, partitionTag, seriesMember, seriesMemberBySource } from './keys';
+import {
+  createAccessKeys,
+  createKeys,
+  parseSeriesMember,
+  partitionIndex,
+  partitionTag,
+  seriesMember,
+  seriesMemberBySource,
+} from './keys';
 import { CLUSTER_SLOTS, keySlot } from './rollup/native/key-slot';
 
 const keys = createKeys({
@@ -47,7 +55,10 @@ describe('keys', () => {
 });
 
 describe('access keys', () => {
-  const access = createAccessKeys({ deviceKeysKey: 'telemetry:auth:device-keys', rateLimitPrefix: 'telemetry:rate-limit' });
+  const access = createAccessKeys({
+    deviceKeysKey: 'telemetry:auth:device-keys',
+    rateLimitPrefix: 'telemetry:rate-limit',
+  });
 
   it('spells device keys and rate-limit buckets under their configured names', () => {
     expect(access.deviceKeys).toBe('telemetry:auth:device-keys');

@@ -57,7 +57,12 @@ export function partitionIndex(source: string, count: number): number {
  * script touch a partition's keys together, so they share the tag and with it one Cluster slot.
  * On a cluster even a single partition is tagged, for the same reason.
  */
-function streamPartitions({ streamKey, deadLetterKey, streamPartitions: count = 1, cluster = false }: KeyConfig): StreamPartition[] {
+function streamPartitions({
+  streamKey,
+  deadLetterKey,
+  streamPartitions: count = 1,
+  cluster = false,
+}: KeyConfig): StreamPartition[] {
   const partition = (index: number, stream: string, deadLetter: string): StreamPartition => ({
     index,
     stream,

@@ -12,13 +12,25 @@ describe('readQueueStats against a live Redis', () => {
   it('reports zeros before the stream or group exist, then length, lag and pending', async () => {
     const config = isolatedConfig(testRedisUrl());
     const keys = createKeys(config.keys);
-    expect(await readQueueStats(client, keys, config.consumerGroup)).toEqual({ total: 0, pending: 0, dead_lettered: 0, lag: 0, consumers: 0 });
+    expect(await readQueueStats(client, keys, config.consumerGroup)).toEqual({
+      total: 0,
+      pending: 0,
+      dead_lettered: 0,
+      lag: 0,
+      consumers: 0,
+    });
 
     for (let i = 0; i < 5; i++) await client.xAdd(keys.stream, '*', { n: String(i) });
     await client.xGroupCreate(keys.stream, config.consumerGroup, '0');
     await client.xReadGroup(config.consumerGroup, 'c1', { key: keys.stream, id: '>' }, { COUNT: 2 });
     await client.xAdd(keys.deadLetter, '*', { n: 'x' });
-    expect(await readQueueStats(client, keys, config.consumerGroup)).toEqual({ total: 5, pending: 2, dead_lettered: 1, lag: 3, consumers: 1 });
+    expect(await readQueueStats(client, keys, config.consumerGroup)).toEqual({
+      total: 5,
+      pending: 2,
+      dead_lettered: 1,
+      lag: 3,
+      consumers: 1,
+    });
   });
 
   it('counts only the consumers that read within the live bound, not those left behind', async () => {
@@ -28,18 +40,27 @@ describe('readQueueStats against a live Redis', () => {
     const group = config.consumerGroup;
     await client.xAdd(stream, '*', { n: '1' });
     await client.xGroupCreate(stream, group, '0');
-    for (const consumer of ['gone-1', 'gone-2', 'live']) await client.xReadGroup(group, consumer, { key: stream, id: '>' });
+    for (const consumer of ['gone-1', 'gone-2', 'live'])
+      await client.xReadGroup(group, consumer, { key: stream, id: '>' });
     const liveIdleMs = 1_000;
-    await eventually(async () => (await client.xInfoConsumers(stream, group)).every(({ idle }) => idle > liveIdleMs), 10_000, 'consumers idle');
+    await eventually(
+      async () => (await client.xInfoConsumers(stream, group)).every(({ idle }) => idle > liveIdleMs),
+      10_000,
+      'consumers idle',
+    );
 
     // Redis 7.2 and later tell a read that found nothing apart (and list a consumer that only made
     // such reads); before, every listed consumer counts.
     const listed = async () => (await client.xInfoConsumers(stream, group)).length;
     const tellsReads = (await client.xInfoConsumers(stream, group))[0]!.inactive !== undefined;
-    expect(await readPartitionQueueStats(client, partition!, group, liveIdleMs)).toMatchObject({ consumers: tellsReads ? 0 : await listed() });
+    expect(await readPartitionQueueStats(client, partition!, group, liveIdleMs)).toMatchObject({
+      consumers: tellsReads ? 0 : await listed(),
+    });
 
     await client.xReadGroup(group, 'live', { key: stream, id: '>' });
-    expect(await readPartitionQueueStats(client, partition!, group, liveIdleMs)).toMatchObject({ consumers: tellsReads ? 1 : await listed() });
+    expect(await readPartitionQueueStats(client, partition!, group, liveIdleMs)).toMatchObject({
+      consumers: tellsReads ? 1 : await listed(),
+    });
     // Well within the default bound, every consumer counts.
     expect(await readPartitionQueueStats(client, partition!, group)).toMatchObject({ consumers: await listed() });
   });
@@ -47,7 +68,16 @@ describe('readQueueStats against a live Redis', () => {
 
 describe('countLiveConsumers', () => {
   it('counts consumers idle less than the bound where Redis tells reads apart, and every consumer where it does not', () => {
-    expect(countLiveConsumers([{ idle: 10, inactive: 5_000 }, { idle: 59_999, inactive: 70_000 }, { idle: 60_000, inactive: 60_000 }], 60_000)).toBe(2);
+    expect(
+      countLiveConsumers(
+        [
+          { idle: 10, inactive: 5_000 },
+          { idle: 59_999, inactive: 70_000 },
+          { idle: 60_000, inactive: 60_000 },
+        ],
+        60_000,
+      ),
+    ).toBe(2);
     expect(countLiveConsumers([{ idle: 10 }, { idle: 3_600_000 }], 60_000)).toBe(2);
     expect(countLiveConsumers([], 60_000)).toBe(0);
   });

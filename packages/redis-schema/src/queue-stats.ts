@@ -63,7 +63,12 @@ export const LAG_COUNT_LIMIT = 1_000;
  */
 async function countUndelivered(client: RedisClient, stream: string, lastDeliveredId: string): Promise<number | null> {
   const entries = (await client.sendCommand([
-    'XRANGE', stream, `(${lastDeliveredId}`, '+', 'COUNT', String(LAG_COUNT_LIMIT + 1),
+    'XRANGE',
+    stream,
+    `(${lastDeliveredId}`,
+    '+',
+    'COUNT',
+    String(LAG_COUNT_LIMIT + 1),
   ])) as unknown as unknown[];
   return entries.length > LAG_COUNT_LIMIT ? null : entries.length;
 }
@@ -106,7 +111,9 @@ export async function readPartitionQueueStats(
   if (!group) return { total, pending: 0, dead_lettered: deadLettered, lag: 0, consumers: 0 };
   const [lag, consumers] = await Promise.all([
     group.lag ?? countUndelivered(client, partition.stream, group.lastDeliveredId),
-    group.consumers === 0 ? 0 : client.xInfoConsumers(partition.stream, groupName).then((all) => countLiveConsumers(all, liveConsumerIdleMs)),
+    group.consumers === 0
+      ? 0
+      : client.xInfoConsumers(partition.stream, groupName).then((all) => countLiveConsumers(all, liveConsumerIdleMs)),
   ]);
   return { total, pending: group.pending, dead_lettered: deadLettered, lag, consumers };
 }
@@ -127,7 +134,13 @@ export function addUpQueueStats(partitions: readonly QueueStats[]): QueueStats {
 }
 
 /** Queue health of the whole stream, every partition's figures added up (addUpQueueStats). */
-export async function readQueueStats(client: RedisClient, keys: Pick<Keys, 'partitions'>, groupName: string): Promise<QueueStats> {
-  const partitions = await Promise.all(keys.partitions.map((partition) => readPartitionQueueStats(client, partition, groupName)));
+export async function readQueueStats(
+  client: RedisClient,
+  keys: Pick<Keys, 'partitions'>,
+  groupName: string,
+): Promise<QueueStats> {
+  const partitions = await Promise.all(
+    keys.partitions.map((partition) => readPartitionQueueStats(client, partition, groupName)),
+  );
   return addUpQueueStats(partitions);
 }

@@ -1,4 +1,14 @@
-import { eventually, makeTlsFiles, startRedisCluster, startRedisServer, startTlsRedisServer, type RedisCluster, type RedisServer, type TlsFiles, type TlsRedisServer } from '@redis-ingest/test-utils';
+import {
+  eventually,
+  makeTlsFiles,
+  startRedisCluster,
+  startRedisServer,
+  startTlsRedisServer,
+  type RedisCluster,
+  type RedisServer,
+  type TlsFiles,
+  type TlsRedisServer,
+} from '@redis-ingest/test-utils';
 import { loadPipelineConfig } from './config';
 import type { Env } from './env';
 import { createRedisClient, type RedisClient } from './redis';
@@ -7,7 +17,11 @@ import { createRedisClient, type RedisClient } from './redis';
 function clientFrom(env: Env): { client: RedisClient; warnings: Error[] } {
   const warnings: Error[] = [];
   const logger = { warn: (object: object) => void warnings.push((object as { err: Error }).err) };
-  const client = createRedisClient(loadPipelineConfig(env).redis, { name: 'access-test', logger, commandTimeoutMs: 2_000 });
+  const client = createRedisClient(loadPipelineConfig(env).redis, {
+    name: 'access-test',
+    logger,
+    commandTimeoutMs: 2_000,
+  });
   return { client, warnings };
 }
 
@@ -60,12 +74,16 @@ describe('a password and an ACL user in the Redis URL', () => {
   it('decodes percent-encoded characters of the password', async () => {
     const client = await connected({ REDIS_URL: `redis://ingest:ingest-secret-1@127.0.0.1:${server.port}` });
     await client.sendCommand(['ACL', 'SETUSER', 'odd', 'on', '>p@ss:w/rd', '+ACL']);
-    const odd = await connected({ REDIS_URL: `redis://odd:${encodeURIComponent('p@ss:w/rd')}@127.0.0.1:${server.port}` });
+    const odd = await connected({
+      REDIS_URL: `redis://odd:${encodeURIComponent('p@ss:w/rd')}@127.0.0.1:${server.port}`,
+    });
     expect(await odd.sendCommand(['ACL', 'WHOAMI'])).toBe('odd');
   });
 
   it('reports a wrong password or a missing one and does not get in', async () => {
-    expect((await refusal({ REDIS_URL: `redis://ingest:wrong-secret@127.0.0.1:${server.port}` })).message).toMatch(/WRONGPASS/);
+    expect((await refusal({ REDIS_URL: `redis://ingest:wrong-secret@127.0.0.1:${server.port}` })).message).toMatch(
+      /WRONGPASS/,
+    );
     expect((await refusal({ REDIS_URL: `redis://127.0.0.1:${server.port}` })).message).toMatch(/NOAUTH/);
   });
 });
@@ -92,7 +110,9 @@ describe('TLS with rediss://', () => {
   it('connects over TLS to a server whose certificate chains to REDIS_TLS_CA_FILE', async () => {
     const client = await connected({ REDIS_URL: withPassword(server.tlsUrl), REDIS_TLS_CA_FILE: files.caFile });
     expect(await client.ping()).toBe('PONG');
-    expect(String(await client.sendCommand(['CLIENT', 'INFO']))).toMatch(new RegExp(`laddr=127\\.0\\.0\\.1:${server.tlsPort}\\b`));
+    expect(String(await client.sendCommand(['CLIENT', 'INFO']))).toMatch(
+      new RegExp(`laddr=127\\.0\\.0\\.1:${server.tlsPort}\\b`),
+    );
   });
 
   it('refuses a server certificate it cannot verify without the CA', async () => {
@@ -103,7 +123,11 @@ describe('TLS with rediss://', () => {
   it('shows the client certificate from REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE to a server that requires one', async () => {
     const env = { REDIS_URL: mutual.tlsUrl, REDIS_TLS_CA_FILE: files.caFile };
     await refusal(env);
-    const client = await connected({ ...env, REDIS_TLS_CERT_FILE: files.clientCertFile, REDIS_TLS_KEY_FILE: files.clientKeyFile });
+    const client = await connected({
+      ...env,
+      REDIS_TLS_CERT_FILE: files.clientCertFile,
+      REDIS_TLS_KEY_FILE: files.clientKeyFile,
+    });
     expect(await client.ping()).toBe('PONG');
   });
 });

@@ -13,7 +13,10 @@ const echoFirstKey = new LuaScript('echo-first-key', "return redis.call('GET', K
 
 /** Keys of three partitions, whose slots lie on the three primaries of a freshly created cluster. */
 function clusterKeys(cluster: RedisCluster): Keys {
-  return createKeys(isolatedConfig(cluster.nodes[0]!.url, { REDIS_CLUSTER_NODES: cluster.nodes[0]!.url, INGEST_STREAM_PARTITIONS: '3' }).keys);
+  return createKeys(
+    isolatedConfig(cluster.nodes[0]!.url, { REDIS_CLUSTER_NODES: cluster.nodes[0]!.url, INGEST_STREAM_PARTITIONS: '3' })
+      .keys,
+  );
 }
 
 describe('the Redis Cluster client', () => {
@@ -23,7 +26,10 @@ describe('the Redis Cluster client', () => {
 
   beforeAll(async () => {
     cluster = await startRedisCluster({ primaries: 3, replicasPerPrimary: 1, nodeTimeoutMs: 1_000 });
-    client = createRedisClient({ clusterNodes: cluster.rootNodes.map(({ url }) => url) }, { name: 'cluster-test', logger: silent, commandTimeoutMs: 2_000 });
+    client = createRedisClient(
+      { clusterNodes: cluster.rootNodes.map(({ url }) => url) },
+      { name: 'cluster-test', logger: silent, commandTimeoutMs: 2_000 },
+    );
     await client.connect();
     keys = clusterKeys(cluster);
   }, 60_000);
@@ -48,7 +54,17 @@ describe('the Redis Cluster client', () => {
       await client.sendCommand(['XGROUP', 'CREATE', stream, 'workers', '0']);
       const [group] = (await client.sendCommand(['XINFO', 'GROUPS', stream])) as unknown as unknown[][];
       expect(group).toContain('workers');
-      const read = (await client.sendCommand(['XREADGROUP', 'GROUP', 'workers', 'c', 'COUNT', '1', 'STREAMS', stream, '>'])) as unknown as [string, [string][]][];
+      const read = (await client.sendCommand([
+        'XREADGROUP',
+        'GROUP',
+        'workers',
+        'c',
+        'COUNT',
+        '1',
+        'STREAMS',
+        stream,
+        '>',
+      ])) as unknown as [string, [string][]][];
       expect(read[0]![1][0]![0]).toBe(id);
       expect(await client.xAck(stream, 'workers', id)).toBe(1);
       await client.hSet(deadLetter, 'field', 'value');
@@ -59,7 +75,8 @@ describe('the Redis Cluster client', () => {
   it('loads scripts on every primary and runs them by their first key', async () => {
     const sha = await client.sendCommand(['SCRIPT', 'LOAD', echoFirstKey.source]);
     expect(sha).toBe(echoFirstKey.sha);
-    for (const primary of await cluster.primaries()) expect(await primary.command('SCRIPT', 'EXISTS', echoFirstKey.sha)).toEqual([1]);
+    for (const primary of await cluster.primaries())
+      expect(await primary.command('SCRIPT', 'EXISTS', echoFirstKey.sha)).toEqual([1]);
     for (const { stream } of keys.partitions) {
       const key = `${stream}:value`;
       await client.set(key, stream);
@@ -86,7 +103,10 @@ describe('the Redis Cluster client', () => {
   });
 
   it('appends events into their sources’ partitions and counts the queue per partition', async () => {
-    const config = isolatedConfig(cluster.nodes[0]!.url, { REDIS_CLUSTER_NODES: cluster.nodes[0]!.url, INGEST_STREAM_PARTITIONS: '3' });
+    const config = isolatedConfig(cluster.nodes[0]!.url, {
+      REDIS_CLUSTER_NODES: cluster.nodes[0]!.url,
+      INGEST_STREAM_PARTITIONS: '3',
+    });
     const partitioned = createKeys(config.keys);
     const events = Array.from({ length: 30 }, (_, i) => ({
       source: `device-${i % 10}`,
@@ -130,7 +150,7 @@ describe('the Redis Cluster client', () => {
   it('treats a cluster that is failing over like a lost connection', () => {
     expect(isConnectionError(new ErrorReply('CLUSTERDOWN The cluster is down'))).toBe(true);
     expect(isConnectionError(new ErrorReply('TRYAGAIN Multiple keys request during rehashing of slot'))).toBe(true);
-    expect(isConnectionError(new ErrorReply('CROSSSLOT Keys in request don\'t hash to the same slot'))).toBe(false);
+    expect(isConnectionError(new ErrorReply("CROSSSLOT Keys in request don't hash to the same slot"))).toBe(false);
   });
 
   it('serves a dead primary’s slots from the promoted replica within seconds, by itself', async () => {
@@ -144,7 +164,11 @@ describe('the Redis Cluster client', () => {
     const { promoted } = await cluster.killPrimaryAndAwaitFailover(primary);
     const promotedAt = Date.now();
     await waitUntil(
-      () => client.xAdd(key, '*', { n: 'after' }).then(() => true, () => false),
+      () =>
+        client.xAdd(key, '*', { n: 'after' }).then(
+          () => true,
+          () => false,
+        ),
       5_000,
       'a write to the failed-over slot',
     );

@@ -65,7 +65,9 @@ export class RedisClusterClient {
 
   constructor(rootNodes: readonly string[], options: RedisClientOptions, tls?: RedisTlsFiles) {
     // A closed client stops reconnecting, so a rediscovery still connecting to a dead node settles.
-    this.cluster = createClusterConnection(rootNodes, tls, options, (retries) => (this.closed ? false : reconnectDelay(retries)));
+    this.cluster = createClusterConnection(rootNodes, tls, options, (retries) =>
+      this.closed ? false : reconnectDelay(retries),
+    );
     const { logger, name } = options;
     // One line per outage of a node, not one per reconnect attempt.
     const reported = new Set<string>();
@@ -76,14 +78,19 @@ export class RedisClusterClient {
     this.cluster.on('connect', () => reported.delete('discovery'));
     this.cluster.on('node-error', (error: Error, node: { host: string; port: number }) => {
       const address = `${node.host}:${node.port}`;
-      if (!reported.has(address)) logger.warn({ err: error, connection: name, node: address }, 'redis connection error');
+      if (!reported.has(address))
+        logger.warn({ err: error, connection: name, node: address }, 'redis connection error');
       reported.add(address);
       this.refreshSlotMap();
     });
-    this.cluster.on('node-ready', (node: { host: string; port: number }) => reported.delete(`${node.host}:${node.port}`));
+    this.cluster.on('node-ready', (node: { host: string; port: number }) =>
+      reported.delete(`${node.host}:${node.port}`),
+    );
     for (const command of TYPED_COMMANDS) {
       const method = this.cluster[command] as (...args: unknown[]) => Promise<unknown>;
-      Object.defineProperty(this, command, { value: (...args: unknown[]) => this.observe(method.apply(this.cluster, args)) });
+      Object.defineProperty(this, command, {
+        value: (...args: unknown[]) => this.observe(method.apply(this.cluster, args)),
+      });
     }
   }
 
@@ -130,7 +137,10 @@ export class RedisClusterClient {
     return this.sendCommand(['PING']);
   }
 
-  readonly sendCommand: SendCommand = async <T>(args: readonly RedisArgument[], options?: Parameters<SendCommand>[1]) => {
+  readonly sendCommand: SendCommand = async <T>(
+    args: readonly RedisArgument[],
+    options?: Parameters<SendCommand>[1],
+  ) => {
     const route = commandRoute(args);
     if (route.to === 'slot') return this.observe(this.cluster.sendCommand<T>(route.key, false, [...args], options));
     const primaries = await this.observe(this.primaryClients());
@@ -166,7 +176,8 @@ export class RedisClusterClient {
    */
   private refreshSlotMap(): void {
     const now = Date.now();
-    if (this.closed || this.refreshing !== undefined || now - this.lastRefreshAtMs < SLOT_MAP_REFRESH_INTERVAL_MS) return;
+    if (this.closed || this.refreshing !== undefined || now - this.lastRefreshAtMs < SLOT_MAP_REFRESH_INTERVAL_MS)
+      return;
     const { masters } = this.cluster;
     const start = (masters.find((master) => master.client?.isReady) ?? masters.find((master) => master.client))?.client;
     if (start === undefined) return;

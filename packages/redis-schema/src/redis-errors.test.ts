@@ -14,20 +14,20 @@ const quiet = { warn: () => undefined };
 
 describe('classifyRedisError', () => {
   it.each([
-    ['OOM command not allowed when used memory > \'maxmemory\'.', 'oom'],
-    ['OOM command not allowed when used memory > \'maxmemory\'. script: abc, on @user_script:54.', 'oom'],
+    ["OOM command not allowed when used memory > 'maxmemory'.", 'oom'],
+    ["OOM command not allowed when used memory > 'maxmemory'. script: abc, on @user_script:54.", 'oom'],
     ['BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.', 'busy'],
-    ['READONLY You can\'t write against a read only replica.', 'readonly'],
+    ["READONLY You can't write against a read only replica.", 'readonly'],
     ['LOADING Redis is loading the dataset in memory', 'loading'],
     ['MISCONF Errors writing to the AOF file: No space left on device', 'misconf'],
     ['NOSCRIPT No matching script. Please use EVAL.', 'noscript'],
-    ['CROSSSLOT Keys in request don\'t hash to the same slot', 'cluster'],
+    ["CROSSSLOT Keys in request don't hash to the same slot", 'cluster'],
     ['MOVED 3999 127.0.0.1:6381', 'cluster'],
     ['ASK 3999 127.0.0.1:6381', 'cluster'],
     ['TRYAGAIN Multiple keys request during rehashing of slot', 'cluster'],
     ['CLUSTERDOWN The cluster is down', 'cluster'],
     ['WRONGTYPE Operation against a key holding the wrong kind of value', 'wrongtype'],
-    ['NOPERM this user has no permissions to run the \'config|get\' command', 'noperm'],
+    ["NOPERM this user has no permissions to run the 'config|get' command", 'noperm'],
     ['ERR Invalid stream ID specified as stream command argument', 'other'],
     ['BACKPRESSURE 12', 'other'],
   ])('reads the reply %s as %s', (message, kind) => {
@@ -37,7 +37,9 @@ describe('classifyRedisError', () => {
   it('tells a timeout (the command may have run) from a lost connection', () => {
     expect(classifyRedisError(new TimeoutError())).toBe('timeout');
     expect(classifyRedisError(new SocketClosedUnexpectedlyError())).toBe('connection');
-    expect(classifyRedisError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBe('connection');
+    expect(classifyRedisError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBe(
+      'connection',
+    );
   });
 
   it('leaves errors that did not come from Redis alone', () => {
@@ -78,14 +80,20 @@ describe('classifyRedisError against a real server', () => {
     await server.stop();
   });
 
-  const failure = (args: string[]) => client.sendCommand(args).then(() => undefined, (error: unknown) => error);
+  const failure = (args: string[]) =>
+    client.sendCommand(args).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
 
   it('classifies the replies Redis actually sends', async () => {
     await client.sendCommand(['SET', 'errors:string', 'x']);
     expect(classifyRedisError(await failure(['XLEN', 'errors:string']))).toBe('wrongtype');
     expect(classifyRedisError(await failure(['EVALSHA', '0'.repeat(40), '0']))).toBe('noscript');
     expect(redisErrorReason(await failure(['XINFO', 'STREAM', 'errors:missing']))).toBe('no such key');
-    expect(classifyRedisError(await failure(['XADD', 'errors:stream', '18446744073709551616-0', 'f', 'v']))).toBe('other');
+    expect(classifyRedisError(await failure(['XADD', 'errors:stream', '18446744073709551616-0', 'f', 'v']))).toBe(
+      'other',
+    );
     await client.sendCommand(['CONFIG', 'SET', 'maxmemory', '1']);
     try {
       const refused = await failure(['SET', 'errors:more', 'y']);
@@ -97,11 +105,16 @@ describe('classifyRedisError against a real server', () => {
   });
 
   it('classifies a command sent while the server is unreachable as a lost connection', async () => {
-    const unreachable = createRedisClient(`redis://127.0.0.1:${await freePort()}`, { name: 'redis-errors-test', logger: quiet });
+    const unreachable = createRedisClient(`redis://127.0.0.1:${await freePort()}`, {
+      name: 'redis-errors-test',
+      logger: quiet,
+    });
     // connect() keeps retrying in the background and never settles while nothing listens.
     void unreachable.connect().catch(() => undefined);
     try {
-      expect(classifyRedisError(await unreachable.sendCommand(['PING']).catch((error: unknown) => error))).toBe('connection');
+      expect(classifyRedisError(await unreachable.sendCommand(['PING']).catch((error: unknown) => error))).toBe(
+        'connection',
+      );
     } finally {
       unreachable.destroy();
     }

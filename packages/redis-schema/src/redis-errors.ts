@@ -120,14 +120,27 @@ export function isRedisError(error: unknown): boolean {
  * unreachable, starting, failing over, full or busy for now. NOPERM, WRONGTYPE and other replies
  * answer the same however often they are asked.
  */
-export const TRANSIENT_REDIS_ERROR_KINDS = ['connection', 'timeout', 'overload', 'oom', 'busy', 'readonly', 'loading', 'misconf', 'noscript', 'cluster'] as const;
+export const TRANSIENT_REDIS_ERROR_KINDS = [
+  'connection',
+  'timeout',
+  'overload',
+  'oom',
+  'busy',
+  'readonly',
+  'loading',
+  'misconf',
+  'noscript',
+  'cluster',
+] as const;
 
 export type TransientRedisErrorKind = (typeof TRANSIENT_REDIS_ERROR_KINDS)[number];
 
 /** The kind of `error` when a retry can get past it; undefined for anything else. */
 export function transientRedisErrorKind(error: unknown): TransientRedisErrorKind | undefined {
   const kind = classifyRedisError(error);
-  return (TRANSIENT_REDIS_ERROR_KINDS as readonly RedisErrorKind[]).includes(kind!) ? (kind as TransientRedisErrorKind) : undefined;
+  return (TRANSIENT_REDIS_ERROR_KINDS as readonly RedisErrorKind[]).includes(kind!)
+    ? (kind as TransientRedisErrorKind)
+    : undefined;
 }
 
 export function isTransientRedisError(error: unknown): boolean {
@@ -150,7 +163,17 @@ export function isConnectionError(error: unknown): boolean {
  * refused write wrote nothing. After a timeout or a lost connection the command may have run, and
  * a reply raised inside a script may come after some of its writes.
  */
-const REFUSED_BEFORE_RUNNING: ReadonlySet<RedisErrorKind> = new Set(['overload', 'oom', 'busy', 'readonly', 'loading', 'misconf', 'noscript', 'cluster', 'noperm']);
+const REFUSED_BEFORE_RUNNING: ReadonlySet<RedisErrorKind> = new Set([
+  'overload',
+  'oom',
+  'busy',
+  'readonly',
+  'loading',
+  'misconf',
+  'noscript',
+  'cluster',
+  'noperm',
+]);
 
 export function wroteNothing(error: unknown): boolean {
   // Refused by the client before sending: no connection, or not connected yet.

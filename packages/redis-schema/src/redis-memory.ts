@@ -54,7 +54,9 @@ export class MemoryPressureError extends Error {
     readonly maxBytes: number,
     readonly maxRatio: number,
   ) {
-    super(`Redis uses ${usedBytes} of its ${maxBytes} bytes of maxmemory, above the share of ${maxRatio} left to ingest`);
+    super(
+      `Redis uses ${usedBytes} of its ${maxBytes} bytes of maxmemory, above the share of ${maxRatio} left to ingest`,
+    );
     this.name = 'MemoryPressureError';
   }
 }

@@ -33,8 +33,14 @@ describe('createRedisClient with a command timeout and an in-flight bound', () =
     await client.connect();
     await holdServer(1_000);
     // 100 MB cannot all go into the socket while the server sleeps: most wait unwritten, and time out there.
-    const burst = await Promise.allSettled(Array.from({ length: 200 }, (_, i) => client.sendCommand(['SET', `deadline:${i}`, BIG])));
-    expect(burst.filter((outcome) => outcome.status === 'rejected').map((outcome) => classifyRedisError((outcome as PromiseRejectedResult).reason))).toContain('timeout');
+    const burst = await Promise.allSettled(
+      Array.from({ length: 200 }, (_, i) => client.sendCommand(['SET', `deadline:${i}`, BIG])),
+    );
+    expect(
+      burst
+        .filter((outcome) => outcome.status === 'rejected')
+        .map((outcome) => classifyRedisError((outcome as PromiseRejectedResult).reason)),
+    ).toContain('timeout');
     // The queued writes drain once the server is back; then every command is answered again.
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     const after = Date.now();
@@ -43,7 +49,12 @@ describe('createRedisClient with a command timeout and an in-flight bound', () =
   }, 30_000);
 
   it('refuses commands past the bound at once, and takes them again as replies come in', async () => {
-    client = createRedisClient(server.url, { name: 'in-flight-test', logger: quiet, commandTimeoutMs: 5_000, maxInFlight: 3 });
+    client = createRedisClient(server.url, {
+      name: 'in-flight-test',
+      logger: quiet,
+      commandTimeoutMs: 5_000,
+      maxInFlight: 3,
+    });
     await client.connect();
     await holdServer(300);
     const held = Array.from({ length: 3 }, () => client.sendCommand(['GET', 'in-flight']));

@@ -36,10 +36,14 @@ export interface RedisTlsFiles {
  * A standalone server (or a primary), or the seed nodes of a Redis Cluster. The URLs carry user and
  * password (redis://user:password@host:port) and rediss:// for TLS; `tls` adds the files for it.
  */
-export type RedisTarget = ({ readonly url: string } | { readonly clusterNodes: readonly string[] }) & { readonly tls?: RedisTlsFiles };
+export type RedisTarget = ({ readonly url: string } | { readonly clusterNodes: readonly string[] }) & {
+  readonly tls?: RedisTlsFiles;
+};
 
 /** Socket options of a connection over TLS with `files`; none without files, where the URL decides. */
-export function tlsSocketOptions(files: RedisTlsFiles | undefined): { tls: true } & RedisTlsFiles | Record<string, never> {
+export function tlsSocketOptions(
+  files: RedisTlsFiles | undefined,
+): ({ tls: true } & RedisTlsFiles) | Record<string, never> {
   return files === undefined ? {} : { tls: true, ...files };
 }
 
@@ -48,8 +52,28 @@ export function tlsSocketOptions(files: RedisTlsFiles | undefined): { tls: true 
  * cluster client, which routes them by their key.
  */
 export const TYPED_COMMANDS = [
-  'xAdd', 'xLen', 'xRange', 'xRevRange', 'xDel', 'xAck', 'xTrim', 'xReadGroup', 'xGroupCreate', 'xInfoGroups',
-  'xInfoConsumers', 'xPending', 'hGet', 'hGetAll', 'hSet', 'hSetNX', 'hLen', 'hDel', 'exists', 'set', 'del', 'pTTL',
+  'xAdd',
+  'xLen',
+  'xRange',
+  'xRevRange',
+  'xDel',
+  'xAck',
+  'xTrim',
+  'xReadGroup',
+  'xGroupCreate',
+  'xInfoGroups',
+  'xInfoConsumers',
+  'xPending',
+  'hGet',
+  'hGetAll',
+  'hSet',
+  'hSetNX',
+  'hLen',
+  'hDel',
+  'exists',
+  'set',
+  'del',
+  'pTTL',
 ] as const;
 
 type NodeRedisClient = RedisClientType;
@@ -59,8 +83,10 @@ type NodeRedisClient = RedisClientType;
  * of a standalone server is one as it is, and so is the cluster client. `sendCommand(args)` routes
  * by the command's key on a cluster (see commandRoute). `ping()` asks every primary of a cluster.
  */
-export interface RedisClient
-  extends Pick<NodeRedisClient, (typeof TYPED_COMMANDS)[number] | 'ping' | 'sendCommand' | 'close' | 'destroy'> {
+export interface RedisClient extends Pick<
+  NodeRedisClient,
+  (typeof TYPED_COMMANDS)[number] | 'ping' | 'sendCommand' | 'close' | 'destroy'
+> {
   readonly isOpen: boolean;
   connect(): Promise<unknown>;
 }
@@ -77,7 +103,10 @@ export function reconnectDelay(retries: number): number {
  * (an ingest answer must never claim an event that is not in Redis), and keeps reconnecting in the
  * background with a capped backoff. A plain URL stands for `{ url }`.
  */
-export function createRedisClient(target: string | { readonly url: string; readonly tls?: RedisTlsFiles }, options: RedisClientOptions): NodeRedisClient;
+export function createRedisClient(
+  target: string | { readonly url: string; readonly tls?: RedisTlsFiles },
+  options: RedisClientOptions,
+): NodeRedisClient;
 export function createRedisClient(target: RedisTarget, options: RedisClientOptions): RedisClient;
 export function createRedisClient(target: RedisTarget | string, options: RedisClientOptions): RedisClient {
   const resolved: RedisTarget = typeof target === 'string' ? { url: target } : target;
@@ -99,14 +128,19 @@ const GUARDED_COMMANDS = new Set<string | symbol>([...TYPED_COMMANDS, 'sendComma
  * Here a command that timed out stays in node-redis' queue until Redis answers it, so the queue
  * stays whole, and the bound keeps such commands from piling up.
  */
-function withDeadlines<T extends RedisClient>(client: T, timeoutMs: number | undefined, maxInFlight: number | undefined): T {
+function withDeadlines<T extends RedisClient>(
+  client: T,
+  timeoutMs: number | undefined,
+  maxInFlight: number | undefined,
+): T {
   if (timeoutMs === undefined && maxInFlight === undefined) return client;
   let inFlight = 0;
   const release = () => {
     inFlight--;
   };
   const guard = (send: () => Promise<unknown>, bounded: boolean): Promise<unknown> => {
-    if (bounded && maxInFlight !== undefined && inFlight >= maxInFlight) return Promise.reject(new InFlightLimitError(maxInFlight));
+    if (bounded && maxInFlight !== undefined && inFlight >= maxInFlight)
+      return Promise.reject(new InFlightLimitError(maxInFlight));
     inFlight++;
     const reply = send();
     reply.then(release, release);
@@ -162,13 +196,20 @@ function createStandaloneClient(
  * and answers how many do. WAIT counts one connection's writes, so on a cluster it goes to the
  * connection serving `key`'s slot; plain `sendCommand(['WAIT', ...])` is refused there.
  */
-export async function waitForReplicas(client: RedisClient, key: string, replicas: number, timeoutMs: number): Promise<number> {
+export async function waitForReplicas(
+  client: RedisClient,
+  key: string,
+  replicas: number,
+  timeoutMs: number,
+): Promise<number> {
   return Number(await sendToNodeOf(client, key, ['WAIT', String(replicas), String(timeoutMs)]));
 }
 
 /** Sends a command about one node (WAIT, INFO) to the node that holds `key`: on a cluster, its slot's primary. */
 export function sendToNodeOf<T = unknown>(client: RedisClient, key: string, args: readonly string[]): Promise<T> {
-  return client instanceof RedisClusterClient ? client.sendToSlotOf<T>(key, args) : (client.sendCommand(args) as Promise<T>);
+  return client instanceof RedisClusterClient
+    ? client.sendToSlotOf<T>(key, args)
+    : (client.sendCommand(args) as Promise<T>);
 }
 
 /** Whether every key lives on the one server the client talks to, so a question about one node answers for all. */

@@ -14,7 +14,9 @@ describe('series index', () => {
 
   beforeAll(async () => {
     await client.connect();
-    await Promise.all(all.flatMap((series) => indexSeriesCommands(keys, series)).map((args) => client.sendCommand(args)));
+    await Promise.all(
+      all.flatMap((series) => indexSeriesCommands(keys, series)).map((args) => client.sendCommand(args)),
+    );
   });
   afterAll(() => client.destroy());
 
@@ -63,14 +65,18 @@ describe('series index', () => {
     const result = await pages({ metricPrefix: 'cp', limit: 3 });
     expect(result.map((page) => page.length)).toEqual([3, 3, 2]);
     expect(result.flat()).toEqual(sorted(all.filter((series) => series.metric.startsWith('cp'))));
-    expect((await pages({ metricPrefix: 'cpu.', limit: 10 })).flat()).toEqual(sorted(all.filter((series) => series.metric === 'cpu.load')));
+    expect((await pages({ metricPrefix: 'cpu.', limit: 10 })).flat()).toEqual(
+      sorted(all.filter((series) => series.metric === 'cpu.load')),
+    );
     expect((await pages({ metricPrefix: 'x', limit: 10 })).flat()).toEqual([]);
   });
 
   it('filters by a source prefix across metrics', async () => {
     const result = (await pages({ sourcePrefix: 'c', limit: 4 })).flat();
     // In the source-led index's order: "c-1:..." sorts before "c:..." as '-' sorts before ':'.
-    expect(result).toEqual(['c-1', 'c'].flatMap((source) => ['cpu', 'cpu.load', 'mem'].map((metric) => ({ metric, source }))));
+    expect(result).toEqual(
+      ['c-1', 'c'].flatMap((source) => ['cpu', 'cpu.load', 'mem'].map((metric) => ({ metric, source }))),
+    );
   });
 
   it('combines an exact name with a prefix of the other', async () => {
@@ -85,9 +91,16 @@ describe('series index', () => {
   });
 
   it('refuses filters no single range answers', async () => {
-    await expect(listSeries(client, keys, { metricPrefix: 'c', sourcePrefix: 'c', limit: 10 })).rejects.toThrow(UnsupportedSeriesFilterError);
-    await expect(listSeries(client, keys, { metricPrefix: 'c', sourcePrefix: 'c', limit: 10 })).rejects.toMatchObject({ field: 'sourcePrefix' });
-    await expect(listSeries(client, keys, { metric: 'cpu', metricPrefix: 'c', limit: 10 })).rejects.toMatchObject({ field: 'metricPrefix', message: expect.stringMatching(/exclude each other/) });
+    await expect(listSeries(client, keys, { metricPrefix: 'c', sourcePrefix: 'c', limit: 10 })).rejects.toThrow(
+      UnsupportedSeriesFilterError,
+    );
+    await expect(listSeries(client, keys, { metricPrefix: 'c', sourcePrefix: 'c', limit: 10 })).rejects.toMatchObject({
+      field: 'sourcePrefix',
+    });
+    await expect(listSeries(client, keys, { metric: 'cpu', metricPrefix: 'c', limit: 10 })).rejects.toMatchObject({
+      field: 'metricPrefix',
+      message: expect.stringMatching(/exclude each other/),
+    });
   });
 
   it('does not let a cursor from outside the filter widen it', async () => {

@@ -42,8 +42,13 @@ interface NameFilter {
   readonly prefix: boolean;
 }
 
-function nameFilter(exact: string | undefined, prefix: string | undefined, name: 'metric' | 'source'): NameFilter | undefined {
-  if (exact !== undefined && prefix !== undefined) throw new UnsupportedSeriesFilterError(`${name}Prefix`, `Not with ${name}: they exclude each other`);
+function nameFilter(
+  exact: string | undefined,
+  prefix: string | undefined,
+  name: 'metric' | 'source',
+): NameFilter | undefined {
+  if (exact !== undefined && prefix !== undefined)
+    throw new UnsupportedSeriesFilterError(`${name}Prefix`, `Not with ${name}: they exclude each other`);
   if (exact !== undefined) return { name: exact, prefix: false };
   return prefix === undefined ? undefined : { name: prefix, prefix: true };
 }
@@ -82,7 +87,14 @@ export async function listSeries(client: RedisClient, keys: Keys, query: SeriesP
   // A cursor from before the filtered range must not widen it.
   const min = query.after !== undefined && query.after >= start ? `(${query.after}` : start === '' ? '-' : `[${start}`;
   const members = (await client.sendCommand([
-    'ZRANGE', key, min, max, 'BYLEX', 'LIMIT', '0', String(query.limit + 1),
+    'ZRANGE',
+    key,
+    min,
+    max,
+    'BYLEX',
+    'LIMIT',
+    '0',
+    String(query.limit + 1),
   ])) as unknown as string[];
   const page = members.slice(0, query.limit);
   const series = page.map((member) => {

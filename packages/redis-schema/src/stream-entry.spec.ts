@@ -12,7 +12,9 @@ describe('canonicalSample', () => {
     { ...base, metric: 'x:y' },
     { ...base, extra: '1' },
     { source: base.source, metric: base.metric, value: base.value },
-    ...['0', '-0', '1.50', '1e3', '1e300', '1e400', '-1.7976931348623157e308', 'NaN', ' 1', '0x10', ''].map((value) => ({ ...base, value })),
+    ...['0', '-0', '1.50', '1e3', '1e300', '1e400', '-1.7976931348623157e308', 'NaN', ' 1', '0x10', ''].map(
+      (value) => ({ ...base, value }),
+    ),
     ...[
       '2024-02-29T23:59:59.999Z',
       '2023-02-29T00:00:00.000Z',
@@ -47,9 +49,19 @@ describe('canonicalSample', () => {
 
   it('takes every entry the ingest-api writes', () => {
     for (let i = 0; i < 2_000; i++) {
-      const event = { source: `device-${i}`, metric: 'm.x_y-z', value: (i - 1_000) / 7, occurredAt: new Date(1_700_000_000_000 + i * 7_919_017).toISOString() };
+      const event = {
+        source: `device-${i}`,
+        metric: 'm.x_y-z',
+        value: (i - 1_000) / 7,
+        occurredAt: new Date(1_700_000_000_000 + i * 7_919_017).toISOString(),
+      };
       const fields = encodeEvent(i % 2 === 0 ? event : { ...event, eventId: `e-${i}` });
-      expect(canonicalSample(fields)).toEqual({ source: event.source, metric: event.metric, value: event.value, timestampMs: Date.parse(event.occurredAt) });
+      expect(canonicalSample(fields)).toEqual({
+        source: event.source,
+        metric: event.metric,
+        value: event.value,
+        timestampMs: Date.parse(event.occurredAt),
+      });
     }
   });
 });

@@ -40,7 +40,15 @@ export function decodeEntry(fields: Readonly<Record<string, string>>): Validatio
 
 const EVENT_FIELDS = new Set(['source', 'metric', 'value', 'occurredAt', 'eventId']);
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-const ISO_SEPARATORS: readonly [number, number][] = [[4, 45], [7, 45], [10, 84], [13, 58], [16, 58], [19, 46], [23, 90]];
+const ISO_SEPARATORS: readonly [number, number][] = [
+  [4, 45],
+  [7, 45],
+  [10, 84],
+  [13, 58],
+  [16, 58],
+  [19, 46],
+  [23, 90],
+];
 
 /** The digits of `text` from `start` to `end` as a number; NaN if any is not a digit. */
 function digits(text: string, start: number, end: number): number {
@@ -65,7 +73,8 @@ function canonicalTimestamp(text: string): number | undefined {
   const second = digits(text, 17, 19);
   const ms = digits(text, 20, 23);
   // NaN fails every comparison, so a non-digit falls through to undefined.
-  if (!(year >= 1970 && month >= 1 && month <= 12 && day >= 1 && hour <= 23 && minute <= 59 && second <= 59 && ms >= 0)) return undefined;
+  if (!(year >= 1970 && month >= 1 && month <= 12 && day >= 1 && hour <= 23 && minute <= 59 && second <= 59 && ms >= 0))
+    return undefined;
   const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
   if (day > (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!)) return undefined;
   return Date.UTC(year, month - 1, day, hour, minute, second, ms);
@@ -82,7 +91,8 @@ export function canonicalSample(fields: Readonly<Record<string, string>>): Sampl
   for (const name in fields) if (!EVENT_FIELDS.has(name)) return undefined;
   const { source, metric, value, occurredAt, eventId } = fields;
   if (source === undefined || metric === undefined || value === undefined || occurredAt === undefined) return undefined;
-  if (!isValidName(source) || !isValidName(metric) || (eventId !== undefined && !isValidName(eventId))) return undefined;
+  if (!isValidName(source) || !isValidName(metric) || (eventId !== undefined && !isValidName(eventId)))
+    return undefined;
   const number = parseStreamNumber(value);
   const timestampMs = canonicalTimestamp(occurredAt);
   if (number === undefined || Math.abs(number) > MAX_EVENT_VALUE || timestampMs === undefined) return undefined;

@@ -13,7 +13,11 @@ export function tokenMatches(given: string, expected: string): boolean {
 }
 
 /** 401 with the `WWW-Authenticate: Bearer` challenge that tells the client which realm and what went wrong. */
-export function bearerUnauthorized(realm: string, message: string, error?: 'invalid_request' | 'invalid_token'): HttpError {
+export function bearerUnauthorized(
+  realm: string,
+  message: string,
+  error?: 'invalid_request' | 'invalid_token',
+): HttpError {
   const challenge = error === undefined ? `Bearer realm="${realm}"` : `Bearer realm="${realm}", error="${error}"`;
   return new HttpError(401, message, {}, { 'WWW-Authenticate': challenge });
 }

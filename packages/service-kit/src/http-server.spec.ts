@@ -2,10 +2,19 @@ import { connect } from 'node:net';
 import { closeServer, listen } from './http';
 import { createLimitedHttpServer, type HttpServerLimits } from './http-server';
 
-const limits: HttpServerLimits = { headersTimeoutMs: 1_000, requestTimeoutMs: 2_000, keepAliveTimeoutMs: 500, maxHeaderBytes: 2_048 };
+const limits: HttpServerLimits = {
+  headersTimeoutMs: 1_000,
+  requestTimeoutMs: 2_000,
+  keepAliveTimeoutMs: 500,
+  maxHeaderBytes: 2_048,
+};
 
 /** Writes `chunks` on a raw connection, `gapMs` apart, and resolves with what came back once the server closed it. */
-function rawExchange(port: number, chunks: readonly string[], gapMs: number): Promise<{ reply: string; closedAfterMs: number }> {
+function rawExchange(
+  port: number,
+  chunks: readonly string[],
+  gapMs: number,
+): Promise<{ reply: string; closedAfterMs: number }> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
     const socket = connect(port, '127.0.0.1');
@@ -63,16 +72,23 @@ describe('createLimitedHttpServer', () => {
   it.each([
     ['an unknown method', 400, 'FOO / HTTP/1.1\r\nHost: x\r\n\r\n'],
     ['an oversized head', 431, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(4_096)}\r\n\r\n`],
-    ['a bad chunk size after Expect: 100-continue', 400, 'POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'],
-  ])('answers %s on a keep-alive connection that already served a request with its JSON %i', async (_, status, request) => {
-    const { reply } = await rawExchange(port, ['GET / HTTP/1.1\r\nHost: x\r\n\r\n', request], 100);
-    const answers = reply.split(/(?=HTTP\/1\.1 )/);
-    expect(answers[0]).toMatch(/^HTTP\/1\.1 200 /);
-    // An interim 100 Continue may come before the answer.
-    const last = answers[answers.length - 1]!;
-    expect(last).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
-    expect(last).toMatch(/\r\n\r\n\{"error":"[A-Za-z ]+"\}$/);
-  });
+    [
+      'a bad chunk size after Expect: 100-continue',
+      400,
+      'POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n',
+    ],
+  ])(
+    'answers %s on a keep-alive connection that already served a request with its JSON %i',
+    async (_, status, request) => {
+      const { reply } = await rawExchange(port, ['GET / HTTP/1.1\r\nHost: x\r\n\r\n', request], 100);
+      const answers = reply.split(/(?=HTTP\/1\.1 )/);
+      expect(answers[0]).toMatch(/^HTTP\/1\.1 200 /);
+      // An interim 100 Continue may come before the answer.
+      const last = answers[answers.length - 1]!;
+      expect(last).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+      expect(last).toMatch(/\r\n\r\n\{"error":"[A-Za-z ]+"\}$/);
+    },
+  );
 
   it('closes an idle keep-alive connection after keepAliveTimeoutMs', async () => {
     const { reply, closedAfterMs } = await rawExchange(port, ['GET / HTTP/1.1\r\nHost: x\r\n\r\n'], 0);

@@ -23,7 +23,10 @@ function clientErrorStatus(code: string | undefined): number {
  * Answers requests Node refuses before any handler runs (oversized or unparsable heads, timeouts) in
  * JSON like every other error, instead of Node's bodiless default.
  */
-function answerClientError(error: NodeJS.ErrnoException, socket: Duplex & { _httpMessage?: { headersSent?: boolean } | null }): void {
+function answerClientError(
+  error: NodeJS.ErrnoException,
+  socket: Duplex & { _httpMessage?: { headersSent?: boolean } | null },
+): void {
   // Nothing can be sent on a reset socket, or once the head of a response is out. Node's own handler
   // asks the same of the response the socket is serving now; bytes written earlier on a keep-alive
   // connection belong to responses that are complete.

@@ -29,7 +29,11 @@ export function jsonBody(limitBytes: number, textTypes: readonly string[] = []):
     (req, _res, next) => {
       const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
       if (hasBody && !req.is(types)) {
-        next(new HttpError(415, `Content-Type must be ${types.join(' or ')}`, { contentType: req.headers['content-type'] ?? null }));
+        next(
+          new HttpError(415, `Content-Type must be ${types.join(' or ')}`, {
+            contentType: req.headers['content-type'] ?? null,
+          }),
+        );
       } else next();
     },
     ...parsers,
@@ -48,11 +52,17 @@ export function notFound(): RequestHandler {
 }
 
 /** The one place errors become responses: clients always get JSON, and only true faults are 5xx. */
-export function errorHandler(logger: Logger, classify: (error: unknown) => HttpError | undefined = () => undefined): ErrorRequestHandler {
+export function errorHandler(
+  logger: Logger,
+  classify: (error: unknown) => HttpError | undefined = () => undefined,
+): ErrorRequestHandler {
   return (error: unknown, _req, res, _next) => {
     const known = toHttpError(error) ?? classify(error);
     if (known) {
-      res.status(known.status).set(known.headers).json({ error: known.message, ...known.details });
+      res
+        .status(known.status)
+        .set(known.headers)
+        .json({ error: known.message, ...known.details });
       return;
     }
     requestLogger(res, logger).error({ err: error }, 'unhandled error');
@@ -78,7 +88,12 @@ export function toHttpError(error: unknown): HttpError | undefined {
       return new HttpError(400, parserError.message);
     default:
       // The parser's other client errors carry no type, e.g. a gzip body that does not inflate.
-      if (parserError?.expose === true && typeof parserError.status === 'number' && parserError.status >= 400 && parserError.status < 500) {
+      if (
+        parserError?.expose === true &&
+        typeof parserError.status === 'number' &&
+        parserError.status >= 400 &&
+        parserError.status < 500
+      ) {
         return new HttpError(parserError.status, parserError.message);
       }
       return undefined;

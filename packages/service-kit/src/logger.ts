@@ -7,6 +7,9 @@ export function createLogger(service: string, level: string): Logger {
     name: service,
     level,
     // Tokens and keys must never reach a log line, whatever object a caller passes.
-    redact: { paths: ['req.headers.authorization', '*.authorization', '*.token', '*.password', '*.key'], censor: '[redacted]' },
+    redact: {
+      paths: ['req.headers.authorization', '*.authorization', '*.token', '*.password', '*.key'],
+      censor: '[redacted]',
+    },
   });
 }

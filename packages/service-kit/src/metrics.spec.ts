@@ -6,7 +6,6 @@ import { ServiceMetrics, type QueueSample } from './metrics';
 import { Readiness } from './readiness';
 import { requestContext } from './request-context';
 
-
 async function serve(app: express.Express): Promise<{ server: Server; base: string }> {
   const server = createServer(app);
   const port = await listen(server, 0, '127.0.0.1');
@@ -77,7 +76,9 @@ describe('ServiceMetrics', () => {
     const text = await (await fetch(`${base}/metrics`)).text();
     expect(sampleValue(text, 'telemetry_stream_length')).toMatch(NOT_A_NUMBER);
     // The registry gathers the counter alongside the gauges, so the failure shows from the next scrape on.
-    expect(await (await fetch(`${base}/metrics`)).text()).toContain('redis_errors_total{operation="queue-stats",kind="other"} 1');
+    expect(await (await fetch(`${base}/metrics`)).text()).toContain(
+      'redis_errors_total{operation="queue-stats",kind="other"} 1',
+    );
   });
 });
 
@@ -107,7 +108,11 @@ describe('requestContext', () => {
     expect(ofRequest[1]).toMatchObject({ method: 'GET', path: '/fail', status: 500 });
   });
 
-  it.each([['too long', 'a'.repeat(129)], ['with spaces', 'a b'], ['with quotes', 'a"b']])('replaces an id %s with a fresh one', async (_, id) => {
+  it.each([
+    ['too long', 'a'.repeat(129)],
+    ['with spaces', 'a b'],
+    ['with quotes', 'a"b'],
+  ])('replaces an id %s with a fresh one', async (_, id) => {
     const response = await fetch(`${base}/ok`, { headers: { 'x-request-id': id } });
     expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });

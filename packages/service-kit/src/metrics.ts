@@ -5,7 +5,12 @@ import { classifyRedisError } from '@redis-ingest/redis-schema';
 import type { RouteDescription } from './openapi';
 import type { RedisSettings } from './redis-settings';
 
-const RISK_VALUE: Record<RedisSettings['risk'], number> = { none: 0, 'keys-with-ttl': 1, 'any-key': 2, unknown: Number.NaN };
+const RISK_VALUE: Record<RedisSettings['risk'], number> = {
+  none: 0,
+  'keys-with-ttl': 1,
+  'any-key': 2,
+  unknown: Number.NaN,
+};
 
 export type { Counter, Histogram };
 
@@ -51,7 +56,11 @@ export class ServiceMetrics {
       'Redis commands that failed (unreachable, timed out or refused), by what they were for and the kind of failure',
       ['operation', 'kind'],
     );
-    this.requests = this.counter('http_requests_total', 'HTTP requests answered, by method, route pattern and status', ['method', 'route', 'status']);
+    this.requests = this.counter('http_requests_total', 'HTTP requests answered, by method, route pattern and status', [
+      'method',
+      'route',
+      'status',
+    ]);
     this.latency = new Histogram({
       name: 'http_request_duration_seconds',
       help: 'Time from receiving a request to finishing its answer, by method and route pattern',
@@ -67,7 +76,12 @@ export class ServiceMetrics {
   }
 
   /** A histogram of this service's own, in its registry; `buckets` in the unit the name ends with. */
-  histogram<Label extends string = never>(name: string, help: string, buckets: readonly number[], labelNames: readonly Label[] = []): Histogram<Label> {
+  histogram<Label extends string = never>(
+    name: string,
+    help: string,
+    buckets: readonly number[],
+    labelNames: readonly Label[] = [],
+  ): Histogram<Label> {
     return new Histogram({ name, help, labelNames, buckets: [...buckets], registers: [this.registry] });
   }
 
@@ -115,7 +129,11 @@ export class ServiceMetrics {
         },
       });
     gauge('telemetry_stream_length', 'Entries in the event stream', (stats) => stats.total);
-    gauge('telemetry_stream_lag', 'Entries the consumer group has not yet been handed (NaN when Redis cannot tell)', (stats) => stats.lag);
+    gauge(
+      'telemetry_stream_lag',
+      'Entries the consumer group has not yet been handed (NaN when Redis cannot tell)',
+      (stats) => stats.lag,
+    );
     gauge('telemetry_stream_pending', 'Entries handed to a worker and not yet acknowledged', (stats) => stats.pending);
     gauge('telemetry_dead_letter_length', 'Entries in the dead-letter stream', (stats) => stats.dead_lettered);
   }
@@ -160,7 +178,10 @@ let nextRequestId = 0;
 function askPrimaryForMetrics(): Promise<string> {
   const requestId = nextRequestId++;
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => finish(new Error('the primary process did not send the metrics in time')), CLUSTER_METRICS_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => finish(new Error('the primary process did not send the metrics in time')),
+      CLUSTER_METRICS_TIMEOUT_MS,
+    );
     const onMessage = (message: ClusterMetricsReply) => {
       if (message?.type !== CLUSTER_METRICS_REPLY || message.requestId !== requestId) return;
       if (message.error !== undefined) finish(new Error(message.error));

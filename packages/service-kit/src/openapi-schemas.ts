@@ -9,7 +9,9 @@ export const ErrorBody = Type.Object({
   errors: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))),
 });
 
-export const ok = (description: string, schema: TSchema): Record<number, RouteResponse> => ({ 200: { description, schema } });
+export const ok = (description: string, schema: TSchema): Record<number, RouteResponse> => ({
+  200: { description, schema },
+});
 export const badRequest: Record<number, RouteResponse> = {
   400: { description: 'A parameter is invalid; `errors` names each one.', schema: ErrorBody },
 };

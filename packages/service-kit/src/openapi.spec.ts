@@ -12,7 +12,10 @@ const routes: RouteDescription[] = [
     summary: 'A range of one thing',
     params: { properties: { thing: name } },
     query: { properties: { limit: { type: 'integer', minimum: 1 }, from: name }, required: ['from'] },
-    responses: { 200: { description: 'The points', schema: { type: 'array', items: point } }, 400: { description: 'Bad input' } },
+    responses: {
+      200: { description: 'The points', schema: { type: 'array', items: point } },
+      400: { description: 'Bad input' },
+    },
   },
   {
     method: 'post',
@@ -39,12 +42,27 @@ describe('buildOpenApiDocument', () => {
     expect(document.paths['/things/{thing}/range']!.get).toEqual({
       summary: 'A range of one thing',
       parameters: [
-        { name: 'thing', in: 'path', required: true, description: 'A name.', schema: { type: 'string', pattern: '^[a-z]+$' } },
+        {
+          name: 'thing',
+          in: 'path',
+          required: true,
+          description: 'A name.',
+          schema: { type: 'string', pattern: '^[a-z]+$' },
+        },
         { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1 } },
-        { name: 'from', in: 'query', required: true, description: 'A name.', schema: { type: 'string', pattern: '^[a-z]+$' } },
+        {
+          name: 'from',
+          in: 'query',
+          required: true,
+          description: 'A name.',
+          schema: { type: 'string', pattern: '^[a-z]+$' },
+        },
       ],
       responses: {
-        200: { description: 'The points', content: { 'application/json': { schema: { type: 'array', items: point } } } },
+        200: {
+          description: 'The points',
+          content: { 'application/json': { schema: { type: 'array', items: point } } },
+        },
         400: { description: 'Bad input' },
       },
     });
@@ -64,7 +82,9 @@ describe('buildOpenApiDocument', () => {
   });
 
   it('refuses a route described twice', () => {
-    expect(() => buildOpenApiDocument({ title: 't', version: '1' }, [routes[2]!, routes[2]!])).toThrow('GET /healthz is described twice');
+    expect(() => buildOpenApiDocument({ title: 't', version: '1' }, [routes[2]!, routes[2]!])).toThrow(
+      'GET /healthz is described twice',
+    );
   });
 });
 

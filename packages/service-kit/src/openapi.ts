@@ -76,7 +76,10 @@ function parameters(location: 'query' | 'path', schema: ParameterSchema | undefi
 function operation(route: RouteDescription): Json {
   const responses: { [status: string]: Json } = {};
   for (const [status, { description, schema }] of Object.entries(route.responses)) {
-    responses[status] = schema === undefined ? { description } : { description, content: { 'application/json': { schema: plain(schema) } } };
+    responses[status] =
+      schema === undefined
+        ? { description }
+        : { description, content: { 'application/json': { schema: plain(schema) } } };
   }
   const allParameters = [...parameters('path', route.params), ...parameters('query', route.query)];
   return {
@@ -94,7 +97,8 @@ export function buildOpenApiDocument(info: ApiInfo, routes: readonly RouteDescri
   for (const route of routes) {
     const path = openApiPath(route.path);
     const item = (paths[path] ??= {});
-    if (item[route.method] !== undefined) throw new Error(`${route.method.toUpperCase()} ${route.path} is described twice`);
+    if (item[route.method] !== undefined)
+      throw new Error(`${route.method.toUpperCase()} ${route.path} is described twice`);
     item[route.method] = operation(route);
   }
   return { openapi: '3.1.0', info, paths };

@@ -42,7 +42,8 @@ export class Readiness {
 export const readyRoute: RouteDescription = {
   method: 'get',
   path: '/readyz',
-  summary: 'Readiness: 200 while Redis answers PING; 503 while it does not, and from the moment the process starts stopping',
+  summary:
+    'Readiness: 200 while Redis answers PING; 503 while it does not, and from the moment the process starts stopping',
   responses: {
     200: { description: 'Ready for traffic', schema: Type.Object({ status: Type.Literal('ready') }) },
     503: { description: 'Redis does not answer, or the process is stopping', schema: ErrorBody },

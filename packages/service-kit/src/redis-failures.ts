@@ -1,5 +1,10 @@
 import type { ErrorRequestHandler } from 'express';
-import { classifyRedisError, transientRedisErrorKind, type RedisErrorKind, type TransientRedisErrorKind } from '@redis-ingest/redis-schema';
+import {
+  classifyRedisError,
+  transientRedisErrorKind,
+  type RedisErrorKind,
+  type TransientRedisErrorKind,
+} from '@redis-ingest/redis-schema';
 import { HttpError, errorHandler } from './http';
 import type { Logger } from './logger';
 import type { ServiceMetrics } from './metrics';
@@ -11,9 +16,15 @@ const RETRYABLE: Record<TransientRedisErrorKind, { readonly message: string; rea
   overload: { message: 'Too much Redis work is in flight in this process; retry later', retryAfterSeconds: 1 },
   oom: { message: 'Redis is out of memory; retry once the pipeline has drained', retryAfterSeconds: 5 },
   busy: { message: 'Redis is busy running a script; retry later', retryAfterSeconds: 1 },
-  readonly: { message: 'Redis answered as a read-only replica (a failover is under way); retry later', retryAfterSeconds: 1 },
+  readonly: {
+    message: 'Redis answered as a read-only replica (a failover is under way); retry later',
+    retryAfterSeconds: 1,
+  },
   loading: { message: 'Redis is loading its dataset; retry later', retryAfterSeconds: 5 },
-  misconf: { message: 'Redis cannot write its snapshot or append-only file (a full disk?) and refuses writes; retry later', retryAfterSeconds: 10 },
+  misconf: {
+    message: 'Redis cannot write its snapshot or append-only file (a full disk?) and refuses writes; retry later',
+    retryAfterSeconds: 10,
+  },
   noscript: { message: 'Redis lost its script cache; retry', retryAfterSeconds: 1 },
   cluster: { message: 'The Redis cluster is moving slots or failing over; retry later', retryAfterSeconds: 1 },
 };
@@ -58,7 +69,10 @@ export class RedisFailures {
       return kind;
     }
     this.bursts.set(key, { loggedAtMs: now, unlogged: 0 });
-    log.warn({ err: error, operation, redisError: kind, alsoFailedSinceLastLine: burst?.unlogged ?? 0 }, `redis ${kind} failure`);
+    log.warn(
+      { err: error, operation, redisError: kind, alsoFailedSinceLastLine: burst?.unlogged ?? 0 },
+      `redis ${kind} failure`,
+    );
     return kind;
   }
 
@@ -67,7 +81,10 @@ export class RedisFailures {
    * `classify` maps the service's own errors, and Redis failures a retry can get past answer 503
    * with Retry-After.
    */
-  errorHandler(operation: string, classify: (error: unknown) => HttpError | undefined = () => undefined): ErrorRequestHandler {
+  errorHandler(
+    operation: string,
+    classify: (error: unknown) => HttpError | undefined = () => undefined,
+  ): ErrorRequestHandler {
     return errorHandler(this.logger, (error) => {
       this.record(error, operation);
       return classify(error) ?? redisFailureAnswer(error);

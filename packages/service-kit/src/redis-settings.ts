@@ -55,26 +55,45 @@ export async function checkRedisSettings(
   let memoryInfo: string;
   let persistenceInfo: string;
   try {
-    [memoryInfo, persistenceInfo] = (await Promise.all([
-      sendToNodeOf(client, key, ['INFO', 'memory']),
-      sendToNodeOf(client, key, ['INFO', 'persistence']),
-    ])).map(String) as [string, string];
+    [memoryInfo, persistenceInfo] = (
+      await Promise.all([
+        sendToNodeOf(client, key, ['INFO', 'memory']),
+        sendToNodeOf(client, key, ['INFO', 'persistence']),
+      ])
+    ).map(String) as [string, string];
   } catch (error) {
     if (isTransientRedisError(error)) {
-      logger.warn({ err: error }, 'redis settings not checked: redis is not reachable yet; make sure maxmemory-policy is noeviction');
+      logger.warn(
+        { err: error },
+        'redis settings not checked: redis is not reachable yet; make sure maxmemory-policy is noeviction',
+      );
     } else {
-      logger.warn({ err: error }, 'redis refuses INFO, so maxmemory-policy cannot be checked; make sure it is noeviction');
+      logger.warn(
+        { err: error },
+        'redis refuses INFO, so maxmemory-policy cannot be checked; make sure it is noeviction',
+      );
     }
     return UNKNOWN_REDIS_SETTINGS;
   }
   const { policy, maxBytes } = memoryFromInfo(memoryInfo);
   const risk = evictionRisk(policy);
   const persistence = parseInfo(persistenceInfo);
-  const fields = { maxmemoryPolicy: policy, maxmemoryBytes: maxBytes, aofEnabled: persistence.get('aof_enabled') === '1' };
+  const fields = {
+    maxmemoryPolicy: policy,
+    maxmemoryBytes: maxBytes,
+    aofEnabled: persistence.get('aof_enabled') === '1',
+  };
   if (risk === 'none') logger.info(fields, 'redis settings checked');
-  else logger.error(fields, `${WHAT_CAN_BE_LOST[risk]}. Set maxmemory-policy noeviction (the services answer 503 when Redis is full).`);
+  else
+    logger.error(
+      fields,
+      `${WHAT_CAN_BE_LOST[risk]}. Set maxmemory-policy noeviction (the services answer 503 when Redis is full).`,
+    );
   if (persistence.get('rdb_last_bgsave_status') === 'err' || persistence.get('aof_last_write_status') === 'err') {
-    logger.warn(fields, 'redis failed its last snapshot or append-only file write: it refuses writes (MISCONF) until one succeeds');
+    logger.warn(
+      fields,
+      'redis failed its last snapshot or append-only file write: it refuses writes (MISCONF) until one succeeds',
+    );
   }
   if (risk === 'any-key' && refuseEviction) throw new UnsafeRedisError(policy);
   return { policy, risk };

@@ -22,7 +22,10 @@ export function requestContext(logger: Logger): RequestHandler {
     res.on('finish', () => {
       const status = res.statusCode;
       const level = status >= 500 ? 'warn' : status >= 400 ? 'info' : 'debug';
-      log[level]({ method: req.method, path: req.path, status, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request');
+      log[level](
+        { method: req.method, path: req.path, status, ms: Number(process.hrtime.bigint() - started) / 1e6 },
+        'request',
+      );
     });
     next();
   };

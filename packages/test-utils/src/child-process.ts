@@ -13,8 +13,11 @@ function exited(child: ChildProcess): Promise<void> {
  */
 export function killWhenOrphaned(server: ChildProcess): void {
   server.unref();
-  const watch = 'while kill -0 "$1" && kill -0 "$2"; do sleep 1; done 2>/dev/null; kill -0 "$1" 2>/dev/null || kill -9 "$2" 2>/dev/null';
-  spawn('sh', ['-c', watch, 'test-server-watchdog', String(process.pid), String(server.pid)], { stdio: 'ignore' }).unref();
+  const watch =
+    'while kill -0 "$1" && kill -0 "$2"; do sleep 1; done 2>/dev/null; kill -0 "$1" 2>/dev/null || kill -9 "$2" 2>/dev/null';
+  spawn('sh', ['-c', watch, 'test-server-watchdog', String(process.pid), String(server.pid)], {
+    stdio: 'ignore',
+  }).unref();
 }
 
 /** A server that ignores SIGTERM this long (e.g. stuck writing) is killed outright. */

@@ -39,7 +39,17 @@ export async function startMosquitto(): Promise<MosquittoBroker> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'redis-ingest-mosquitto-'));
   const configFile = join(dir, 'mosquitto.conf');
-  writeFileSync(configFile, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'max_queued_messages 0', 'log_dest none', ''].join('\n'));
+  writeFileSync(
+    configFile,
+    [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous true',
+      'persistence false',
+      'max_queued_messages 0',
+      'log_dest none',
+      '',
+    ].join('\n'),
+  );
   const child: ChildProcess = spawn(mosquittoBinary(), ['-c', configFile], { stdio: 'ignore', cwd: dir });
   killWhenOrphaned(child);
   const stop = async () => {

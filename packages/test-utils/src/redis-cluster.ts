@@ -127,20 +127,29 @@ export async function startClusterNode(options: ClusterNodeOptions, attempts = 3
   }
 }
 
-async function startClusterNodeOnce({ nodeTimeoutMs, configFile = 'nodes.conf', password }: ClusterNodeOptions): Promise<RedisServer> {
+async function startClusterNodeOnce({
+  nodeTimeoutMs,
+  configFile = 'nodes.conf',
+  password,
+}: ClusterNodeOptions): Promise<RedisServer> {
   // The bus port defaults to port + 10000, which overflows for ports from the upper ephemeral range.
   const busPort = await freePort();
   return startRedisServer({
     ...(password === undefined ? {} : { password }),
     args: [
       ...(password === undefined ? [] : ['--masterauth', password]),
-      '--cluster-enabled', 'yes',
+      '--cluster-enabled',
+      'yes',
       // Relative paths resolve inside --dir, the server's throwaway directory.
-      '--cluster-config-file', configFile,
-      '--cluster-node-timeout', String(nodeTimeoutMs),
-      '--cluster-port', String(busPort),
+      '--cluster-config-file',
+      configFile,
+      '--cluster-node-timeout',
+      String(nodeTimeoutMs),
+      '--cluster-port',
+      String(busPort),
       // Replicas (and restarted primaries rejoining as replicas) would otherwise wait 5 s before their full sync.
-      '--repl-diskless-sync-delay', '0',
+      '--repl-diskless-sync-delay',
+      '0',
     ],
   });
 }
@@ -173,7 +182,9 @@ async function slotRanges(port: number): Promise<SlotRange[]> {
  * flags as failing. Views learn a new replica by gossip, a moment after the replica itself knows.
  */
 async function replicaAssignments(port: number): Promise<string> {
-  const lines = String(await redisCommand(port, ['CLUSTER', 'NODES'])).split('\n').filter(Boolean);
+  const lines = String(await redisCommand(port, ['CLUSTER', 'NODES']))
+    .split('\n')
+    .filter(Boolean);
   const assignments = lines
     .map((line) => line.split(' '))
     .filter(([, , flags = '']) => flags.split(',').includes('slave') && !flags.includes('fail'))
@@ -198,9 +209,11 @@ export async function startRedisCluster({
   try {
     // redis-cli makes the first `primaryCount` addresses primaries and spreads the rest over them as replicas.
     await execFileAsync('redis-cli', [
-      '--cluster', 'create',
+      '--cluster',
+      'create',
       ...servers.map((server) => `127.0.0.1:${server.port}`),
-      '--cluster-replicas', String(replicasPerPrimary),
+      '--cluster-replicas',
+      String(replicasPerPrimary),
       '--cluster-yes',
     ]);
     const nodes = await Promise.all(servers.map(async (server) => clusterNode(server)));
@@ -240,7 +253,11 @@ async function clusterNode(server: RedisServer): Promise<ClusterNode> {
   };
 }
 
-function assembleCluster(nodes: readonly ClusterNode[], nodeTimeoutMs: number, stop: () => Promise<void>): RedisCluster {
+function assembleCluster(
+  nodes: readonly ClusterNode[],
+  nodeTimeoutMs: number,
+  stop: () => Promise<void>,
+): RedisCluster {
   const byPort = (port: number) => {
     const node = nodes.find((candidate) => candidate.port === port);
     if (!node) throw new Error(`no node of this cluster listens on port ${port}`);
@@ -296,7 +313,10 @@ function assembleCluster(nodes: readonly ClusterNode[], nodeTimeoutMs: number, s
       // Until the node timeout passes, the others still map slots to a primary that was just killed.
       const servedByRunningNodes = running.length > 0 && views[0]!.servingPorts.every((port) => byPort(port).running);
       const [first] = views;
-      return servedByRunningNodes && views.every((view) => view.ok && view.slotMap === first!.slotMap && view.replicas === first!.replicas);
+      return (
+        servedByRunningNodes &&
+        views.every((view) => view.ok && view.slotMap === first!.slotMap && view.replicas === first!.replicas)
+      );
     } catch {
       // A node still starting, or one that just died, is simply not healthy yet.
       return false;
@@ -304,7 +324,11 @@ function assembleCluster(nodes: readonly ClusterNode[], nodeTimeoutMs: number, s
   };
 
   const waitUntilHealthy = (timeoutMs = 10_000 + 2 * nodeTimeoutMs) =>
-    waitUntil(isHealthy, timeoutMs, 'every running cluster node to report cluster_state:ok with one slot map, one set of replicas, and replicas in sync');
+    waitUntil(
+      isHealthy,
+      timeoutMs,
+      'every running cluster node to report cluster_state:ok with one slot map, one set of replicas, and replicas in sync',
+    );
 
   return {
     rootNodes: nodes.map(({ url }) => ({ url })),
@@ -339,7 +363,9 @@ function assembleCluster(nodes: readonly ClusterNode[], nodeTimeoutMs: number, s
       const [replica] = replicas;
       if (replica === undefined) throw new Error(`primary on port ${primary.port} has no replica to fail over to`);
       const allowFailover = (allowed: boolean) =>
-        Promise.all(replicas.map((one) => one.command('CONFIG', 'SET', 'cluster-replica-no-failover', allowed ? 'no' : 'yes')));
+        Promise.all(
+          replicas.map((one) => one.command('CONFIG', 'SET', 'cluster-replica-no-failover', allowed ? 'no' : 'yes')),
+        );
       await allowFailover(false);
       const killedAt = Date.now();
       await primary.kill();
@@ -348,7 +374,11 @@ function assembleCluster(nodes: readonly ClusterNode[], nodeTimeoutMs: number, s
         takeOver: async (timeoutMs = 10_000) => {
           // TAKEOVER needs neither the dead primary nor the other primaries' votes.
           await replica.command('CLUSTER', 'FAILOVER', 'TAKEOVER');
-          await waitUntil(async () => (await replica.role()) === 'primary', timeoutMs, `replica on port ${replica.port} to take over`);
+          await waitUntil(
+            async () => (await replica.role()) === 'primary',
+            timeoutMs,
+            `replica on port ${replica.port} to take over`,
+          );
           const elapsedMs = Date.now() - killedAt;
           await allowFailover(true);
           await waitUntilHealthy();
@@ -358,7 +388,11 @@ function assembleCluster(nodes: readonly ClusterNode[], nodeTimeoutMs: number, s
     },
     promote: async (replica, timeoutMs = 10_000) => {
       await replica.command('CLUSTER', 'FAILOVER');
-      await waitUntil(async () => (await replica.role()) === 'primary', timeoutMs, `replica on port ${replica.port} to be promoted`);
+      await waitUntil(
+        async () => (await replica.role()) === 'primary',
+        timeoutMs,
+        `replica on port ${replica.port} to be promoted`,
+      );
       await waitUntilHealthy();
     },
     stop,

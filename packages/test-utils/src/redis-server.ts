@@ -62,7 +62,8 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs = 10_0
     } catch (error) {
       lastError = error;
     }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms (last error: ${String(lastError)})`);
+    if (Date.now() > deadline)
+      throw new Error(`${what}: not within ${timeoutMs} ms (last error: ${String(lastError)})`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
@@ -78,10 +79,29 @@ export interface RedisServerOptions {
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'redis-ingest-test-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', ...(options.args ?? [])];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    ...(options.args ?? []),
+  ];
   const { password } = options;
   if (password !== undefined) args.push('--requirepass', password);
-  const answers = password === undefined ? () => ping(port) : () => redisPipeline(port, [['AUTH', password], ['PING']], 500).then(([, pong]) => pong === 'PONG', () => false);
+  const answers =
+    password === undefined
+      ? () => ping(port)
+      : () =>
+          redisPipeline(port, [['AUTH', password], ['PING']], 500).then(
+            ([, pong]) => pong === 'PONG',
+            () => false,
+          );
   let child: ChildProcess | undefined;
 
   const launch = async () => {

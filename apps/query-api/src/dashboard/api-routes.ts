@@ -50,7 +50,8 @@ export const dashboardApiRoutes: RouteDescription[] = [
   {
     method: 'get',
     path: REDIS_PATH,
-    summary: "Redis memory and what its maxmemory-policy may delete, as the node of the first stream partition reports them",
+    summary:
+      'Redis memory and what its maxmemory-policy may delete, as the node of the first stream partition reports them',
     responses: {
       ...ok(
         'Memory and eviction policy',
@@ -58,9 +59,13 @@ export const dashboardApiRoutes: RouteDescription[] = [
           usedMemoryBytes: Type.Integer(),
           maxMemoryBytes: Type.Integer({ description: '0 when maxmemory is not set.' }),
           maxmemoryPolicy: Type.String(),
-          evictionRisk: Type.Union(['none', 'keys-with-ttl', 'any-key'].map((risk) => Type.Literal(risk)), {
-            description: 'any-key: accepted events can be deleted; keys-with-ttl: idempotency and rate-limit keys can.',
-          }),
+          evictionRisk: Type.Union(
+            ['none', 'keys-with-ttl', 'any-key'].map((risk) => Type.Literal(risk)),
+            {
+              description:
+                'any-key: accepted events can be deleted; keys-with-ttl: idempotency and rate-limit keys can.',
+            },
+          ),
         }),
       ),
       ...redisDown,

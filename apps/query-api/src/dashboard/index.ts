@@ -1,6 +1,12 @@
 import { dirname, join } from 'node:path';
 import express, { Router, type Response } from 'express';
-import { evictionRisk, readRedisMemory, type Keys, type RedisClient, type RollupStore } from '@redis-ingest/redis-schema';
+import {
+  evictionRisk,
+  readRedisMemory,
+  type Keys,
+  type RedisClient,
+  type RollupStore,
+} from '@redis-ingest/redis-schema';
 import { REDIS_PATH, ROLLUPS_PATH, STREAM_PATH } from './api-routes';
 import { readStreamCounters } from './stream-counters';
 
@@ -26,7 +32,11 @@ export const DASHBOARD_CSP = [
 ].join('; ');
 
 function secure(res: Response): void {
-  res.set({ 'Content-Security-Policy': DASHBOARD_CSP, 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer' });
+  res.set({
+    'Content-Security-Policy': DASHBOARD_CSP,
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer',
+  });
 }
 
 export interface DashboardDeps {
@@ -51,10 +61,14 @@ export function dashboardRouter({ redis, keys, store, rawRetentionMs }: Dashboar
     res.sendFile(req.params.file, { root: UPLOT_DIST, maxAge: '1d' });
   });
 
-  router.use(ASSETS_PATH, (_req, res, next) => {
-    secure(res);
-    next();
-  }, express.static(PUBLIC_DIR, { index: false, fallthrough: true }));
+  router.use(
+    ASSETS_PATH,
+    (_req, res, next) => {
+      secure(res);
+      next();
+    },
+    express.static(PUBLIC_DIR, { index: false, fallthrough: true }),
+  );
 
   router.get(ROLLUPS_PATH, async (_req, res) => {
     const { backend, tiers } = await store();
@@ -67,7 +81,12 @@ export function dashboardRouter({ redis, keys, store, rawRetentionMs }: Dashboar
 
   router.get(REDIS_PATH, async (_req, res) => {
     const { usedBytes, maxBytes, policy } = await readRedisMemory(redis, keys.partitions[0]!.stream);
-    res.json({ usedMemoryBytes: usedBytes, maxMemoryBytes: maxBytes, maxmemoryPolicy: policy, evictionRisk: evictionRisk(policy) });
+    res.json({
+      usedMemoryBytes: usedBytes,
+      maxMemoryBytes: maxBytes,
+      maxmemoryPolicy: policy,
+      evictionRisk: evictionRisk(policy),
+    });
   });
 
   return router;

@@ -25,8 +25,20 @@ function random(seed: number): () => number {
 }
 
 const SERIES: { metric: string; sources: string[]; level: number; swing: number; noise: number }[] = [
-  { metric: 'cpu.usage', sources: ['web-01', 'web-02', 'web-03', 'web-04', 'db-01', 'db-02'], level: 42, swing: 18, noise: 3.5 },
-  { metric: 'mem.used_pct', sources: ['web-01', 'web-02', 'web-03', 'web-04', 'db-01', 'db-02'], level: 61, swing: 6, noise: 1.5 },
+  {
+    metric: 'cpu.usage',
+    sources: ['web-01', 'web-02', 'web-03', 'web-04', 'db-01', 'db-02'],
+    level: 42,
+    swing: 18,
+    noise: 3.5,
+  },
+  {
+    metric: 'mem.used_pct',
+    sources: ['web-01', 'web-02', 'web-03', 'web-04', 'db-01', 'db-02'],
+    level: 61,
+    swing: 6,
+    noise: 1.5,
+  },
   { metric: 'http.latency_ms', sources: ['edge-eu', 'edge-us', 'edge-ap'], level: 120, swing: 40, noise: 25 },
   { metric: 'temperature', sources: ['rack-a', 'rack-b', 'rack-c', 'rack-d'], level: 24, swing: 2.5, noise: 0.4 },
 ];
@@ -75,19 +87,34 @@ async function main(): Promise<void> {
     const addEvents = (count: number) =>
       Promise.all(
         Array.from({ length: count }, (_, i) =>
-          redis.xAdd(streamKey, '*', { source: 'web-01', metric: 'cpu.usage', value: String(i % 100), occurredAt: new Date().toISOString() }),
+          redis.xAdd(streamKey, '*', {
+            source: 'web-01',
+            metric: 'cpu.usage',
+            value: String(i % 100),
+            occurredAt: new Date().toISOString(),
+          }),
         ),
       );
     const ids = await addEvents(2_400);
     await redis.xGroupCreate(streamKey, config.consumerGroup, '0');
     for (const consumer of ['worker-1', 'worker-2', 'worker-3']) {
-      const [reply] = (await redis.xReadGroup(config.consumerGroup, consumer, { key: streamKey, id: '>' }, { COUNT: 760 })) ?? [];
+      const [reply] =
+        (await redis.xReadGroup(config.consumerGroup, consumer, { key: streamKey, id: '>' }, { COUNT: 760 })) ?? [];
       const delivered = reply?.messages.map(({ id }) => id) ?? [];
       await redis.xAck(streamKey, config.consumerGroup, delivered.slice(0, -14));
     }
     for (const id of ids.slice(0, 7)) {
-      const failure = { messageId: id, reason: 'value: Expected number', failedAt: new Date().toISOString(), consumer: 'worker-2' };
-      await redis.xAdd(deadLetterKey, '*', deadLetterFields(failure, { source: 'web-02', metric: 'cpu.usage', value: 'n/a' }, []));
+      const failure = {
+        messageId: id,
+        reason: 'value: Expected number',
+        failedAt: new Date().toISOString(),
+        consumer: 'worker-2',
+      };
+      await redis.xAdd(
+        deadLetterKey,
+        '*',
+        deadLetterFields(failure, { source: 'web-02', metric: 'cpu.usage', value: 'n/a' }, []),
+      );
     }
     // A steady trickle, so two polls see the stream grow and the page shows a rate.
     feeding = setInterval(() => void addEvents(LIVE_EVENTS_PER_TICK), LIVE_TICK_MS);

@@ -38,13 +38,19 @@ async function readPartitionCounters(client: RedisClient, stream: string, readAt
 }
 
 /** The whole stream's counters: every partition's added up, and the newest of their last ids. */
-export async function readStreamCounters(client: RedisClient, partitions: readonly Pick<StreamPartition, 'stream'>[]): Promise<StreamCounters> {
+export async function readStreamCounters(
+  client: RedisClient,
+  partitions: readonly Pick<StreamPartition, 'stream'>[],
+): Promise<StreamCounters> {
   const readAtMs = Date.now();
   const counters = await Promise.all(partitions.map(({ stream }) => readPartitionCounters(client, stream, readAtMs)));
   return counters.reduce((sum, one) => ({
     length: sum.length + one.length,
     entriesAdded: sum.entriesAdded + one.entriesAdded,
-    lastId: sum.lastId === null || (one.lastId !== null && compareStreamIds(one.lastId, sum.lastId) > 0) ? one.lastId : sum.lastId,
+    lastId:
+      sum.lastId === null || (one.lastId !== null && compareStreamIds(one.lastId, sum.lastId) > 0)
+        ? one.lastId
+        : sum.lastId,
     readAtMs,
   }));
 }

@@ -14,8 +14,14 @@ export interface IngestApiUnderTest {
 
 /** The real ingest-api on its own keys of the Redis (or cluster) at `redisUrl`, with a client of its own to check the streams. */
 export async function startIngestApi(redisUrl: string, env: Record<string, string> = {}): Promise<IngestApiUnderTest> {
-  const config = loadIngestConfig(isolatedEnv(redisUrl, { INGEST_API_PORT: '0', INGEST_API_HOST: '127.0.0.1', ...env }));
-  const redis = createRedisClient(config.redis, { name: 'client-test', logger: { warn: () => undefined }, commandTimeoutMs: 5_000 });
+  const config = loadIngestConfig(
+    isolatedEnv(redisUrl, { INGEST_API_PORT: '0', INGEST_API_HOST: '127.0.0.1', ...env }),
+  );
+  const redis = createRedisClient(config.redis, {
+    name: 'client-test',
+    logger: { warn: () => undefined },
+    commandTimeoutMs: 5_000,
+  });
   await redis.connect();
   const api = await start(config);
   return {
@@ -37,7 +43,7 @@ const PAGE = 10_000;
 export async function eventIdsInStream({ redis, keys }: Pick<IngestApiUnderTest, 'redis' | 'keys'>): Promise<string[]> {
   const ids: string[] = [];
   for (const { stream } of keys.partitions) {
-    for (let from = '-'; ; ) {
+    for (let from = '-'; ;) {
       const entries = await redis.xRange(stream, from, '+', { COUNT: PAGE });
       ids.push(...entries.map(({ message }) => String(message.eventId)));
       if (entries.length < PAGE) break;

@@ -13,6 +13,7 @@ export function readAccessToken(env: Env, name: string, production: boolean): st
     if (production) throw new ConfigError(name, 'must be set with NODE_ENV=production');
     return undefined;
   }
-  if (!ACCESS_TOKEN.test(token)) throw new ConfigError(name, 'expected 16 to 512 visible ASCII characters without spaces');
+  if (!ACCESS_TOKEN.test(token))
+    throw new ConfigError(name, 'expected 16 to 512 visible ASCII characters without spaces');
   return token;
 }

@@ -3,7 +3,14 @@ import { randomBytes } from 'node:crypto';
 import { testRedisUrl } from '@redis-ingest/test-utils';
 import { createAccessKeys } from '../keys';
 import type { RedisClient } from '../redis';
-import { DeviceKeyExistsError, DeviceKeyStore, DeviceKeyVerifier, mayWrite, parseSources, parseToken } from './device-keys';
+import {
+  DeviceKeyExistsError,
+  DeviceKeyStore,
+  DeviceKeyVerifier,
+  mayWrite,
+  parseSources,
+  parseToken,
+} from './device-keys';
 
 describe('parseToken', () => {
   const secret = randomBytes(32).toString('base64url');
@@ -59,8 +66,14 @@ describe('device keys in a live Redis', () => {
     const secret = parseToken(token)!.secret;
     const stored = await client.hGet(keys.deviceKeys, 'dev-1');
     expect(stored).not.toContain(secret);
-    expect(JSON.parse(stored!)).toEqual({ secretSha256: expect.any(String), sources: ['a', 'b'], createdAt: '2026-03-01T00:00:00.000Z' });
-    expect(await store.list()).toEqual([{ keyId: 'dev-1', sources: ['a', 'b'], createdAt: '2026-03-01T00:00:00.000Z' }]);
+    expect(JSON.parse(stored!)).toEqual({
+      secretSha256: expect.any(String),
+      sources: ['a', 'b'],
+      createdAt: '2026-03-01T00:00:00.000Z',
+    });
+    expect(await store.list()).toEqual([
+      { keyId: 'dev-1', sources: ['a', 'b'], createdAt: '2026-03-01T00:00:00.000Z' },
+    ]);
   });
 
   it('refuses to replace a key, and bad ids or sources', async () => {

@@ -42,7 +42,14 @@ export function isValidKeyId(keyId: string): boolean {
 
 /** A comma-separated source list as a key's sources. */
 export function parseSources(list: string): string[] {
-  const sources = [...new Set(list.split(',').map((source) => source.trim()).filter((source) => source !== ''))];
+  const sources = [
+    ...new Set(
+      list
+        .split(',')
+        .map((source) => source.trim())
+        .filter((source) => source !== ''),
+    ),
+  ];
   checkSources(sources);
   return sources;
 }
@@ -108,7 +115,11 @@ export class DeviceKeyStore {
     if (!isValidKeyId(keyId)) throw new Error(`key id must be 1 to 64 of A-Z a-z 0-9 _ -, got "${keyId}"`);
     checkSources(sources);
     const secret = randomBytes(SECRET_BYTES).toString('base64url');
-    const record: StoredRecord = { secretSha256: sha256(secret).toString('base64url'), sources, createdAt: now.toISOString() };
+    const record: StoredRecord = {
+      secretSha256: sha256(secret).toString('base64url'),
+      sources,
+      createdAt: now.toISOString(),
+    };
     const added = await this.client.hSetNX(this.keys.deviceKeys, keyId, JSON.stringify(record));
     if (!added) throw new DeviceKeyExistsError(keyId);
     return `${keyId}.${secret}`;

@@ -6,11 +6,21 @@ import { chargeRateLimit, rateLimitArguments } from './rate-limit';
 
 describe('rateLimitArguments', () => {
   it('passes the emission interval in microseconds, the burst, then one cost per bucket', () => {
-    expect(rateLimitArguments([{ key: 'a', cost: 3 }, { key: 'b', cost: 1 }], { eventsPerSecond: 4, burst: 10 })).toEqual({
+    expect(
+      rateLimitArguments(
+        [
+          { key: 'a', cost: 3 },
+          { key: 'b', cost: 1 },
+        ],
+        { eventsPerSecond: 4, burst: 10 },
+      ),
+    ).toEqual({
       keys: ['a', 'b'],
       args: ['250000', '10', '3', '1'],
     });
-    expect(rateLimitArguments([{ key: 'a', cost: 1 }], { eventsPerSecond: 3, burst: 1 }).args[0]).toBe(String(1_000_000 / 3));
+    expect(rateLimitArguments([{ key: 'a', cost: 1 }], { eventsPerSecond: 3, burst: 1 }).args[0]).toBe(
+      String(1_000_000 / 3),
+    );
   });
 });
 
@@ -38,7 +48,16 @@ describe('chargeRateLimit against a live Redis', () => {
     const full = `${prefix}:full`;
     const idle = `${prefix}:idle`;
     expect(await chargeRateLimit(client, [{ key: full, cost: 5 }], limit)).toBe(0);
-    expect(await chargeRateLimit(client, [{ key: idle, cost: 5 }, { key: full, cost: 1 }], limit)).toBeGreaterThan(0);
+    expect(
+      await chargeRateLimit(
+        client,
+        [
+          { key: idle, cost: 5 },
+          { key: full, cost: 1 },
+        ],
+        limit,
+      ),
+    ).toBeGreaterThan(0);
     expect(await client.exists(idle)).toBe(0);
     expect(await chargeRateLimit(client, [{ key: idle, cost: 5 }], limit)).toBe(0);
   });

@@ -19,7 +19,11 @@ export interface RateLimitCharge {
 export function rateLimitArguments(charges: readonly RateLimitCharge[], limit: RateLimit) {
   return {
     keys: charges.map((charge) => charge.key),
-    args: [String(1_000_000 / limit.eventsPerSecond), String(limit.burst), ...charges.map((charge) => String(charge.cost))],
+    args: [
+      String(1_000_000 / limit.eventsPerSecond),
+      String(limit.burst),
+      ...charges.map((charge) => String(charge.cost)),
+    ],
   };
 }
 
@@ -29,7 +33,11 @@ export function rateLimitArguments(charges: readonly RateLimitCharge[], limit: R
  * charged), else to the milliseconds to wait before the same request would be admitted; a refused
  * request charges nothing. A cost above the burst is never admitted: callers refuse it first.
  */
-export async function chargeRateLimit(client: RedisClient, charges: readonly RateLimitCharge[], limit: RateLimit): Promise<number> {
+export async function chargeRateLimit(
+  client: RedisClient,
+  charges: readonly RateLimitCharge[],
+  limit: RateLimit,
+): Promise<number> {
   if (charges.length === 0) return 0;
   const call = rateLimitArguments(charges, limit);
   return Number(await rateLimitScript.run(client, call.keys, call.args));

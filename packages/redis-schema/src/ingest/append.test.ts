@@ -13,9 +13,21 @@ describe('appendArguments', () => {
     expect(appendArguments(keys, events, options)).toEqual({
       keys: ['events', 'events:idempotency:e-1'],
       args: [
-        'workers', '1000', '60000',
-        '0', 'a', 'm', '1.5', '2026-01-01T00:00:00.000Z', '',
-        '2', 'b', 'm', '-2', '2026-01-01T00:00:01.000Z', 'e-1',
+        'workers',
+        '1000',
+        '60000',
+        '0',
+        'a',
+        'm',
+        '1.5',
+        '2026-01-01T00:00:00.000Z',
+        '',
+        '2',
+        'b',
+        'm',
+        '-2',
+        '2026-01-01T00:00:01.000Z',
+        'e-1',
       ],
     });
   });

@@ -49,7 +49,8 @@ async function runAppendScript(client: RedisClient, call: AppendCall): Promise<[
   try {
     return (await appendScript.run(client, call.keys, call.args)) as [string[], number[]];
   } catch (error) {
-    if (redisErrorCode(error) === 'BACKPRESSURE') throw new BackpressureError(Number((error as Error).message.split(' ')[1]));
+    if (redisErrorCode(error) === 'BACKPRESSURE')
+      throw new BackpressureError(Number((error as Error).message.split(' ')[1]));
     throw error;
   }
 }
@@ -95,7 +96,10 @@ export class PartialAppendError extends Error {
 }
 
 /** The positions of a batch's events grouped by their source's partition, in batch order within each. */
-export function groupByPartition(keys: Pick<Keys, 'partitionFor'>, events: readonly TelemetryEvent[]): Map<StreamPartition, number[]> {
+export function groupByPartition(
+  keys: Pick<Keys, 'partitionFor'>,
+  events: readonly TelemetryEvent[],
+): Map<StreamPartition, number[]> {
   const positionsByPartition = new Map<StreamPartition, number[]>();
   events.forEach((event, position) => {
     const partition = keys.partitionFor(event.source);
@@ -126,7 +130,14 @@ export async function appendToPartitions(
     await Promise.all(groups.map(([partition]) => checkBacklog(client, partition, options)));
   }
   const outcomes = await Promise.allSettled(
-    groups.map(([partition, positions]) => appendEvents(client, partition, positions.map((position) => events[position]!), options)),
+    groups.map(([partition, positions]) =>
+      appendEvents(
+        client,
+        partition,
+        positions.map((position) => events[position]!),
+        options,
+      ),
+    ),
   );
   const results = new Array<AppendedEvent | undefined>(events.length).fill(undefined);
   const failures: PartitionFailure[] = [];

@@ -43,7 +43,18 @@ describe('rangeAcrossSources', () => {
 
   it('reads every source of the metric with the aggregation and reduces each bucket', async () => {
     const store = await createRollupStore(client, config);
-    const written = { a: [[1_000, 2], [2_000, 4], [61_000, 10]], b: [[30_000, 6], [125_000, 1]], c: [[119_000, -3]] } as const;
+    const written = {
+      a: [
+        [1_000, 2],
+        [2_000, 4],
+        [61_000, 10],
+      ],
+      b: [
+        [30_000, 6],
+        [125_000, 1],
+      ],
+      c: [[119_000, -3]],
+    } as const;
     await store.addSamples(
       Object.entries(written).flatMap(([source, samples]) =>
         samples.map(([timestampMs, value]) => ({ metric: 'load', source, timestampMs, value })),
@@ -58,12 +69,29 @@ describe('rangeAcrossSources', () => {
       sum: points([0, 4 + 6], [60_000, 10 + -3], [120_000, 1]),
     };
     for (const reduce of SOURCE_REDUCERS) {
-      const query = { fromMs: 0, toMs: 180_000, limit: 10, aggregation: { type: 'max', bucketMs: 60_000 } as const, reduce };
-      expect(await rangeAcrossSources(client, keys, store, 'load', query)).toEqual({ sources: 3, points: expected[reduce] });
+      const query = {
+        fromMs: 0,
+        toMs: 180_000,
+        limit: 10,
+        aggregation: { type: 'max', bucketMs: 60_000 } as const,
+        reduce,
+      };
+      expect(await rangeAcrossSources(client, keys, store, 'load', query)).toEqual({
+        sources: 3,
+        points: expected[reduce],
+      });
     }
-    const firstTwo = { fromMs: 0, toMs: 180_000, limit: 2, aggregation: { type: 'max', bucketMs: 60_000 } as const, reduce: 'sum' as const };
+    const firstTwo = {
+      fromMs: 0,
+      toMs: 180_000,
+      limit: 2,
+      aggregation: { type: 'max', bucketMs: 60_000 } as const,
+      reduce: 'sum' as const,
+    };
     expect((await rangeAcrossSources(client, keys, store, 'load', firstTwo)).points).toEqual(expected.sum.slice(0, 2));
-    await expect(rangeAcrossSources(client, keys, store, 'load', { ...firstTwo, maxSources: 2 })).rejects.toThrow(TooManySourcesError);
+    await expect(rangeAcrossSources(client, keys, store, 'load', { ...firstTwo, maxSources: 2 })).rejects.toThrow(
+      TooManySourcesError,
+    );
     expect(await rangeAcrossSources(client, keys, store, 'none', firstTwo)).toEqual({ sources: 0, points: [] });
   });
 
@@ -75,7 +103,13 @@ describe('rangeAcrossSources', () => {
         .map((args) => client.sendCommand(args)),
     );
     const store = await createRollupStore(client, config);
-    const query = { fromMs: 0, toMs: 1, limit: 1, aggregation: { type: 'avg', bucketMs: 1 } as const, reduce: 'avg' as const };
+    const query = {
+      fromMs: 0,
+      toMs: 1,
+      limit: 1,
+      aggregation: { type: 'avg', bucketMs: 1 } as const,
+      reduce: 'avg' as const,
+    };
     expect(await rangeAcrossSources(client, keys, store, 'wide', query)).toEqual({ sources, points: [] });
   });
 });

@@ -104,7 +104,9 @@ export async function rangeAcrossSources(
   const series = await allSeriesOf(client, keys, metric, maxSources);
   const reducer = new PerTimestampReducer(reduce, rangeQuery.limit);
   for (let start = 0; start < series.length; start += CONCURRENT_RANGES) {
-    const ranges = await Promise.all(series.slice(start, start + CONCURRENT_RANGES).map((id) => store.range(id, rangeQuery)));
+    const ranges = await Promise.all(
+      series.slice(start, start + CONCURRENT_RANGES).map((id) => store.range(id, rangeQuery)),
+    );
     for (const points of ranges) reducer.add(points);
   }
   return { sources: series.length, points: reducer.points() };

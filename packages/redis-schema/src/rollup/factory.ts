@@ -8,7 +8,10 @@ import { TimeSeriesRollupStore } from './timeseries/timeseries-store';
 
 export { hasTimeSeriesModule };
 
-export async function chooseBackend(client: RedisClient, choice: PipelineConfig['rollupBackend']): Promise<RollupBackend> {
+export async function chooseBackend(
+  client: RedisClient,
+  choice: PipelineConfig['rollupBackend'],
+): Promise<RollupBackend> {
   if (choice !== 'auto') return choice;
   return (await hasTimeSeriesModule(client)) ? 'timeseries' : 'native';
 }

@@ -31,7 +31,10 @@ export function readLatest(
 ): Promise<SeriesLatest[]> {
   return Promise.all(
     series.map(async (id) => {
-      const [raw, ...rollups] = await Promise.all([newestPoint(keys.raw(id)), ...tiers.map((tier) => newestPoint(keys.rollup(id, tier)))]);
+      const [raw, ...rollups] = await Promise.all([
+        newestPoint(keys.raw(id)),
+        ...tiers.map((tier) => newestPoint(keys.rollup(id, tier))),
+      ]);
       return { raw: raw ?? null, rollups };
     }),
   );

@@ -45,12 +45,19 @@
   }
 
   const query = (params) =>
-    new URLSearchParams(Object.entries(params).filter(([, value]) => value !== undefined && value !== null && value !== '')).toString();
+    new URLSearchParams(
+      Object.entries(params).filter(([, value]) => value !== undefined && value !== null && value !== ''),
+    ).toString();
 
   const segment = (name) => encodeURIComponent(name);
 
   function formatDuration(ms) {
-    const units = [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1_000]];
+    const units = [
+      ['d', 86_400_000],
+      ['h', 3_600_000],
+      ['m', 60_000],
+      ['s', 1_000],
+    ];
     for (const [unit, size] of units) if (ms % size === 0) return `${ms / size}${unit}`;
     return `${ms}ms`;
   }
@@ -75,7 +82,8 @@
     showRedis(redis);
     const previous = state.lastCounters;
     if (previous !== null && counters.readAtMs > previous.readAtMs) {
-      dashboard.rate = ((counters.entriesAdded - previous.entriesAdded) * 1000) / (counters.readAtMs - previous.readAtMs);
+      dashboard.rate =
+        ((counters.entriesAdded - previous.entriesAdded) * 1000) / (counters.readAtMs - previous.readAtMs);
     }
     state.lastCounters = counters;
     const queue = summary.queue;
@@ -88,7 +96,9 @@
     const rate = $('queue-rate');
     rate.dataset.value = dashboard.rate === null ? '' : String(dashboard.rate);
     rate.textContent = dashboard.rate === null ? '–' : decimal.format(dashboard.rate);
-    $('queue-dead').closest('.card').classList.toggle('alert', queue.dead_lettered > 0);
+    $('queue-dead')
+      .closest('.card')
+      .classList.toggle('alert', queue.dead_lettered > 0);
   }
 
   // An evicting policy can delete accepted events: the card says so in red, whatever the memory use.
@@ -98,7 +108,10 @@
     memory.dataset.value = share === null ? '' : String(share);
     memory.textContent = share === null ? 'no limit' : `${Math.round(share * 100)} %`;
     const policy = $('redis-policy');
-    policy.textContent = redis.evictionRisk === 'none' ? `${redis.maxmemoryPolicy}` : `${redis.maxmemoryPolicy}: may delete ${redis.evictionRisk === 'any-key' ? 'events' : 'idempotency keys'}`;
+    policy.textContent =
+      redis.evictionRisk === 'none'
+        ? `${redis.maxmemoryPolicy}`
+        : `${redis.maxmemoryPolicy}: may delete ${redis.evictionRisk === 'any-key' ? 'events' : 'idempotency keys'}`;
     memory.closest('.card').classList.toggle('alert', redis.evictionRisk !== 'none' || (share !== null && share > 0.8));
   }
 
@@ -122,9 +135,14 @@
     }
     // A name typed alone matches as a prefix; with both typed the metric is exact, since one
     // index range cannot answer two prefixes.
-    const filter = metric !== '' && source !== '' ? { metric, sourcePrefix: source } : { metricPrefix: metric, sourcePrefix: source };
+    const filter =
+      metric !== '' && source !== ''
+        ? { metric, sourcePrefix: source }
+        : { metricPrefix: metric, sourcePrefix: source };
     const [body, metricExists] = await Promise.all([
-      getJson(`/api/ingest/series?${query({ ...filter, limit: SERIES_PAGE, cursor: append ? state.seriesCursor : undefined })}`),
+      getJson(
+        `/api/ingest/series?${query({ ...filter, limit: SERIES_PAGE, cursor: append ? state.seriesCursor : undefined })}`,
+      ),
       metric !== '' && source === '' && !append
         ? getJson(`/api/ingest/series?${query({ metric, limit: 1 })}`).then((exact) => exact.series.length > 0)
         : undefined,
@@ -172,16 +190,24 @@
   }
 
   const selectionKey = (selection) =>
-    selection === null ? '' : selection.kind === 'series' ? `series:${selection.metric}/${selection.source}` : `metric:${selection.metric}`;
+    selection === null
+      ? ''
+      : selection.kind === 'series'
+        ? `series:${selection.metric}/${selection.source}`
+        : `metric:${selection.metric}`;
 
-  const isSelected = (selection) => state.selection !== null && selectionKey(state.selection) === selectionKey(selection);
+  const isSelected = (selection) =>
+    state.selection !== null && selectionKey(state.selection) === selectionKey(selection);
 
   // Chart
 
   function select(selection) {
     state.selection = selection;
     for (const button of $('series-list').querySelectorAll('button')) {
-      button.classList.toggle('active', isSelected({ kind: 'series', metric: button.dataset.metric, source: button.dataset.source }));
+      button.classList.toggle(
+        'active',
+        isSelected({ kind: 'series', metric: button.dataset.metric, source: button.dataset.source }),
+      );
     }
     $('metric-overview').classList.toggle('active', selection.kind === 'metric');
     $('reduce-label').hidden = selection.kind !== 'metric';
@@ -245,7 +271,12 @@
   }
 
   function axis() {
-    return { stroke: AXIS_COLOR, grid: { stroke: GRID_COLOR, width: 1 }, ticks: { stroke: GRID_COLOR, width: 1 }, font: '12px system-ui, sans-serif' };
+    return {
+      stroke: AXIS_COLOR,
+      grid: { stroke: GRID_COLOR, width: 1 },
+      ticks: { stroke: GRID_COLOR, width: 1 },
+      font: '12px system-ui, sans-serif',
+    };
   }
 
   function draw(selection, range, lines) {
@@ -280,7 +311,9 @@
     if (selection.kind === 'metric' && sources) {
       $('chart-subtitle').textContent = `${integer.format(sources.sources)} sources, ${state.reduce} per bucket`;
     }
-    const note = lines.map((line) => `${line.label}: ${line.error ? line.error : `${integer.format(line.points.length)} points`}`);
+    const note = lines.map(
+      (line) => `${line.label}: ${line.error ? line.error : `${integer.format(line.points.length)} points`}`,
+    );
     const empty = lines.every((line) => line.points.length === 0);
     $('chart-note').textContent = (empty ? 'No points in this range. ' : '') + note.join(' · ');
   }
@@ -350,7 +383,9 @@
       const button = event.target.closest('button');
       if (button) select({ kind: 'series', metric: button.dataset.metric, source: button.dataset.source });
     });
-    $('metric-overview').addEventListener('click', (event) => select({ kind: 'metric', metric: event.currentTarget.dataset.metric }));
+    $('metric-overview').addEventListener('click', (event) =>
+      select({ kind: 'metric', metric: event.currentTarget.dataset.metric }),
+    );
     $('reduce').addEventListener('change', (event) => {
       state.reduce = event.target.value;
       refreshChart().catch(showError);
@@ -363,7 +398,8 @@
       refreshChart().catch(showError);
     });
     new ResizeObserver(() => {
-      if (dashboard.chart !== null) dashboard.chart.setSize({ width: Math.max(300, $('chart').clientWidth), height: CHART_HEIGHT });
+      if (dashboard.chart !== null)
+        dashboard.chart.setSize({ width: Math.max(300, $('chart').clientWidth), height: CHART_HEIGHT });
     }).observe($('chart'));
     loadSeries(false).catch(showError);
     tick();

@@ -34,10 +34,27 @@ describe('keySlot', () => {
 
     it('agrees for plain keys, hash tags, empty and unclosed tags, and non-ASCII keys', async () => {
       const keys = [
-        '', 'a', 'foo', 'bar', 'hello', '123456789',
-        'series:{temp:sensor-1}:raw', 'series:{temp:sensor-1}:max:3600000', 'test:abc:{m0:device-17}:raw',
-        '{user1000}.following', 'foo{}{bar}', 'foo{{bar}}zap', 'foo{bar}{zap}', '{', '}', '{}', 'x{y', 'x}y{z}',
-        'température:{capteur-é}', '設備:{温度}', '\u{1F321}{\u{1F525}}',
+        '',
+        'a',
+        'foo',
+        'bar',
+        'hello',
+        '123456789',
+        'series:{temp:sensor-1}:raw',
+        'series:{temp:sensor-1}:max:3600000',
+        'test:abc:{m0:device-17}:raw',
+        '{user1000}.following',
+        'foo{}{bar}',
+        'foo{{bar}}zap',
+        'foo{bar}{zap}',
+        '{',
+        '}',
+        '{}',
+        'x{y',
+        'x}y{z}',
+        'température:{capteur-é}',
+        '設備:{温度}',
+        '\u{1F321}{\u{1F525}}',
         ...Array.from({ length: 200 }, (_, i) => `series:{m${i % 7}:device-${i * 7919}}:raw`),
       ];
       const slots = await Promise.all(keys.map((key) => client.sendCommand(['CLUSTER', 'KEYSLOT', key])));

@@ -10,7 +10,12 @@ import { MAX_SAMPLES_PER_CALL, NativeRollupStore, type SeriesGrouping } from './
 describe('NativeRollupStore', () => {
   const series = { metric: 'temp', source: 'sensor-1' };
 
-  function storeFor(client: RedisClient, url: string, rawRetentionMs: number, { rollups = '1m:avg', groupBy }: { rollups?: string; groupBy?: SeriesGrouping } = {}) {
+  function storeFor(
+    client: RedisClient,
+    url: string,
+    rawRetentionMs: number,
+    { rollups = '1m:avg', groupBy }: { rollups?: string; groupBy?: SeriesGrouping } = {},
+  ) {
     const config = isolatedConfig(url, { INGEST_ROLLUPS: rollups });
     const keys = createKeys(config.keys);
     return { keys, store: new NativeRollupStore(client, { keys, rawRetentionMs, tiers: config.rollupTiers, groupBy }) };
@@ -26,7 +31,11 @@ describe('NativeRollupStore', () => {
       await store.bootstrap();
       await store.addSamples([0, 1000, 2000, 17_000].map((timestampMs) => ({ ...series, timestampMs, value: 1 })));
       // The newest moved from 2000 to 17000 past a sixteenth of the retention, so 0 went.
-      expect(await client.sendCommand(['ZRANGE', keys.raw(series), '0', '-1'])).toEqual(['1000:1', '2000:1', '17000:1']);
+      expect(await client.sendCommand(['ZRANGE', keys.raw(series), '0', '-1'])).toEqual([
+        '1000:1',
+        '2000:1',
+        '17000:1',
+      ]);
       await store.addSamples([{ ...series, timestampMs: 40_000, value: 2 }]);
       expect(await client.sendCommand(['ZRANGE', keys.raw(series), '0', '-1'])).toEqual(['40000:2']);
     });
@@ -38,7 +47,9 @@ describe('NativeRollupStore', () => {
       batch.push({ ...series, timestampMs: 3_600_000, value: -1 });
       expect(await store.addSamples(batch)).toEqual(Array(batch.length).fill({ ok: true }));
       const everything = { fromMs: 0, toMs: 10_000_000, limit: 10_000 };
-      expect(await store.range(series, everything)).toEqual(batch.map(({ timestampMs, value }) => ({ timestampMs, value })));
+      expect(await store.range(series, everything)).toEqual(
+        batch.map(({ timestampMs, value }) => ({ timestampMs, value })),
+      );
       expect((await store.latest([series]))[0]!.rollups).toEqual([{ timestampMs: 0, value: 5_000 }]);
     });
 
@@ -52,7 +63,9 @@ describe('NativeRollupStore', () => {
           timestampMs: 100_000 * round + (i % 4 === 3 ? 1000 : (i * 997) % 70_000),
           value: (i * round) / 8,
         }));
-      const stores = (['batch', 'slot'] as const).map((groupBy) => storeFor(client, testRedisUrl(), 30_000, { rollups, groupBy }).store);
+      const stores = (['batch', 'slot'] as const).map(
+        (groupBy) => storeFor(client, testRedisUrl(), 30_000, { rollups, groupBy }).store,
+      );
       const outcomes = await Promise.all(
         stores.map(async (store) => {
           const results = [];
@@ -62,7 +75,9 @@ describe('NativeRollupStore', () => {
           const ranges = await Promise.all(
             ids.flatMap((id) => [
               store.range(id, everything),
-              ...store.tiers.map((tier) => store.range(id, { ...everything, aggregation: { type: tier.aggregation, bucketMs: tier.bucketMs } })),
+              ...store.tiers.map((tier) =>
+                store.range(id, { ...everything, aggregation: { type: tier.aggregation, bucketMs: tier.bucketMs } }),
+              ),
             ]),
           );
           return { results, ranges, latest: await store.latest(ids) };
@@ -96,12 +111,21 @@ describe('NativeRollupStore', () => {
     }
     // Names far apart, so that some of the 900 series share a slot (CRC16 parts names that differ in a byte or two).
     const spread = (count: number): Sample[] =>
-      Array.from({ length: count }, (_, i) => ({ metric: 'temp', source: `device-${((i % 900) * 2_654_435_761) % 1e9}`, timestampMs: i, value: i }));
+      Array.from({ length: count }, (_, i) => ({
+        metric: 'temp',
+        source: `device-${((i % 900) * 2_654_435_761) % 1e9}`,
+        timestampMs: i,
+        value: i,
+      }));
 
     it('makes one script call per batch, of whole series and at most MAX_SAMPLES_PER_CALL samples', async () => {
       expect(await scriptCallsFor('batch', spread(MAX_SAMPLES_PER_CALL))).toBe(1);
       expect(await scriptCallsFor('batch', spread(MAX_SAMPLES_PER_CALL * 2.5))).toBe(3);
-      const oneSeries = Array.from({ length: MAX_SAMPLES_PER_CALL * 2.5 }, (_, i) => ({ ...series, timestampMs: i, value: i }));
+      const oneSeries = Array.from({ length: MAX_SAMPLES_PER_CALL * 2.5 }, (_, i) => ({
+        ...series,
+        timestampMs: i,
+        value: i,
+      }));
       expect(await scriptCallsFor('batch', oneSeries)).toBe(1);
     });
 

@@ -133,9 +133,12 @@ export class NativeRollupStore implements RollupStore {
     // Issued together, so node-redis pipelines every call and the index writes in one go.
     await Promise.all([
       ...this.scriptCalls(writes.values()).map(async (call) => {
-        for (const ordinal of (await this.evalScript(call.args)) as number[]) results[call.positions[ordinal - 1]!] = TOO_OLD;
+        for (const ordinal of (await this.evalScript(call.args)) as number[])
+          results[call.positions[ordinal - 1]!] = TOO_OLD;
       }),
-      ...unindexed.flatMap((series) => indexSeriesCommands(this.keys, series.id)).map((args) => this.client.sendCommand(args)),
+      ...unindexed
+        .flatMap((series) => indexSeriesCommands(this.keys, series.id))
+        .map((args) => this.client.sendCommand(args)),
     ]);
     for (const series of unindexed) series.indexed = true;
     return results;
@@ -229,7 +232,8 @@ export class NativeRollupStore implements RollupStore {
     const newest = await this.newestPoint(this.keys.raw(series));
     if (newest === null) return [];
     // Samples past the retention may linger until the next trim; RedisTimeSeries hides them too.
-    const fromMs = this.rawRetentionMs > 0 ? Math.max(query.fromMs, newest.timestampMs - this.rawRetentionMs) : query.fromMs;
+    const fromMs =
+      this.rawRetentionMs > 0 ? Math.max(query.fromMs, newest.timestampMs - this.rawRetentionMs) : query.fromMs;
     if (aggregation === undefined) return this.rawRange(series, fromMs, query.toMs, query.limit);
     const points = await this.rawForBuckets(series, { ...query, fromMs }, aggregation.bucketMs);
     return aggregatePoints(points, aggregation.type, aggregation.bucketMs);
@@ -269,8 +273,14 @@ export class NativeRollupStore implements RollupStore {
   private async tierRange(series: SeriesId, tier: RollupTier, query: RangeQuery): Promise<Point[]> {
     const [members, newest] = await Promise.all([
       this.client.sendCommand([
-        'ZRANGE', this.keys.rollup(series, tier), String(query.fromMs), String(query.toMs),
-        'BYSCORE', 'LIMIT', '0', String(query.limit),
+        'ZRANGE',
+        this.keys.rollup(series, tier),
+        String(query.fromMs),
+        String(query.toMs),
+        'BYSCORE',
+        'LIMIT',
+        '0',
+        String(query.limit),
       ]) as unknown as Promise<string[]>,
       this.newestPoint(this.keys.raw(series)),
     ]);

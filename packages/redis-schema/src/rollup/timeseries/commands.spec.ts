@@ -9,14 +9,31 @@ describe('TS.CREATE', () => {
         labels: { metric: 'cpu', source: 'a', kind: 'raw' },
       }),
     ).toEqual([
-      'TS.CREATE', 's:{cpu:a}:raw', 'RETENTION', '604800000', 'DUPLICATE_POLICY', 'LAST',
-      'LABELS', 'metric', 'cpu', 'source', 'a', 'kind', 'raw',
+      'TS.CREATE',
+      's:{cpu:a}:raw',
+      'RETENTION',
+      '604800000',
+      'DUPLICATE_POLICY',
+      'LAST',
+      'LABELS',
+      'metric',
+      'cpu',
+      'source',
+      'a',
+      'kind',
+      'raw',
     ]);
   });
 
   it('leaves the duplicate policy to the server when unset', () => {
     expect(tsCreate('k', { retentionMs: 0, labels: { kind: 'rollup' } })).toEqual([
-      'TS.CREATE', 'k', 'RETENTION', '0', 'LABELS', 'kind', 'rollup',
+      'TS.CREATE',
+      'k',
+      'RETENTION',
+      '0',
+      'LABELS',
+      'kind',
+      'rollup',
     ]);
   });
 });
@@ -24,7 +41,12 @@ describe('TS.CREATE', () => {
 describe('TS.CREATERULE', () => {
   it('names source, destination, then AGGREGATION type bucket without an alignment', () => {
     expect(tsCreateRule('raw', 'rollup', { type: 'avg', bucketMs: 60_000 })).toEqual([
-      'TS.CREATERULE', 'raw', 'rollup', 'AGGREGATION', 'avg', '60000',
+      'TS.CREATERULE',
+      'raw',
+      'rollup',
+      'AGGREGATION',
+      'avg',
+      '60000',
     ]);
   });
 });
@@ -56,13 +78,27 @@ describe('TS.RANGE', () => {
 
   it('puts LATEST before COUNT', () => {
     expect(tsRange('rollup', 60_000, 180_000, { latest: true, count: 5 })).toEqual([
-      'TS.RANGE', 'rollup', '60000', '180000', 'LATEST', 'COUNT', '5',
+      'TS.RANGE',
+      'rollup',
+      '60000',
+      '180000',
+      'LATEST',
+      'COUNT',
+      '5',
     ]);
   });
 
   it('puts AGGREGATION after COUNT and sends no ALIGN, so buckets align to epoch 0', () => {
     expect(tsRange('raw', 1_000, 9_000, { count: 10, aggregation: { type: 'max', bucketMs: 2_000 } })).toEqual([
-      'TS.RANGE', 'raw', '1000', '9000', 'COUNT', '10', 'AGGREGATION', 'max', '2000',
+      'TS.RANGE',
+      'raw',
+      '1000',
+      '9000',
+      'COUNT',
+      '10',
+      'AGGREGATION',
+      'max',
+      '2000',
     ]);
   });
 
@@ -83,8 +119,23 @@ describe('TS.MRANGE', () => {
         withLabels: true,
       }),
     ).toEqual([
-      'TS.MRANGE', '0', '60000', 'LATEST', 'WITHLABELS', 'COUNT', '3', 'AGGREGATION', 'sum', '1000',
-      'FILTER', 'metric=cpu', 'kind=raw', 'GROUPBY', 'metric', 'REDUCE', 'avg',
+      'TS.MRANGE',
+      '0',
+      '60000',
+      'LATEST',
+      'WITHLABELS',
+      'COUNT',
+      '3',
+      'AGGREGATION',
+      'sum',
+      '1000',
+      'FILTER',
+      'metric=cpu',
+      'kind=raw',
+      'GROUPBY',
+      'metric',
+      'REDUCE',
+      'avg',
     ]);
   });
 

@@ -35,7 +35,11 @@ export function tsCreate(key: string, { retentionMs, duplicatePolicy, labels }: 
 }
 
 /** `TS.CREATERULE sourceKey destKey AGGREGATION aggregator bucketDuration`, buckets aligned to epoch 0. */
-export function tsCreateRule(sourceKey: string, destinationKey: string, { type, bucketMs }: BucketAggregation): string[] {
+export function tsCreateRule(
+  sourceKey: string,
+  destinationKey: string,
+  { type, bucketMs }: BucketAggregation,
+): string[] {
   return ['TS.CREATERULE', sourceKey, destinationKey, 'AGGREGATION', type, String(bucketMs)];
 }
 
@@ -102,10 +106,13 @@ export interface MRangeOptions extends RangeOptions {
  * `TS.MRANGE fromTimestamp toTimestamp [LATEST] [WITHLABELS] [COUNT count] [AGGREGATION aggregator bucketDuration]
  * FILTER filterExpr... [GROUPBY label REDUCE reducer]`: FILTER follows every option, GROUPBY follows FILTER.
  */
-export function tsMRange(fromMs: number, toMs: number, { filter, groupBy, withLabels, ...options }: MRangeOptions): string[] {
+export function tsMRange(
+  fromMs: number,
+  toMs: number,
+  { filter, groupBy, withLabels, ...options }: MRangeOptions,
+): string[] {
   const labelOptions = withLabels ? ['WITHLABELS'] : [];
   const args = ['TS.MRANGE', String(fromMs), String(toMs), ...rangeOptions(options, labelOptions), 'FILTER', ...filter];
   if (groupBy !== undefined) args.push('GROUPBY', groupBy.label, 'REDUCE', groupBy.reducer);
   return args;
 }
-

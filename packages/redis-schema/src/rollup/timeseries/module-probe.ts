@@ -17,7 +17,8 @@ export async function hasTimeSeriesModule(client: RedisClient): Promise<boolean>
     return true;
   } catch (error) {
     if (redisErrorReason(error)?.startsWith('unknown command')) return false;
-    if (isTimeSeriesError(error, TIME_SERIES_ERRORS.keyMissing) || classifyRedisError(error) === 'wrongtype') return true;
+    if (isTimeSeriesError(error, TIME_SERIES_ERRORS.keyMissing) || classifyRedisError(error) === 'wrongtype')
+      return true;
     throw error;
   }
 }

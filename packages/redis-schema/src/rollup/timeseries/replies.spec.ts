@@ -17,8 +17,15 @@ describe('isTimeSeriesError', () => {
   });
 
   it('refuses other texts, near misses and errors that are no Redis reply', () => {
-    expect(isTimeSeriesError(new SimpleError('ERR TSDB: key already exists'), TIME_SERIES_ERRORS.ruleExists)).toBe(false);
-    expect(isTimeSeriesError(new SimpleError('ERR TSDB: the destination key already has a dst rule'), TIME_SERIES_ERRORS.ruleExists)).toBe(false);
+    expect(isTimeSeriesError(new SimpleError('ERR TSDB: key already exists'), TIME_SERIES_ERRORS.ruleExists)).toBe(
+      false,
+    );
+    expect(
+      isTimeSeriesError(
+        new SimpleError('ERR TSDB: the destination key already has a dst rule'),
+        TIME_SERIES_ERRORS.ruleExists,
+      ),
+    ).toBe(false);
     expect(isTimeSeriesError(new Error('ERR TSDB: key already exists'), TIME_SERIES_ERRORS.keyExists)).toBe(false);
     expect(isTimeSeriesError(1000, TIME_SERIES_ERRORS.notASeries)).toBe(false);
   });
@@ -59,7 +66,13 @@ describe('TS.GET replies', () => {
 
 describe('TS.RANGE replies', () => {
   it('reads timestamp-value pairs in order', () => {
-    expect(parseSamples([[0, '26.666666666666668'], [60_000, '100'], [120_000, '1E-1']])).toEqual([
+    expect(
+      parseSamples([
+        [0, '26.666666666666668'],
+        [60_000, '100'],
+        [120_000, '1E-1'],
+      ]),
+    ).toEqual([
       { timestampMs: 0, value: 26.666666666666668 },
       { timestampMs: 60_000, value: 100 },
       { timestampMs: 120_000, value: 0.1 },
@@ -89,15 +102,25 @@ describe('TS.MRANGE GROUPBY replies', () => {
     const withLabels = [
       [
         'metric=cpu',
-        [['metric', 'cpu'], ['__reducer__', 'max'], ['__source__', 'a,b']],
-        [[1_000, '120'], [1_010, '1.5E1']],
+        [
+          ['metric', 'cpu'],
+          ['__reducer__', 'max'],
+          ['__source__', 'a,b'],
+        ],
+        [
+          [1_000, '120'],
+          [1_010, '1.5E1'],
+        ],
       ],
     ];
     expect(parseGroupedRange(withLabels)).toEqual([
       {
         group: 'metric=cpu',
         labels: { metric: 'cpu', __reducer__: 'max', __source__: 'a,b' },
-        points: [{ timestampMs: 1_000, value: 120 }, { timestampMs: 1_010, value: 15 }],
+        points: [
+          { timestampMs: 1_000, value: 120 },
+          { timestampMs: 1_010, value: 15 },
+        ],
       },
     ]);
     expect(parseGroupedRange([['metric=mem', [], []]])).toEqual([{ group: 'metric=mem', labels: {}, points: [] }]);

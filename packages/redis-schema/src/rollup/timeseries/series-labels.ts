@@ -63,7 +63,10 @@ export interface MetricRangeQuery {
  * One metric across all its sources, reduced to a single series (TS.MRANGE ... GROUPBY metric).
  * WITHLABELS makes the group report the keys it reduced in its `__source__` label.
  */
-export function metricRangeAcrossSources(deployment: string, { metric, fromMs, toMs, reducer, ...options }: MetricRangeQuery): string[] {
+export function metricRangeAcrossSources(
+  deployment: string,
+  { metric, fromMs, toMs, reducer, ...options }: MetricRangeQuery,
+): string[] {
   return tsMRange(fromMs, toMs, {
     ...options,
     withLabels: true,

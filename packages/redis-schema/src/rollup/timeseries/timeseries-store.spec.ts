@@ -34,38 +34,87 @@ describe('series creation', () => {
     expect(seriesCreationCommands(options, series)).toEqual([
       {
         args: [
-          'TS.CREATE', 'telemetry:series:{cpu:sensor-7}:raw', 'RETENTION', '604800000', 'DUPLICATE_POLICY', 'LAST',
-          'LABELS', 'metric', 'cpu', 'source', 'sensor-7', 'kind', 'raw', 'deployment', 'telemetry:metrics',
+          'TS.CREATE',
+          'telemetry:series:{cpu:sensor-7}:raw',
+          'RETENTION',
+          '604800000',
+          'DUPLICATE_POLICY',
+          'LAST',
+          'LABELS',
+          'metric',
+          'cpu',
+          'source',
+          'sensor-7',
+          'kind',
+          'raw',
+          'deployment',
+          'telemetry:metrics',
         ],
         alreadyDone: TIME_SERIES_ERRORS.keyExists,
       },
       {
         args: [
-          'TS.CREATE', 'telemetry:series:{cpu:sensor-7}:avg:60000', 'RETENTION', '2592000000',
-          'LABELS', 'metric', 'cpu', 'source', 'sensor-7', 'kind', 'rollup', 'aggregation', 'avg', 'bucket_ms', '60000',
-          'deployment', 'telemetry:metrics',
+          'TS.CREATE',
+          'telemetry:series:{cpu:sensor-7}:avg:60000',
+          'RETENTION',
+          '2592000000',
+          'LABELS',
+          'metric',
+          'cpu',
+          'source',
+          'sensor-7',
+          'kind',
+          'rollup',
+          'aggregation',
+          'avg',
+          'bucket_ms',
+          '60000',
+          'deployment',
+          'telemetry:metrics',
         ],
         alreadyDone: TIME_SERIES_ERRORS.keyExists,
       },
       {
         args: [
-          'TS.CREATE', 'telemetry:series:{cpu:sensor-7}:max:3600000', 'RETENTION', '0',
-          'LABELS', 'metric', 'cpu', 'source', 'sensor-7', 'kind', 'rollup', 'aggregation', 'max', 'bucket_ms', '3600000',
-          'deployment', 'telemetry:metrics',
+          'TS.CREATE',
+          'telemetry:series:{cpu:sensor-7}:max:3600000',
+          'RETENTION',
+          '0',
+          'LABELS',
+          'metric',
+          'cpu',
+          'source',
+          'sensor-7',
+          'kind',
+          'rollup',
+          'aggregation',
+          'max',
+          'bucket_ms',
+          '3600000',
+          'deployment',
+          'telemetry:metrics',
         ],
         alreadyDone: TIME_SERIES_ERRORS.keyExists,
       },
       {
         args: [
-          'TS.CREATERULE', 'telemetry:series:{cpu:sensor-7}:raw', 'telemetry:series:{cpu:sensor-7}:avg:60000',
-          'AGGREGATION', 'avg', '60000',
+          'TS.CREATERULE',
+          'telemetry:series:{cpu:sensor-7}:raw',
+          'telemetry:series:{cpu:sensor-7}:avg:60000',
+          'AGGREGATION',
+          'avg',
+          '60000',
         ],
         alreadyDone: TIME_SERIES_ERRORS.ruleExists,
       },
       {
         args: [
-          'TS.CREATERULE', 'telemetry:series:{cpu:sensor-7}:raw', 'telemetry:series:{cpu:sensor-7}:max:3600000',
-          'AGGREGATION', 'max', '3600000',
+          'TS.CREATERULE',
+          'telemetry:series:{cpu:sensor-7}:raw',
+          'telemetry:series:{cpu:sensor-7}:max:3600000',
+          'AGGREGATION',
+          'max',
+          '3600000',
         ],
         alreadyDone: TIME_SERIES_ERRORS.ruleExists,
       },
@@ -76,7 +125,9 @@ describe('series creation', () => {
 
   it('creates only the raw series and its index entries without tiers', () => {
     expect(seriesCreationCommands({ ...options, tiers: [] }, series).map(({ args }) => args[0])).toEqual([
-      'TS.CREATE', 'ZADD', 'ZADD',
+      'TS.CREATE',
+      'ZADD',
+      'ZADD',
     ]);
   });
 });
@@ -86,19 +137,38 @@ describe('range commands', () => {
 
   it('reads raw samples without aggregation', () => {
     expect(rangeCommand(options, series, query)).toEqual([
-      'TS.RANGE', 'telemetry:series:{cpu:sensor-7}:raw', '60000', '180000', 'COUNT', '50',
+      'TS.RANGE',
+      'telemetry:series:{cpu:sensor-7}:raw',
+      '60000',
+      '180000',
+      'COUNT',
+      '50',
     ]);
   });
 
   it('reads a matching tier with LATEST, so the open bucket is included', () => {
     expect(rangeCommand(options, series, { ...query, aggregation: { type: 'avg', bucketMs: 60_000 } })).toEqual([
-      'TS.RANGE', 'telemetry:series:{cpu:sensor-7}:avg:60000', '60000', '180000', 'LATEST', 'COUNT', '50',
+      'TS.RANGE',
+      'telemetry:series:{cpu:sensor-7}:avg:60000',
+      '60000',
+      '180000',
+      'LATEST',
+      'COUNT',
+      '50',
     ]);
   });
 
   it('aggregates raw samples when no tier matches both type and bucket', () => {
     expect(rangeCommand(options, series, { ...query, aggregation: { type: 'max', bucketMs: 60_000 } })).toEqual([
-      'TS.RANGE', 'telemetry:series:{cpu:sensor-7}:raw', '60000', '180000', 'COUNT', '50', 'AGGREGATION', 'max', '60000',
+      'TS.RANGE',
+      'telemetry:series:{cpu:sensor-7}:raw',
+      '60000',
+      '180000',
+      'COUNT',
+      '50',
+      'AGGREGATION',
+      'max',
+      '60000',
     ]);
   });
 
@@ -120,8 +190,23 @@ describe('queries across sources', () => {
         reducer: 'max',
       }),
     ).toEqual([
-      'TS.MRANGE', '0', '3600000', 'WITHLABELS', 'COUNT', '60', 'AGGREGATION', 'avg', '60000',
-      'FILTER', 'metric=cpu', 'kind=raw', 'deployment=telemetry:metrics', 'GROUPBY', 'metric', 'REDUCE', 'max',
+      'TS.MRANGE',
+      '0',
+      '3600000',
+      'WITHLABELS',
+      'COUNT',
+      '60',
+      'AGGREGATION',
+      'avg',
+      '60000',
+      'FILTER',
+      'metric=cpu',
+      'kind=raw',
+      'deployment=telemetry:metrics',
+      'GROUPBY',
+      'metric',
+      'REDUCE',
+      'max',
     ]);
   });
 
@@ -135,8 +220,23 @@ describe('queries across sources', () => {
 
   it('asks the store query with its limit as COUNT and its reducer', () => {
     expect(acrossSourcesCommand(options, 'cpu', acrossQuery)).toEqual([
-      'TS.MRANGE', '60000', '240000', 'WITHLABELS', 'COUNT', '2', 'AGGREGATION', 'max', '60000',
-      'FILTER', 'metric=cpu', 'kind=raw', 'deployment=telemetry:metrics', 'GROUPBY', 'metric', 'REDUCE', 'sum',
+      'TS.MRANGE',
+      '60000',
+      '240000',
+      'WITHLABELS',
+      'COUNT',
+      '2',
+      'AGGREGATION',
+      'max',
+      '60000',
+      'FILTER',
+      'metric=cpu',
+      'kind=raw',
+      'deployment=telemetry:metrics',
+      'GROUPBY',
+      'metric',
+      'REDUCE',
+      'sum',
     ]);
   });
 
@@ -146,15 +246,30 @@ describe('queries across sources', () => {
   });
 
   const groupReply = (sourceKeys: string, samples: [number, string][]) => [
-    ['metric=cpu', [['metric', 'cpu'], ['__reducer__', 'sum'], ['__source__', sourceKeys]], samples],
+    [
+      'metric=cpu',
+      [
+        ['metric', 'cpu'],
+        ['__reducer__', 'sum'],
+        ['__source__', sourceKeys],
+      ],
+      samples,
+    ],
   ];
 
   it('counts the keys the group reduced and keeps the first `limit` points', () => {
     const keys = ['a', 'b', 'c'].map((source) => options.keys.raw({ metric: 'cpu', source })).join(',');
-    const reply = groupReply(keys, [[60_000, '3'], [120_000, '4.5E0'], [180_000, '1']]);
+    const reply = groupReply(keys, [
+      [60_000, '3'],
+      [120_000, '4.5E0'],
+      [180_000, '1'],
+    ]);
     expect(acrossSourcesResult(options, 'cpu', acrossQuery, reply)).toEqual({
       sources: 3,
-      points: [{ timestampMs: 60_000, value: 3 }, { timestampMs: 120_000, value: 4.5 }],
+      points: [
+        { timestampMs: 60_000, value: 3 },
+        { timestampMs: 120_000, value: 4.5 },
+      ],
     });
   });
 

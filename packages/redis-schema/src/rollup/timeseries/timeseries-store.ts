@@ -34,7 +34,11 @@ import {
 import { deploymentLabel, metricRangeAcrossSources, rawSeriesLabels, rollupSeriesLabels } from './series-labels';
 
 /** The TS.RANGE answering a query, or null when the answer is empty without asking. */
-export function rangeCommand({ keys, tiers }: RollupStoreOptions, series: SeriesId, query: RangeQuery): string[] | null {
+export function rangeCommand(
+  { keys, tiers }: RollupStoreOptions,
+  series: SeriesId,
+  query: RangeQuery,
+): string[] | null {
   const { fromMs, toMs, limit, aggregation } = query;
   // The module refuses COUNT 0.
   if (limit <= 0 || fromMs > toMs) return null;
@@ -46,10 +50,21 @@ export function rangeCommand({ keys, tiers }: RollupStoreOptions, series: Series
 }
 
 /** The TS.MRANGE reducing one metric across its sources, or null when the answer is empty without asking. */
-export function acrossSourcesCommand({ keys }: RollupStoreOptions, metric: string, query: AcrossSourcesQuery): string[] | null {
+export function acrossSourcesCommand(
+  { keys }: RollupStoreOptions,
+  metric: string,
+  query: AcrossSourcesQuery,
+): string[] | null {
   const { fromMs, toMs, limit, aggregation, reduce } = query;
   if (limit <= 0 || fromMs > toMs) return null;
-  return metricRangeAcrossSources(deploymentLabel(keys), { metric, fromMs, toMs, count: limit, aggregation, reducer: reduce });
+  return metricRangeAcrossSources(deploymentLabel(keys), {
+    metric,
+    fromMs,
+    toMs,
+    count: limit,
+    aggregation,
+    reducer: reduce,
+  });
 }
 
 /**
@@ -58,7 +73,12 @@ export function acrossSourcesCommand({ keys }: RollupStoreOptions, metric: strin
  * every one of them among its own first `limit` buckets. The sources are the keys listed in
  * `__source__`: names hold no comma, so every key has as many as the configured key prefix.
  */
-export function acrossSourcesResult({ keys }: RollupStoreOptions, metric: string, query: AcrossSourcesQuery, reply: unknown): AcrossSourcesRange {
+export function acrossSourcesResult(
+  { keys }: RollupStoreOptions,
+  metric: string,
+  query: AcrossSourcesQuery,
+  reply: unknown,
+): AcrossSourcesRange {
   const [group] = parseGroupedRange(reply);
   if (group === undefined) return { sources: 0, points: [] };
   const listed = group.labels.__source__;
@@ -80,17 +100,27 @@ export interface CreationCommand {
  * one compaction series per tier, the rules feeding them, and the index entries. Every step is
  * idempotent, so a tier configured later gets its series and rule on the next first sight.
  */
-export function seriesCreationCommands({ keys, rawRetentionMs, tiers }: RollupStoreOptions, series: SeriesId): CreationCommand[] {
+export function seriesCreationCommands(
+  { keys, rawRetentionMs, tiers }: RollupStoreOptions,
+  series: SeriesId,
+): CreationCommand[] {
   const deployment = deploymentLabel(keys);
   const rawKey = keys.raw(series);
   const { keyExists, ruleExists } = TIME_SERIES_ERRORS;
   return [
     {
-      args: tsCreate(rawKey, { retentionMs: rawRetentionMs, duplicatePolicy: 'LAST', labels: rawSeriesLabels(deployment, series) }),
+      args: tsCreate(rawKey, {
+        retentionMs: rawRetentionMs,
+        duplicatePolicy: 'LAST',
+        labels: rawSeriesLabels(deployment, series),
+      }),
       alreadyDone: keyExists,
     },
     ...tiers.map((tier) => ({
-      args: tsCreate(keys.rollup(series, tier), { retentionMs: tier.retentionMs, labels: rollupSeriesLabels(deployment, series, tier) }),
+      args: tsCreate(keys.rollup(series, tier), {
+        retentionMs: tier.retentionMs,
+        labels: rollupSeriesLabels(deployment, series, tier),
+      }),
       alreadyDone: keyExists,
     })),
     ...tiers.map((tier) => ({
@@ -134,13 +164,20 @@ export class TimeSeriesRollupStore implements RollupStore {
 
   async bootstrap(): Promise<void> {
     if (!(await hasTimeSeriesModule(this.client))) {
-      throw new Error('The timeseries rollup backend needs the RedisTimeSeries module (built into Redis 8); this server lacks it');
+      throw new Error(
+        'The timeseries rollup backend needs the RedisTimeSeries module (built into Redis 8); this server lacks it',
+      );
     }
   }
 
   async addSamples(samples: readonly Sample[]): Promise<WriteResult[]> {
     const results: WriteResult[] = new Array(samples.length);
-    await this.write(samples, samples.map((_, index) => index), results, true);
+    await this.write(
+      samples,
+      samples.map((_, index) => index),
+      results,
+      true,
+    );
     return results;
   }
 
@@ -166,15 +203,24 @@ export class TimeSeriesRollupStore implements RollupStore {
    * MADDs the samples at `indexes`, creating unseen series first. A series deleted behind this
    * process's back fails its element with "not a TSDB key"; it is recreated and written once more.
    */
-  private async write(samples: readonly Sample[], indexes: number[], results: WriteResult[], retryMissing: boolean): Promise<void> {
+  private async write(
+    samples: readonly Sample[],
+    indexes: number[],
+    results: WriteResult[],
+    retryMissing: boolean,
+  ): Promise<void> {
     if (indexes.length === 0) return;
-    await this.ensureSeries(indexes.map((index) => samples[index]!).filter((sample) => !this.ready.has(this.keys.raw(sample))));
+    await this.ensureSeries(
+      indexes.map((index) => samples[index]!).filter((sample) => !this.ready.has(this.keys.raw(sample))),
+    );
     const batch = indexes.map((index) => {
       const { timestampMs, value } = samples[index]!;
       return { key: this.keys.raw(samples[index]!), timestampMs, value };
     });
     const elements = new Array<unknown>(batch.length);
-    const calls = this.options.cluster ? positionsBySlot(batch.map(({ key }) => key)) : [batch.map((_, position) => position)];
+    const calls = this.options.cluster
+      ? positionsBySlot(batch.map(({ key }) => key))
+      : [batch.map((_, position) => position)];
     // Issued together, so node-redis pipelines them.
     await Promise.all(
       calls.map(async (positions) => {
