@@ -40,6 +40,49 @@ describe('NativeRollupStore', () => {
       expect(await client.sendCommand(['ZRANGE', keys.raw(series), '0', '-1'])).toEqual(['40000:2']);
     });
 
+    it('writes the buckets of series closing in step spread over half a bucket, reading alike meanwhile', async () => {
+      const { keys, store } = storeFor(client, testRedisUrl(), 0, { rollups: '1m:avg' });
+      await store.bootstrap();
+      const fleet = Array.from({ length: 400 }, (_, i) => ({ metric: 'temp', source: `in-step-${i}` }));
+      const readingsAt = (timestampMs: number) =>
+        fleet.map((id, i) => ({ ...id, timestampMs, value: i + timestampMs / 1000 }));
+      for (const timestampMs of [1_000, 30_000, 59_000]) await store.addSamples(readingsAt(timestampMs));
+      const written = async () =>
+        (
+          await Promise.all(
+            fleet.map((id) => client.sendCommand(['EXISTS', keys.rollup(id, store.tiers[0]!)]) as Promise<number>),
+          )
+        ).reduce((sum, exists) => sum + exists, 0);
+      const expected = fleet.map((_, i) => [{ timestampMs: 0, value: i + 30 }]);
+      const minuteBuckets = async () =>
+        (await store.latest(fleet)).map(({ rollups }) => rollups) as unknown as {
+          timestampMs: number;
+          value: number;
+        }[][];
+
+      // Every series' first bucket has closed; a few have waited long enough to write it.
+      await store.addSamples(readingsAt(61_000));
+      const early = await written();
+      expect(early).toBeGreaterThan(0);
+      expect(early).toBeLessThan(fleet.length / 10);
+      expect(await minuteBuckets()).toEqual(expected);
+      const avgPerMinute = { type: 'avg', bucketMs: 60_000 } as const;
+      expect(await store.range(fleet[7]!, { fromMs: 0, toMs: 59_999, limit: 5, aggregation: avgPerMinute })).toEqual([
+        { timestampMs: 0, value: 37 },
+      ]);
+
+      await store.addSamples(readingsAt(75_000));
+      const halfway = await written();
+      expect(halfway).toBeGreaterThan(fleet.length / 4);
+      expect(halfway).toBeLessThan((fleet.length * 3) / 4);
+      expect(await minuteBuckets()).toEqual(expected);
+
+      // Half a bucket on, every series has written it.
+      await store.addSamples(readingsAt(90_000));
+      expect(await written()).toBe(fleet.length);
+      expect(await minuteBuckets()).toEqual(expected);
+    });
+
     it('writes more samples of one series in one batch than one command can take', async () => {
       const { store } = storeFor(client, testRedisUrl(), 0, { rollups: '1h:count' });
       // All in one open bucket, so no bucket closes until the last sample.

@@ -20,6 +20,7 @@ import type {
   WriteResult,
 } from '../store';
 import { bucketStart, type RollupTier } from '../tiers';
+import { closeDelayMs, maxCloseDelayMs, seriesSpread, unwrittenClosedBucket } from './close-delay';
 import { keySlot } from './key-slot';
 
 const addSamplesBody = readFileSync(join(__dirname, 'lua', 'add-samples.lua'), 'utf8');
@@ -33,9 +34,10 @@ function addSamplesSource({ rawRetentionMs, tiers }: RollupStoreOptions, bucketW
     (tier) =>
       `{ aggregation = '${tier.aggregation}', width = ${bucketWidths.indexOf(tier.bucketMs) + 1}, retentionMs = ${tier.retentionMs} }`,
   );
+  const maxDelays = bucketWidths.map((width) => maxCloseDelayMs(width, rawRetentionMs));
   const config =
     `local CONFIG = { rawRetentionMs = ${rawRetentionMs}, widths = { ${bucketWidths.join(', ')} }, ` +
-    `tiers = { ${tierTables.join(', ')} } }\n`;
+    `maxDelays = { ${maxDelays.join(', ')} }, tiers = { ${tierTables.join(', ')} } }\n`;
   return config + addSamplesBody;
 }
 
@@ -78,6 +80,8 @@ interface KnownSeries {
   readonly keys: readonly string[];
   /** The script call it shares with the other series of its batch and group. */
   readonly group: number;
+  /** Picks how long after their end its buckets are written (close-delay.ts). */
+  readonly spread: number;
   indexed: boolean;
 }
 
@@ -155,7 +159,13 @@ export class NativeRollupStore implements RollupStore {
       const id = { metric, source };
       const rawKey = this.keys.raw(id);
       const keys = [rawKey, ...this.tiers.map((tier) => this.keys.rollup(id, tier))];
-      series = { id, keys, group: this.groupBy === 'slot' ? keySlot(rawKey) : 0, indexed: false };
+      series = {
+        id,
+        keys,
+        group: this.groupBy === 'slot' ? keySlot(rawKey) : 0,
+        spread: seriesSpread(rawKey),
+        indexed: false,
+      };
       bySource.set(source, series);
     }
     return series;
@@ -208,15 +218,39 @@ export class NativeRollupStore implements RollupStore {
     const positions: number[] = [];
     for (const write of writes) for (const key of write.series.keys) args.push(key);
     for (const write of writes) {
-      args.push(String(write.members.length));
+      args.push(String(write.members.length), String(write.series.spread));
       for (const member of write.members) args.push(member);
       for (const position of write.positions) positions.push(position);
     }
     return { args, positions };
   }
 
-  latest(series: readonly SeriesId[]): Promise<SeriesLatest[]> {
-    return readLatest(this.keys, this.tiers, series, (key) => this.newestPoint(key));
+  async latest(series: readonly SeriesId[]): Promise<SeriesLatest[]> {
+    const latest = await readLatest(this.keys, this.tiers, series, (key) => this.newestPoint(key));
+    return Promise.all(latest.map((one, i) => this.withUnwrittenBuckets(series[i]!, one)));
+  }
+
+  /** Each tier's newest closed bucket, aggregated from raw where add-samples.lua has not written it yet. */
+  private async withUnwrittenBuckets(series: SeriesId, latest: SeriesLatest): Promise<SeriesLatest> {
+    const { raw } = latest;
+    if (raw === null) return latest;
+    const rollups = await Promise.all(
+      latest.rollups.map(async (written, t) => {
+        const tier = this.tiers[t]!;
+        const start = this.unwrittenClosedBucket(series, tier, raw.timestampMs);
+        if (start === undefined || (written !== null && written.timestampMs >= start)) return written;
+        const samples = await this.rawRange(series, start, start + tier.bucketMs - 1);
+        return aggregatePoints(samples, tier.aggregation, tier.bucketMs)[0] ?? written;
+      }),
+    );
+    return { raw, rollups };
+  }
+
+  /** The start of the series' closed bucket of `tier` that add-samples.lua may still be waiting to write. */
+  private unwrittenClosedBucket(series: SeriesId, tier: RollupTier, newestMs: number): number | undefined {
+    const maxDelayMs = maxCloseDelayMs(tier.bucketMs, this.rawRetentionMs);
+    const delayMs = closeDelayMs(maxDelayMs, seriesSpread(this.keys.raw(series)));
+    return unwrittenClosedBucket(newestMs, tier.bucketMs, delayMs);
   }
 
   rangeAcrossSources(metric: string, query: AcrossSourcesQuery): Promise<AcrossSourcesRange> {
@@ -266,9 +300,10 @@ export class NativeRollupStore implements RollupStore {
   }
 
   /**
-   * Closed buckets from the rollup, then the open one (the newest sample's) aggregated from raw,
-   * which is what `TS.RANGE ... LATEST` answers. Should the open bucket close between the reads, it
-   * is still aggregated from the same raw samples, so it is neither lost nor counted twice.
+   * Written buckets from the rollup, then those not written yet aggregated from raw: the open one
+   * (the newest sample's), which is what `TS.RANGE ... LATEST` answers, and a closed one whose
+   * delay has not passed (add-samples.lua). Should a bucket be written between the reads, it is
+   * still aggregated from the same raw samples, so it is neither lost nor counted twice.
    */
   private async tierRange(series: SeriesId, tier: RollupTier, query: RangeQuery): Promise<Point[]> {
     const [members, newest] = await Promise.all([
@@ -287,12 +322,14 @@ export class NativeRollupStore implements RollupStore {
     const points = members.map(parseMember);
     if (newest === null || points.length >= query.limit) return points;
     const openStart = bucketStart(newest.timestampMs, tier.bucketMs);
-    const lastClosed = points[points.length - 1];
-    if (openStart < query.fromMs || openStart > query.toMs || (lastClosed && lastClosed.timestampMs >= openStart)) {
-      return points;
-    }
-    const open = await this.rawRange(series, openStart, openStart + tier.bucketMs - 1);
-    return [...points, ...aggregatePoints(open, tier.aggregation, tier.bucketMs)];
+    const lastWritten = points[points.length - 1]?.timestampMs ?? Number.NEGATIVE_INFINITY;
+    const unwritten = [this.unwrittenClosedBucket(series, tier, newest.timestampMs), openStart].filter(
+      (start): start is number =>
+        start !== undefined && start >= query.fromMs && start <= query.toMs && start > lastWritten,
+    );
+    if (unwritten.length === 0) return points;
+    const samples = await this.rawRange(series, unwritten[0]!, unwritten[unwritten.length - 1]! + tier.bucketMs - 1);
+    return [...points, ...aggregatePoints(samples, tier.aggregation, tier.bucketMs)].slice(0, query.limit);
   }
 
   /** Raw points in [fromMs, toMs], oldest first; all of them without a limit. */

@@ -1,7 +1,12 @@
 --[[
   Adds samples to any number of series and rolls them up the way RedisTimeSeries compaction rules
-  do: a bucket's aggregate is written only once a sample from a later bucket arrives, and a sample
-  at or before the newest timestamp that lands in a closed bucket recalculates that bucket.
+  do, except for when a closed bucket is written: RedisTimeSeries writes it as soon as a sample from
+  a later bucket arrives; this script waits until the series' samples have passed the bucket's end
+  by the series' own delay, up to half a bucket (CONFIG.maxDelays). Buckets are aligned to the
+  clock, so a fleet reporting in step would otherwise close every series' bucket in the same
+  moment, and that burst of reads and writes held Redis for tens of milliseconds. Until its delay
+  has passed, readers aggregate a closed bucket from the raw samples, as they do the open one. A
+  sample at or before the newest timestamp that lands in a written bucket recalculates it.
 
   The raw samples of the open bucket are its running state: closing a bucket reads them once, so
   each sample is read once more in all, and a series whose samples only append costs one ZRANGE
@@ -11,6 +16,8 @@
     local CONFIG = {
       rawRetentionMs = <ms, 0 keeps every sample>,
       widths = { <each distinct bucket width in ms> },
+      maxDelays = { <per width, the longest delay in ms: half the width, no more than the raw
+                    retention leaves after the bucket> },
       tiers = { { aggregation = '<avg|min|max|sum|count|first|last>', width = <index into widths>,
                   retentionMs = <ms, 0 keeps every bucket> }, ... },
     }
@@ -20,8 +27,9 @@
       raw series: sorted set, score = timestamp, member = "<timestamp>:<value>"
       one rollup per tier in CONFIG.tiers order: sorted set, score = bucket start,
       member = "<start>:<value>"
-    ARGV, 1 + n per series:
+    ARGV, 2 + n per series:
       n, the number of the series' samples
+      spread, 0 to 1023, which picks the series' delay: maxDelays[w] * spread / 1024, rounded down
       n samples, each as its raw member, "<timestamp>:<value>", both printed by JavaScript's
       String(number)
 
@@ -32,6 +40,7 @@
 local rawRetention = CONFIG.rawRetentionMs
 local rawTrimStep = math.max(1, math.floor(rawRetention / 16))
 local widths = CONFIG.widths
+local maxDelays = CONFIG.maxDelays
 local tiers = CONFIG.tiers
 local keysPerSeries = 1 + #tiers
 
@@ -52,8 +61,10 @@ local function memberTime(member)
   return tonumber(string.sub(member, 1, string.find(member, ':', 1, true) - 1))
 end
 
--- The series being written: its raw key, where its keys start in KEYS, and its newest timestamp.
+-- The series being written: its raw key, where its keys start in KEYS, its newest timestamp, and
+-- per width how long after a bucket's end its samples must pass before the bucket is written.
 local rawKey, firstKey, newest
+local delays = {}
 
 -- Appends wait here so that a series costs one ZADD; anything reading raw flushes them first.
 local pendingRaw, pendingCount = {}, 0
@@ -95,6 +106,9 @@ local function writeBucket(widthIndex, start, closedByAppend)
   flushRaw()
   local from = formatTimestamp(start)
   local members = redis.call('ZRANGE', rawKey, from, formatTimestamp(start + widths[widthIndex] - 1), 'BYSCORE')
+  if #members == 0 then
+    return
+  end
   local figures, min, max = { count = #members, sum = 0 }, nil, nil
   for i, member in ipairs(members) do
     local text = string.sub(member, string.find(member, ':', 1, true) + 1)
@@ -126,11 +140,17 @@ local function writeBucket(widthIndex, start, closedByAppend)
   end
 end
 
+-- Writes the buckets whose end plus delay the new sample passes and the newest did not. Only the
+-- newest's bucket and the one before can be unwritten: the delay is shorter than a bucket.
 local function append(member, at, ms)
   if newest then
     for w, width in ipairs(widths) do
       local openStart = newest - newest % width
-      if ms - ms % width > openStart then
+      local delay = delays[w]
+      if newest < openStart + delay and ms >= openStart + delay then
+        writeBucket(w, openStart - width, true)
+      end
+      if ms >= openStart + width + delay then
         writeBucket(w, openStart, true)
       end
     end
@@ -139,7 +159,7 @@ local function append(member, at, ms)
   newest = ms
 end
 
--- Closed buckets that late samples of the series landed in, recalculated once its samples are in.
+-- Written buckets that late samples of the series landed in, recalculated once its samples are in.
 local closedBuckets
 
 -- Like TS.ADD at or before the newest timestamp: replace the sample.
@@ -156,7 +176,7 @@ local function upsert(member, at, ms)
   queueRaw(at, member)
   for w, width in ipairs(widths) do
     local start = ms - ms % width
-    if start < newest - newest % width then
+    if newest >= start + width + delays[w] then
       closedBuckets = closedBuckets or {}
       closedBuckets[w .. ':' .. start] = { w, start }
     end
@@ -167,8 +187,11 @@ local refused = {}
 
 -- Writes ARGV[firstArg .. firstArg + count - 1] to the series at KEYS[firstKey]; the first of
 -- them is the call's sample number firstOrdinal + 1.
-local function addSeries(firstArg, count, firstOrdinal)
+local function addSeries(firstArg, count, firstOrdinal, spread)
   rawKey = KEYS[firstKey]
+  for w = 1, #widths do
+    delays[w] = math.floor(maxDelays[w] * spread / 1024)
+  end
   local newestMember = redis.call('ZRANGE', rawKey, -1, -1)[1]
   newest = newestMember and memberTime(newestMember)
   local previousNewest = newest
@@ -224,8 +247,8 @@ local argIndex, ordinal = 1, 0
 firstKey = 1
 while argIndex <= argCount do
   local count = tonumber(ARGV[argIndex])
-  addSeries(argIndex + 1, count, ordinal)
-  argIndex = argIndex + 1 + count
+  addSeries(argIndex + 2, count, ordinal, tonumber(ARGV[argIndex + 1]))
+  argIndex = argIndex + 2 + count
   ordinal = ordinal + count
   firstKey = firstKey + keysPerSeries
 end
