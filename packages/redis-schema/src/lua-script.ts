@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { RedisClient } from './redis';
+import type { RedisClient } from './redis-client';
 import { classifyRedisError } from './redis-errors';
 
 /**

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { LuaScript } from '../lua-script';
-import type { RedisClient } from '../redis';
+import type { RedisClient } from '../redis-client';
 
 const rateLimitScript = LuaScript.fromFile(join(__dirname, 'rate-limit.lua'));
 

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { TelemetryEvent } from '../event';
 import type { Keys, StreamPartition } from '../keys';
 import { LuaScript } from '../lua-script';
-import type { RedisClient } from '../redis';
+import type { RedisClient } from '../redis-client';
 import { redisErrorCode } from '../redis-errors';
 
 const appendScript = LuaScript.fromFile(join(__dirname, 'append-events.lua'));

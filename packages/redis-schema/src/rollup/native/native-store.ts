@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Keys, SeriesId } from '../../keys';
-import type { RedisClient } from '../../redis';
+import type { RedisClient } from '../../redis-client';
 import { classifyRedisError } from '../../redis-errors';
 import { indexSeriesCommands } from '../../series-index';
 import { aggregatePoints } from '../aggregate';
@@ -20,7 +20,6 @@ import type {
   WriteResult,
 } from '../store';
 import { bucketStart, type RollupTier } from '../tiers';
-import { keySlot } from './key-slot';
 
 const addSamplesBody = readFileSync(join(__dirname, 'lua', 'add-samples.lua'), 'utf8');
 
@@ -53,17 +52,6 @@ function parseMember(member: string): Point {
 }
 
 /**
- * How series share a script call. Every key of one call must live in one Cluster slot, so on Redis
- * Cluster only the series of one slot can share a call; a standalone server takes the whole batch.
- */
-export type SeriesGrouping = 'batch' | 'slot';
-
-export interface NativeRollupStoreOptions extends RollupStoreOptions {
-  /** Defaults to 'batch'. */
-  readonly groupBy?: SeriesGrouping;
-}
-
-/**
  * A call holds the samples of whole series up to this many (a series with more takes a call of its
  * own). Other clients wait while a script runs: a call of 100 single-sample series takes about
  * 0.6 ms, longer when it closes buckets, whose raw samples it reads; fewer, longer calls measured
@@ -76,7 +64,10 @@ interface KnownSeries {
   readonly id: SeriesId;
   /** The raw key, then one rollup key per tier, as the script takes them. */
   readonly keys: readonly string[];
-  /** The script call it shares with the other series of its batch and group. */
+  /**
+   * The client's slot of its keys: every key of one script call must share it, so on Redis Cluster
+   * only the series of one slot share a call, and on a standalone server the whole batch does.
+   */
   readonly group: number;
   indexed: boolean;
 }
@@ -98,26 +89,24 @@ interface ScriptCall {
  * Rollups on plain Redis 7+, behaving like a raw RedisTimeSeries series (DUPLICATE_POLICY LAST,
  * RETENTION) with one compaction rule per tier. A series keeps its raw samples and each rollup in
  * sorted sets of the same hash tag; one script call writes the samples of many series atomically
- * (a batch's, or a Cluster slot's), and the calls of a batch are pipelined.
+ * (a batch's on a standalone server, a slot's on a cluster), and the calls of a batch are pipelined.
  */
 export class NativeRollupStore implements RollupStore {
   readonly backend = 'native';
   readonly tiers: readonly RollupTier[];
   private readonly keys: Keys;
   private readonly rawRetentionMs: number;
-  private readonly groupBy: SeriesGrouping;
   private readonly script: { readonly source: string; readonly sha: string };
   /** By metric, then source. Building keys anew for every sample would keep the collector busy. */
   private readonly known = new Map<string, Map<string, KnownSeries>>();
 
   constructor(
     private readonly client: RedisClient,
-    options: NativeRollupStoreOptions,
+    options: RollupStoreOptions,
   ) {
     this.keys = options.keys;
     this.tiers = options.tiers;
     this.rawRetentionMs = options.rawRetentionMs;
-    this.groupBy = options.groupBy ?? 'batch';
     const source = addSamplesSource(options, [...new Set(options.tiers.map((tier) => tier.bucketMs))]);
     this.script = { source, sha: createHash('sha1').update(source).digest('hex') };
   }
@@ -155,7 +144,7 @@ export class NativeRollupStore implements RollupStore {
       const id = { metric, source };
       const rawKey = this.keys.raw(id);
       const keys = [rawKey, ...this.tiers.map((tier) => this.keys.rollup(id, tier))];
-      series = { id, keys, group: this.groupBy === 'slot' ? keySlot(rawKey) : 0, indexed: false };
+      series = { id, keys, group: this.client.slotOf(rawKey), indexed: false };
       bySource.set(source, series);
     }
     return series;
