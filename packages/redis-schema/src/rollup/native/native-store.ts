@@ -1,9 +1,7 @@
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Keys, SeriesId } from '../../keys';
 import type { RedisClient } from '../../redis-client';
-import { classifyRedisError } from '../../redis-errors';
+import { RedisScript } from '../../redis-script';
 import { indexSeriesCommands } from '../../series-index';
 import { aggregatePoints } from '../aggregate';
 import { rangeAcrossSources } from '../across-sources';
@@ -21,21 +19,22 @@ import type {
 } from '../store';
 import { bucketStart, type RollupTier } from '../tiers';
 
-const addSamplesBody = readFileSync(join(__dirname, 'lua', 'add-samples.lua'), 'utf8');
-
 /**
- * The script with this store's configuration prepended as a Lua table, which keeps it out of every
- * call's arguments: encoding and parsing arguments is a large share of a call's cost on both ends.
+ * The script with this store's configuration bound as CONFIG at load time, which keeps it out of
+ * every call's arguments: the script is the pipeline's hottest path.
  */
-function addSamplesSource({ rawRetentionMs, tiers }: RollupStoreOptions, bucketWidths: readonly number[]): string {
-  const tierTables = tiers.map(
-    (tier) =>
-      `{ aggregation = '${tier.aggregation}', width = ${bucketWidths.indexOf(tier.bucketMs) + 1}, retentionMs = ${tier.retentionMs} }`,
-  );
-  const config =
-    `local CONFIG = { rawRetentionMs = ${rawRetentionMs}, widths = { ${bucketWidths.join(', ')} }, ` +
-    `tiers = { ${tierTables.join(', ')} } }\n`;
-  return config + addSamplesBody;
+function addSamplesScript({ rawRetentionMs, tiers }: RollupStoreOptions): RedisScript {
+  const widths = [...new Set(tiers.map((tier) => tier.bucketMs))];
+  const config = {
+    rawRetentionMs,
+    widths,
+    tiers: tiers.map((tier) => ({
+      aggregation: tier.aggregation,
+      width: widths.indexOf(tier.bucketMs) + 1,
+      retentionMs: tier.retentionMs,
+    })),
+  };
+  return RedisScript.load(join(__dirname, 'lua', 'add-samples.lua'), { constants: { CONFIG: config } });
 }
 
 const WRITTEN: WriteResult = { ok: true };
@@ -80,6 +79,7 @@ interface SeriesWrite {
 }
 
 interface ScriptCall {
+  readonly keys: string[];
   readonly args: string[];
   /** Where the call's samples, in argument order, sit in the caller's array. */
   readonly positions: number[];
@@ -96,7 +96,7 @@ export class NativeRollupStore implements RollupStore {
   readonly tiers: readonly RollupTier[];
   private readonly keys: Keys;
   private readonly rawRetentionMs: number;
-  private readonly script: { readonly source: string; readonly sha: string };
+  private readonly script: RedisScript;
   /** By metric, then source. Building keys anew for every sample would keep the collector busy. */
   private readonly known = new Map<string, Map<string, KnownSeries>>();
 
@@ -107,12 +107,11 @@ export class NativeRollupStore implements RollupStore {
     this.keys = options.keys;
     this.tiers = options.tiers;
     this.rawRetentionMs = options.rawRetentionMs;
-    const source = addSamplesSource(options, [...new Set(options.tiers.map((tier) => tier.bucketMs))]);
-    this.script = { source, sha: createHash('sha1').update(source).digest('hex') };
+    this.script = addSamplesScript(options);
   }
 
   async bootstrap(): Promise<void> {
-    await this.client.sendCommand(['SCRIPT', 'LOAD', this.script.source]);
+    await this.script.preload(this.client);
   }
 
   async addSamples(samples: readonly Sample[]): Promise<WriteResult[]> {
@@ -122,7 +121,7 @@ export class NativeRollupStore implements RollupStore {
     // Issued together, so node-redis pipelines every call and the index writes in one go.
     await Promise.all([
       ...this.scriptCalls(writes.values()).map(async (call) => {
-        for (const ordinal of (await this.evalScript(call.args)) as number[])
+        for (const ordinal of (await this.script.run(this.client, call.keys, call.args)) as number[])
           results[call.positions[ordinal - 1]!] = TOO_OLD;
       }),
       ...unindexed
@@ -192,16 +191,16 @@ export class NativeRollupStore implements RollupStore {
   }
 
   private scriptCall(writes: readonly SeriesWrite[]): ScriptCall {
-    const keyCount = writes.length * (1 + this.tiers.length);
-    const args = ['EVALSHA', this.script.sha, String(keyCount)];
+    const keys: string[] = [];
+    const args: string[] = [];
     const positions: number[] = [];
-    for (const write of writes) for (const key of write.series.keys) args.push(key);
+    for (const write of writes) for (const key of write.series.keys) keys.push(key);
     for (const write of writes) {
       args.push(String(write.members.length));
       for (const member of write.members) args.push(member);
       for (const position of write.positions) positions.push(position);
     }
-    return { args, positions };
+    return { keys, args, positions };
   }
 
   latest(series: readonly SeriesId[]): Promise<SeriesLatest[]> {
@@ -294,17 +293,5 @@ export class NativeRollupStore implements RollupStore {
   private async newestPoint(key: string): Promise<Point | null> {
     const [member] = (await this.client.sendCommand(['ZRANGE', key, '-1', '-1'])) as unknown as string[];
     return member === undefined ? null : parseMember(member);
-  }
-
-  /**
-   * Runs `EVALSHA sha ...`. A node that lost the script (a restart, or a replica promoted in a
-   * failover) gets it with EVAL, which caches it there again; a SCRIPT LOAD would go to every
-   * primary of a cluster, and fail while any of them is unreachable.
-   */
-  private evalScript(args: string[]): Promise<unknown> {
-    return this.client.sendCommand(args).catch((error: unknown) => {
-      if (classifyRedisError(error) !== 'noscript') throw error;
-      return this.client.sendCommand(['EVAL', this.script.source, ...args.slice(2)]);
-    });
   }
 }
