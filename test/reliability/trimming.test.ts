@@ -1,5 +1,5 @@
 import type { RedisClientType } from '@redis/client';
-import { createRedisClient, encodeEvent } from '@redis-ingest/redis-schema';
+import { createRedisClient, encodeEvent, type RedisTopology } from '@redis-ingest/redis-schema';
 import { startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
 import { loadWorkerConfig, type WorkerConfig } from '../../apps/worker/src/config';
 import { processEntries } from '../../apps/worker/src/process-entries';
@@ -28,7 +28,7 @@ function compareIds(a: string, b: string): number {
 
 describe('stream trimming under load', () => {
   let server: RedisServer;
-  let client: RedisClientType;
+  let client: RedisClientType & RedisTopology;
   let worker: Worker | undefined;
   let config: WorkerConfig;
 

@@ -4,6 +4,7 @@ import {
   appendToPartitions,
   createKeys,
   groupByPartition,
+  positionsBySlot,
   waitForReplicas,
   type AppendedEvent,
   type Keys,
@@ -94,10 +95,15 @@ export class PartitionedAppend {
           [partition, positions.filter((position) => results[position] !== undefined)] as const,
       )
       .filter(([, positions]) => positions.length > 0);
-    const waits: (readonly [StreamPartition, number[]])[] = this.config.keys.cluster
-      ? written
-      : // A standalone server takes every partition over one connection, and one WAIT covers all its writes.
-        written.slice(0, 1).map(([partition]) => [partition, written.flatMap(([, positions]) => positions)] as const);
+    // One WAIT per slot covers every partition written over that slot's connection: one per partition
+    // on a cluster, and a single one on a standalone server, whose one connection takes every partition.
+    const waits = positionsBySlot(
+      this.redis,
+      written.map(([partition]) => partition.stream),
+    ).map((group): readonly [StreamPartition, number[]] => [
+      written[group[0]!]![0],
+      group.flatMap((index) => written[index]![1]),
+    ]);
     const outcomes = await Promise.all(
       waits.map(async ([partition, positions]): Promise<PartitionFailure | undefined> => {
         try {

@@ -1,6 +1,5 @@
 import { gzipSync } from 'node:zlib';
-import { createClient } from '@redis/client';
-import { createRollupStore, deadLetterFields, type RedisClient } from '@redis-ingest/redis-schema';
+import { createRedisClient, createRollupStore, deadLetterFields, type RedisClient } from '@redis-ingest/redis-schema';
 import {
   isolatedEnv,
   rawHttpExchange,
@@ -200,7 +199,7 @@ describe('query-api under hostile input', () => {
 
   beforeAll(async () => {
     redisServer = await startRedisServer();
-    redis = createClient({ url: redisServer.url, RESP: 2 }) as unknown as RedisClient;
+    redis = createRedisClient(redisServer.url, { name: 'hostile-input-test', logger: { warn: () => undefined } });
     await redis.connect();
     config = loadQueryConfig(
       isolatedEnv(redisServer.url, {

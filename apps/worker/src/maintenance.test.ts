@@ -1,8 +1,13 @@
 import { createClient } from '@redis/client';
-import { createRedisClient, type RedisClient } from '@redis-ingest/redis-schema';
+import {
+  createRedisClient,
+  leaveGroup,
+  removeIdleConsumers,
+  trimStream,
+  type RedisClient,
+} from '@redis-ingest/redis-schema';
 import { createLogger } from '@redis-ingest/service-kit';
 import { eventually, isolatedConfig, startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
-import { leaveGroup, removeIdleConsumers, trimStream } from './maintenance';
 import { ensureConsumerGroup } from './stream-reads';
 
 const logger = createLogger('maintenance-test', 'silent');

@@ -1,6 +1,5 @@
 import { createClient } from '@redis/client';
 import {
-  createKeys,
   createRedisClient,
   deadLetterFields,
   encodeEvent,
@@ -11,13 +10,7 @@ import {
 import { createLogger } from '@redis-ingest/service-kit';
 import { isolatedEnv, testRedisUrl } from '@redis-ingest/test-utils';
 import { loadWorkerConfig, type WorkerConfig } from './config';
-import {
-  MAX_DELIVERIES_REASON,
-  deadLetterArguments,
-  drainShares,
-  processEntries,
-  type ProcessingContext,
-} from './process-entries';
+import { MAX_DELIVERIES_REASON, drainShares, processEntries, type ProcessingContext } from './process-entries';
 import { prepareProcessing } from './service';
 import { parseGroupReadReply, type StreamEntry } from './stream-reads';
 
@@ -25,39 +18,6 @@ const logger = createLogger('process-entries-test', 'silent');
 const T0 = Date.UTC(2026, 2, 1, 10, 0, 0);
 const event = (source: string, value: number, timestampMs: number) =>
   encodeEvent({ source, metric: 'm', value, occurredAt: new Date(timestampMs).toISOString() });
-
-describe('deadLetterArguments', () => {
-  it('gives each entry its id, its value count and its fields in order', () => {
-    const [partition] = createKeys({
-      streamKey: 's',
-      deadLetterKey: 'dl',
-      metricsKey: 'm',
-      seriesPrefix: 'p',
-    }).partitions;
-    expect(
-      deadLetterArguments(partition!, 'g', 500, [
-        { id: '1-0', fields: { a: '1', b: '2' } },
-        { id: '2-0', fields: {} },
-      ]),
-    ).toEqual({
-      keys: ['s', 'dl'],
-      args: ['g', '500', '1-0', '4', 'a', '1', 'b', '2', '2-0', '0'],
-    });
-  });
-
-  it("writes to the entry's own partition's dead-letter stream", () => {
-    const keys = createKeys({
-      streamKey: 's',
-      deadLetterKey: 'dl',
-      metricsKey: 'm',
-      seriesPrefix: 'p',
-      streamPartitions: 3,
-    });
-    const third = keys.partitions[2]!;
-    expect(deadLetterArguments(third, 'g', 500, []).keys).toEqual([third.stream, third.deadLetter]);
-    expect(third.deadLetter).not.toBe(keys.deadLetter);
-  });
-});
 
 describe('drainShares', () => {
   it('splits the count evenly, the remainder going to the first partitions', () => {

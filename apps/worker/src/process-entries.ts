@@ -1,5 +1,4 @@
 import {
-  LuaScript,
   REPLAY_HISTORY_FIELD,
   deadLetterFields,
   canonicalSample,
@@ -14,6 +13,7 @@ import {
   type Sample,
   type StreamPartition,
   type WriteResult,
+  writeDeadLetters,
 } from '@redis-ingest/redis-schema';
 import type { Logger } from '@redis-ingest/service-kit';
 import type { DeadLetterCause, WorkerMetrics } from './metrics';
@@ -84,58 +84,6 @@ interface Rejected extends Unpacked {
 
 interface Decoded extends Unpacked {
   readonly sample: Sample;
-}
-
-/**
- * Writes dead letters and acks their entries in one step, and only for entries still pending: an
- * entry whose dead letter was written by a consumer that died before acking is redelivered, and
- * must not be dead-lettered twice. A refused XADD leaves its entry pending, unacked.
- */
-const deadLetterScript = new LuaScript(
-  'dead-letter',
-  `
-local stream, deadLetter = KEYS[1], KEYS[2]
-local group, maxLen = ARGV[1], ARGV[2]
-local results = {}
-local i = 3
-while i <= #ARGV do
-  local id, fieldCount = ARGV[i], tonumber(ARGV[i + 1])
-  local fields = {}
-  for j = i + 2, i + 1 + fieldCount do fields[#fields + 1] = ARGV[j] end
-  i = i + 2 + fieldCount
-  if #redis.call('XPENDING', stream, group, id, id, 1) == 0 then
-    results[#results + 1] = 0
-  else
-    local written = redis.pcall('XADD', deadLetter, 'MAXLEN', '~', maxLen, '*', unpack(fields))
-    if type(written) == 'table' and written.err then
-      results[#results + 1] = written.err
-    else
-      redis.call('XACK', stream, group, id)
-      results[#results + 1] = 1
-    end
-  end
-end
-return results
-`,
-);
-
-/**
- * KEYS and ARGV of the dead-letter script: per entry its id, the number of values that follow, then
- * field, value, ... An entry's dead letter goes to its own partition's dead-letter stream, which
- * shares the partition's slot.
- */
-export function deadLetterArguments(
-  partition: Pick<StreamPartition, 'stream' | 'deadLetter'>,
-  group: string,
-  maxLen: number,
-  letters: readonly { id: string; fields: Record<string, string> }[],
-) {
-  const args = [group, String(maxLen)];
-  for (const { id, fields } of letters) {
-    const flat = Object.entries(fields).flat();
-    args.push(id, String(flat.length), ...flat);
-  }
-  return { keys: [partition.stream, partition.deadLetter], args };
 }
 
 /**
@@ -252,8 +200,7 @@ async function deadLetter(
     id: entry.id,
     fields: deadLetterFields({ messageId: entry.id, reason, failedAt, consumer }, payload, history),
   }));
-  const call = deadLetterArguments(partition, group, deadLetterMaxLen, letters);
-  const outcomes = (await deadLetterScript.run(client, call.keys, call.args)) as (number | string)[];
+  const outcomes = await writeDeadLetters(client, partition, group, deadLetterMaxLen, letters);
   let written = 0;
   outcomes.forEach((outcome, i) => {
     if (outcome === 1) {

@@ -2,12 +2,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   createRedisClient,
   isTransientRedisError,
+  leaveGroup,
+  removeIdleConsumers,
+  trimStream,
   type RedisClient,
   type StreamPartition,
 } from '@redis-ingest/redis-schema';
 import { RedisFailures, type Logger } from '@redis-ingest/service-kit';
 import type { WorkerConfig } from './config';
-import { leaveGroup, removeIdleConsumers, trimStream } from './maintenance';
 import { addOutcomes, processEntries, type ProcessOutcome, type ProcessingContext } from './process-entries';
 import { readGroupWithin, reclaimIdleEntries, type GroupRead, type StreamEntry } from './stream-reads';
 

@@ -10,7 +10,7 @@ import {
   type Env,
 } from './env';
 import { MAX_STREAM_PARTITIONS, type KeyConfig } from './keys';
-import type { RedisTarget, RedisTlsFiles } from './redis';
+import type { RedisTarget, RedisTlsFiles } from './redis-client';
 import { parseRollupTiers, type RollupTier } from './rollup/tiers';
 
 export const ROLLUP_BACKENDS = ['auto', 'native', 'timeseries'] as const;

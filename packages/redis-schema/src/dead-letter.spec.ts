@@ -1,4 +1,11 @@
-import { deadLetterFields, parseDeadLetter, replayFields, splitReplayHistory } from './dead-letter';
+import { createKeys } from './keys';
+import {
+  deadLetterArguments,
+  deadLetterFields,
+  parseDeadLetter,
+  replayFields,
+  splitReplayHistory,
+} from './dead-letter';
 
 const event = { source: 's', metric: 'm', value: 'oops', occurredAt: '2026-01-01T00:00:00Z' };
 const first = {
@@ -56,5 +63,38 @@ describe('dead letters', () => {
     expect(splitReplayHistory({ a: '1', deadLetterHistory: '[1, null, {"reason": 5}]' }).history).toEqual([
       { messageId: '', reason: '5', failedAt: '', consumer: '' },
     ]);
+  });
+});
+
+describe('deadLetterArguments', () => {
+  it('gives each entry its id, its value count and its fields in order', () => {
+    const [partition] = createKeys({
+      streamKey: 's',
+      deadLetterKey: 'dl',
+      metricsKey: 'm',
+      seriesPrefix: 'p',
+    }).partitions;
+    expect(
+      deadLetterArguments(partition!, 'g', 500, [
+        { id: '1-0', fields: { a: '1', b: '2' } },
+        { id: '2-0', fields: {} },
+      ]),
+    ).toEqual({
+      keys: ['s', 'dl'],
+      args: ['g', '500', '1-0', '4', 'a', '1', 'b', '2', '2-0', '0'],
+    });
+  });
+
+  it("writes to the entry's own partition's dead-letter stream", () => {
+    const keys = createKeys({
+      streamKey: 's',
+      deadLetterKey: 'dl',
+      metricsKey: 'm',
+      seriesPrefix: 'p',
+      streamPartitions: 3,
+    });
+    const third = keys.partitions[2]!;
+    expect(deadLetterArguments(third, 'g', 500, []).keys).toEqual([third.stream, third.deadLetter]);
+    expect(third.deadLetter).not.toBe(keys.deadLetter);
   });
 });

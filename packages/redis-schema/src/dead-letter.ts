@@ -1,3 +1,8 @@
+import { join } from 'node:path';
+import type { StreamPartition } from './keys';
+import type { RedisClient } from './redis-client';
+import { RedisScript } from './redis-script';
+
 /**
  * The dead-letter record, shared by the worker (which writes it) and the query side (which lists,
  * replays and deletes it). A replayed entry carries its earlier failures in one extra stream field,
@@ -5,6 +10,8 @@
  */
 
 export const REPLAY_HISTORY_FIELD = 'deadLetterHistory';
+
+const deadLetterScript = RedisScript.load(join(__dirname, 'dead-letter-2.lua'));
 
 export interface Failure {
   readonly messageId: string;
@@ -47,6 +54,47 @@ export function deadLetterFields(
     ...(failure.topic === undefined ? {} : { topic: failure.topic }),
     ...(history.length === 0 ? {} : { history: JSON.stringify(history) }),
   };
+}
+
+/** An entry to dead-letter: its id in the stream and the fields of its dead letter. */
+export interface Letter {
+  readonly id: string;
+  readonly fields: Readonly<Record<string, string>>;
+}
+
+/**
+ * KEYS and ARGV of the dead-letter script: per entry its id, the number of values that follow, then
+ * field, value, ... An entry's dead letter goes to its own partition's dead-letter stream, which
+ * shares the partition's slot.
+ */
+export function deadLetterArguments(
+  partition: Pick<StreamPartition, 'stream' | 'deadLetter'>,
+  group: string,
+  maxLen: number,
+  letters: readonly Letter[],
+) {
+  const args = [group, String(maxLen)];
+  for (const { id, fields } of letters) {
+    const flat = Object.entries(fields).flat();
+    args.push(id, String(flat.length), ...flat);
+  }
+  return { keys: [partition.stream, partition.deadLetter], args };
+}
+
+/**
+ * Dead-letters and acks the entries still pending in `group`, in one script call. Answers per
+ * letter 1 when written and acked, 0 when the entry was no longer pending, or the refused XADD's
+ * error, which leaves the entry pending.
+ */
+export async function writeDeadLetters(
+  client: RedisClient,
+  partition: Pick<StreamPartition, 'stream' | 'deadLetter'>,
+  group: string,
+  maxLen: number,
+  letters: readonly Letter[],
+): Promise<(number | string)[]> {
+  const { keys, args } = deadLetterArguments(partition, group, maxLen, letters);
+  return (await deadLetterScript.run(client, keys, args)) as (number | string)[];
 }
 
 /** Reads a dead-letter entry; anything can XADD there too, so missing parts become empty values. */

@@ -7,7 +7,7 @@ import {
   seriesMember,
   seriesMemberBySource,
 } from './keys';
-import { CLUSTER_SLOTS, keySlot } from './rollup/native/key-slot';
+import { CLUSTER_SLOTS, keySlot } from './cluster/key-slot';
 
 const keys = createKeys({
   streamKey: 'telemetry:events',

@@ -1,4 +1,4 @@
-import { CLUSTER_SLOTS, keySlot } from './rollup/native/key-slot';
+import { CLUSTER_SLOTS, keySlot } from './cluster/key-slot';
 import type { RollupTier } from './rollup/tiers';
 
 export interface SeriesId {

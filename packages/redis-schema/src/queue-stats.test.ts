@@ -2,7 +2,7 @@ import { createClient } from '@redis/client';
 import { eventually, isolatedConfig, testRedisUrl } from '@redis-ingest/test-utils';
 import { createKeys } from './keys';
 import { countLiveConsumers, parseGroupsReply, readPartitionQueueStats, readQueueStats } from './queue-stats';
-import type { RedisClient } from './redis';
+import type { RedisClient } from './redis-client';
 
 describe('readQueueStats against a live Redis', () => {
   const client = createClient({ url: testRedisUrl(), RESP: 2 }) as unknown as RedisClient;

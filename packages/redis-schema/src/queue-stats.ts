@@ -1,5 +1,5 @@
 import type { Keys, StreamPartition } from './keys';
-import type { RedisClient } from './redis';
+import type { RedisClient } from './redis-client';
 import { redisErrorReason } from './redis-errors';
 
 export interface QueueStats {

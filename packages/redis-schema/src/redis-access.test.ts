@@ -11,7 +11,8 @@ import {
 } from '@redis-ingest/test-utils';
 import { loadPipelineConfig } from './config';
 import type { Env } from './env';
-import { createRedisClient, type RedisClient } from './redis';
+import { createRedisClient } from './redis';
+import type { RedisClient } from './redis-client';
 
 /** A client as a service makes it from its environment, with the warnings it logs. */
 function clientFrom(env: Env): { client: RedisClient; warnings: Error[] } {

@@ -1,4 +1,4 @@
-import { isSingleNode, sendToNodeOf, type RedisClient } from './redis';
+import type { RedisClient } from './redis-client';
 import { classifyRedisError } from './redis-errors';
 
 /** The fields of an INFO reply, `name:value` lines under `# Section` headings. */
@@ -30,7 +30,7 @@ export function memoryFromInfo(text: string): RedisMemory {
 
 /** INFO memory of the node holding `key`. */
 export async function readRedisMemory(client: RedisClient, key: string): Promise<RedisMemory> {
-  return memoryFromInfo(String(await sendToNodeOf(client, key, ['INFO', 'memory'])));
+  return memoryFromInfo(String(await client.sendToNodeOf(key, ['INFO', 'memory'])));
 }
 
 /**
@@ -79,7 +79,7 @@ export type GuardOffNotice = (error: unknown) => void;
  * checks nothing from then on.
  */
 export class MemoryGuard {
-  private readonly samples = new Map<string, Sample>();
+  private readonly samples = new Map<number, Sample>();
   private off = false;
 
   constructor(
@@ -92,16 +92,20 @@ export class MemoryGuard {
   /** Throws MemoryPressureError when a node holding one of `keys` was last seen above the ratio. */
   check(keys: readonly string[]): void {
     if (this.maxRatio === 0 || this.off) return;
-    const single = isSingleNode(this.client);
-    for (const key of single ? keys.slice(0, 1) : keys) {
-      const memory = this.sample(single ? '' : key, key);
+    const checked = new Set<number>();
+    for (const key of keys) {
+      // Keys of one slot share a node, and a standalone server answers one slot for all of them.
+      const slot = this.client.slotOf(key);
+      if (checked.has(slot)) continue;
+      checked.add(slot);
+      const memory = this.sample(slot, key);
       if (memory !== undefined && memory.maxBytes > 0 && memory.usedBytes >= memory.maxBytes * this.maxRatio) {
         throw new MemoryPressureError(memory.usedBytes, memory.maxBytes, this.maxRatio);
       }
     }
   }
 
-  private sample(slot: string, key: string): RedisMemory | undefined {
+  private sample(slot: number, key: string): RedisMemory | undefined {
     let sample = this.samples.get(slot);
     if (sample === undefined) this.samples.set(slot, (sample = { memory: undefined, readAtMs: 0, reading: false }));
     const now = Date.now();

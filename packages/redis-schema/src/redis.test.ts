@@ -1,6 +1,7 @@
 import { createClient } from '@redis/client';
 import { startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
-import { createRedisClient, type RedisClient } from './redis';
+import { createRedisClient } from './redis';
+import type { RedisClient } from './redis-client';
 import { classifyRedisError } from './redis-errors';
 
 const quiet = { warn: () => undefined };

@@ -1,7 +1,7 @@
 import { createClient } from '@redis/client';
 import { isolatedConfig, testRedisUrl } from '@redis-ingest/test-utils';
 import { createKeys, type SeriesId } from './keys';
-import type { RedisClient } from './redis';
+import type { RedisClient } from './redis-client';
 import { indexSeriesCommands, listSeries, UnsupportedSeriesFilterError, type SeriesPageQuery } from './series-index';
 
 describe('series index', () => {

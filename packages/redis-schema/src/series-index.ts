@@ -1,5 +1,5 @@
 import { parseSeriesMember, seriesMember, seriesMemberBySource, type Keys, type SeriesId } from './keys';
-import type { RedisClient } from './redis';
+import type { RedisClient } from './redis-client';
 
 /** The ZADD arguments that record a series in both indexes; callers pipeline them with their writes. */
 export function indexSeriesCommands(keys: Keys, series: SeriesId): string[][] {

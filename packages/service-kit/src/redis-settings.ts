@@ -4,7 +4,6 @@ import {
   isTransientRedisError,
   memoryFromInfo,
   parseInfo,
-  sendToNodeOf,
   type EvictionRisk,
   type PipelineConfig,
   type RedisClient,
@@ -57,8 +56,8 @@ export async function checkRedisSettings(
   try {
     [memoryInfo, persistenceInfo] = (
       await Promise.all([
-        sendToNodeOf(client, key, ['INFO', 'memory']),
-        sendToNodeOf(client, key, ['INFO', 'persistence']),
+        client.sendToNodeOf(key, ['INFO', 'memory']),
+        client.sendToNodeOf(key, ['INFO', 'persistence']),
       ])
     ).map(String) as [string, string];
   } catch (error) {

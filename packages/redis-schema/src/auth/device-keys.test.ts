@@ -2,7 +2,7 @@ import { createClient } from '@redis/client';
 import { randomBytes } from 'node:crypto';
 import { testRedisUrl } from '@redis-ingest/test-utils';
 import { createAccessKeys } from '../keys';
-import type { RedisClient } from '../redis';
+import type { RedisClient } from '../redis-client';
 import {
   DeviceKeyExistsError,
   DeviceKeyStore,

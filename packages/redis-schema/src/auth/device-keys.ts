@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AccessKeys } from '../keys';
 import { isValidName } from '../names';
-import type { RedisClient } from '../redis';
+import type { RedisClient } from '../redis-client';
 import { isTransientRedisError } from '../redis-errors';
 
 /**
@@ -106,7 +106,8 @@ export class DeviceKeyExistsError extends Error {
 /** Reads and writes device keys in Redis, uncached: for the key tool and for DeviceKeyVerifier. */
 export class DeviceKeyStore {
   constructor(
-    private readonly client: RedisClient,
+    /** Only hash commands on one key: any connection serves, whatever the topology. */
+    private readonly client: Pick<RedisClient, 'hSetNX' | 'hDel' | 'hGetAll' | 'hLen' | 'hGet'>,
     private readonly keys: AccessKeys,
   ) {}
 

@@ -1,7 +1,7 @@
 import { createClient } from '@redis/client';
 import { eventually, testRedisUrl } from '@redis-ingest/test-utils';
 import { randomBytes } from 'node:crypto';
-import type { RedisClient } from '../redis';
+import type { RedisClient } from '../redis-client';
 import { chargeRateLimit, rateLimitArguments } from './rate-limit';
 
 describe('rateLimitArguments', () => {

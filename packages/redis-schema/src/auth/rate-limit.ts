@@ -1,8 +1,8 @@
 import { join } from 'node:path';
-import { LuaScript } from '../lua-script';
-import type { RedisClient } from '../redis';
+import type { RedisClient } from '../redis-client';
+import { RedisScript } from '../redis-script';
 
-const rateLimitScript = LuaScript.fromFile(join(__dirname, 'rate-limit.lua'));
+const rateLimitScript = RedisScript.load(join(__dirname, 'rate-limit.lua'));
 
 export interface RateLimit {
   readonly eventsPerSecond: number;

@@ -16,28 +16,25 @@
   The shebang declares the script a writing one with no other flags, so Redis refuses it whole (OOM,
   MISCONF, READONLY) before it runs rather than at the first write: a batch is in or out, never half.
 ]]
+--@include consumer-group
+
 local stream = KEYS[1]
 local group = ARGV[1]
 local maxBacklog = tonumber(ARGV[2])
 local windowMs = ARGV[3]
 
 if maxBacklog > 0 then
-  local backlog = nil
-  local found, groups = pcall(redis.call, 'XINFO', 'GROUPS', stream)
-  if found then
-    for _, info in ipairs(groups) do
-      local fields = {}
-      for i = 1, #info, 2 do fields[info[i]] = info[i + 1] end
-      if fields['name'] == group then
-        -- lag is nil when Redis cannot compute it; the stream length is then an upper bound.
-        local lag = fields['lag']
-        if not lag then lag = redis.call('XLEN', stream) end
-        backlog = fields['pending'] + lag
-      end
-    end
+  local backlog
+  local fields = consumerGroup(stream, group)
+  if fields then
+    -- lag is nil when Redis cannot compute it; the stream length is then an upper bound.
+    local lag = fields['lag']
+    if not lag then lag = redis.call('XLEN', stream) end
+    backlog = fields['pending'] + lag
+  else
+    -- Without a group nothing has been delivered yet: every entry is backlog.
+    backlog = redis.call('XLEN', stream)
   end
-  -- Without a group nothing has been delivered yet: every entry is backlog.
-  if backlog == nil then backlog = redis.call('XLEN', stream) end
   if backlog >= maxBacklog then
     return redis.error_reply('BACKPRESSURE ' .. backlog)
   end

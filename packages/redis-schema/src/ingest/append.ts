@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import type { TelemetryEvent } from '../event';
 import type { Keys, StreamPartition } from '../keys';
-import { LuaScript } from '../lua-script';
-import type { RedisClient } from '../redis';
+import type { RedisClient } from '../redis-client';
+import { RedisScript } from '../redis-script';
 import { redisErrorCode } from '../redis-errors';
 
-const appendScript = LuaScript.fromFile(join(__dirname, 'append-events.lua'));
+const appendScript = RedisScript.load(join(__dirname, 'append-events.lua'));
 
 /** The consumer group is further behind than the configured backlog allows; nothing was written. */
 export class BackpressureError extends Error {

@@ -1,6 +1,7 @@
 import { isolatedConfig, testRedisUrl } from '@redis-ingest/test-utils';
 import { createKeys } from '../keys';
-import { createRedisClient, type RedisClient } from '../redis';
+import { createRedisClient } from '../redis';
+import type { RedisClient } from '../redis-client';
 import { indexSeriesCommands } from '../series-index';
 import { PerTimestampReducer, rangeAcrossSources } from './across-sources';
 import { createRollupStore } from './factory';

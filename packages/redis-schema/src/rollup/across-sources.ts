@@ -1,5 +1,5 @@
 import type { Keys, SeriesId } from '../keys';
-import type { RedisClient } from '../redis';
+import type { RedisClient } from '../redis-client';
 import { listSeries } from '../series-index';
 import {
   MAX_REDUCED_SOURCES,

@@ -1,7 +1,8 @@
 import { isolatedConfig, startRedisCluster, testRedisUrl, type RedisCluster } from '@redis-ingest/test-utils';
 import type { PipelineConfig } from '../config';
 import { createKeys, type SeriesId } from '../keys';
-import { createRedisClient, type RedisClient } from '../redis';
+import { createRedisClient } from '../redis';
+import type { RedisClient } from '../redis-client';
 import { listSeries } from '../series-index';
 import { createRollupStore, hasTimeSeriesModule } from './factory';
 import {

@@ -1,6 +1,6 @@
 import type { PipelineConfig } from '../config';
 import { createKeys } from '../keys';
-import type { RedisClient } from '../redis';
+import type { RedisClient } from '../redis-client';
 import { NativeRollupStore } from './native/native-store';
 import type { RollupBackend, RollupStore } from './store';
 import { hasTimeSeriesModule } from './timeseries/module-probe';
@@ -20,11 +20,8 @@ export async function chooseBackend(
 export async function createRollupStore(client: RedisClient, config: PipelineConfig): Promise<RollupStore> {
   const backend = await chooseBackend(client, config.rollupBackend);
   const options = { keys: createKeys(config.keys), rawRetentionMs: config.rawRetentionMs, tiers: config.rollupTiers };
-  const cluster = config.keys.cluster === true;
   const store =
-    backend === 'native'
-      ? new NativeRollupStore(client, { ...options, groupBy: cluster ? 'slot' : 'batch' })
-      : new TimeSeriesRollupStore(client, { ...options, cluster });
+    backend === 'native' ? new NativeRollupStore(client, options) : new TimeSeriesRollupStore(client, options);
   await store.bootstrap();
   return store;
 }

@@ -1,10 +1,20 @@
-import { createClient } from '@redis/client';
-import { isolatedConfig, startRedisServer, testRedisUrl, type RedisServer } from '@redis-ingest/test-utils';
+import {
+  isolatedConfig,
+  redisCommand,
+  startRedisCluster,
+  startRedisServer,
+  testRedisUrl,
+  type RedisCluster,
+  type RedisServer,
+} from '@redis-ingest/test-utils';
+import { keySlot } from '../../cluster/key-slot';
 import { createKeys } from '../../keys';
-import type { RedisClient } from '../../redis';
+import { createRedisClient } from '../../redis';
+import type { RedisClient } from '../../redis-client';
 import type { Sample } from '../store';
-import { keySlot } from './key-slot';
-import { MAX_SAMPLES_PER_CALL, NativeRollupStore, type SeriesGrouping } from './native-store';
+import { MAX_SAMPLES_PER_CALL, NativeRollupStore } from './native-store';
+
+const silent = { warn: () => undefined };
 
 /** What the contract cannot see from outside: the native backend's own upkeep. */
 describe('NativeRollupStore', () => {
@@ -14,15 +24,24 @@ describe('NativeRollupStore', () => {
     client: RedisClient,
     url: string,
     rawRetentionMs: number,
-    { rollups = '1m:avg', groupBy }: { rollups?: string; groupBy?: SeriesGrouping } = {},
+    { rollups = '1m:avg' }: { rollups?: string } = {},
   ) {
     const config = isolatedConfig(url, { INGEST_ROLLUPS: rollups });
     const keys = createKeys(config.keys);
-    return { keys, store: new NativeRollupStore(client, { keys, rawRetentionMs, tiers: config.rollupTiers, groupBy }) };
+    return { keys, store: new NativeRollupStore(client, { keys, rawRetentionMs, tiers: config.rollupTiers }) };
   }
 
+  // Names far apart, so that some of the 900 series share a slot (CRC16 parts names that differ in a byte or two).
+  const spread = (count: number): Sample[] =>
+    Array.from({ length: count }, (_, i) => ({
+      metric: 'temp',
+      source: `device-${((i % 900) * 2_654_435_761) % 1e9}`,
+      timestampMs: i,
+      value: i,
+    }));
+
   describe('on the shared server', () => {
-    const client = createClient({ url: testRedisUrl(), RESP: 2 }) as unknown as RedisClient;
+    const client = createRedisClient(testRedisUrl(), { name: 'native-store-test', logger: silent });
     beforeAll(() => client.connect());
     afterAll(() => client.destroy());
 
@@ -95,8 +114,90 @@ describe('NativeRollupStore', () => {
       );
       expect((await store.latest([series]))[0]!.rollups).toEqual([{ timestampMs: 0, value: 5_000 }]);
     });
+  });
 
-    it('writes alike whether a call takes the whole batch or one Cluster slot', async () => {
+  describe('on a private server, whose statistics and scripts the tests reset', () => {
+    let server: RedisServer;
+    let client: RedisClient;
+    beforeAll(async () => {
+      server = await startRedisServer();
+      client = createRedisClient(server.url, { name: 'native-store-test', logger: silent });
+      await client.connect();
+    });
+    afterAll(async () => {
+      client.destroy();
+      await server.stop();
+    });
+
+    async function scriptCallsFor(samples: Sample[]): Promise<number> {
+      const { store } = storeFor(client, server.url, 0);
+      await store.bootstrap();
+      await client.sendCommand(['CONFIG', 'RESETSTAT']);
+      await store.addSamples(samples);
+      return evalshaCalls(String(await client.sendCommand(['INFO', 'commandstats'])));
+    }
+
+    it('makes one script call per batch, of whole series and at most MAX_SAMPLES_PER_CALL samples', async () => {
+      expect(await scriptCallsFor(spread(MAX_SAMPLES_PER_CALL))).toBe(1);
+      expect(await scriptCallsFor(spread(MAX_SAMPLES_PER_CALL * 2.5))).toBe(3);
+      const oneSeries = Array.from({ length: MAX_SAMPLES_PER_CALL * 2.5 }, (_, i) => ({
+        ...series,
+        timestampMs: i,
+        value: i,
+      }));
+      expect(await scriptCallsFor(oneSeries)).toBe(1);
+    });
+
+    it('loads the script again when the server forgot it and writes the whole batch', async () => {
+      const { store } = storeFor(client, server.url, 0);
+      await store.bootstrap();
+      await client.sendCommand(['SCRIPT', 'FLUSH']);
+      // Several calls, each of which finds the script missing.
+      const batch = spread(2_500);
+      expect(await store.addSamples(batch)).toEqual(Array(batch.length).fill({ ok: true }));
+      const newest = batch.slice(-900);
+      expect((await store.latest(newest)).map((latest) => latest.raw?.value)).toEqual(newest.map(({ value }) => value));
+    });
+  });
+
+  describe('on a cluster, whose client groups series by slot', () => {
+    let cluster: RedisCluster;
+    let clustered: RedisClient;
+    const standalone = createRedisClient(testRedisUrl(), { name: 'native-store-test', logger: silent });
+    beforeAll(async () => {
+      cluster = await startRedisCluster({ primaries: 3 });
+      clustered = createRedisClient(
+        { clusterNodes: cluster.rootNodes.map(({ url }) => url) },
+        { name: 'native-store-test', logger: silent },
+      );
+      await Promise.all([clustered.connect(), standalone.connect()]);
+    }, 60_000);
+    afterAll(async () => {
+      clustered?.destroy();
+      standalone.destroy();
+      await cluster?.stop();
+    });
+
+    /** EVALSHA calls on every primary since their statistics were reset. */
+    async function clusterScriptCalls(): Promise<number> {
+      const primaries = await cluster.primaries();
+      const stats = await Promise.all(primaries.map(({ port }) => redisCommand(port, ['INFO', 'commandstats'])));
+      return stats.reduce<number>((sum, text) => sum + evalshaCalls(String(text)), 0);
+    }
+
+    it('makes one script call per Cluster slot', async () => {
+      const samples = spread(900);
+      const { keys, store } = storeFor(clustered, testRedisUrl(), 0);
+      await store.bootstrap();
+      const slots = new Set(samples.map((sample) => keySlot(keys.raw(sample))));
+      expect(slots.size).toBeLessThan(samples.length);
+      const primaries = await cluster.primaries();
+      await Promise.all(primaries.map(({ port }) => redisCommand(port, ['CONFIG', 'RESETSTAT'])));
+      await store.addSamples(samples);
+      expect(await clusterScriptCalls()).toBe(slots.size);
+    });
+
+    it('writes alike whether a call takes the whole batch or the series of one slot', async () => {
       const rollups = '10s:avg,10s:max,1m:last';
       // Late, repeated and too old samples for series spread over many slots.
       const batchOf = (round: number): Sample[] =>
@@ -106,8 +207,8 @@ describe('NativeRollupStore', () => {
           timestampMs: 100_000 * round + (i % 4 === 3 ? 1000 : (i * 997) % 70_000),
           value: (i * round) / 8,
         }));
-      const stores = (['batch', 'slot'] as const).map(
-        (groupBy) => storeFor(client, testRedisUrl(), 30_000, { rollups, groupBy }).store,
+      const stores = [standalone, clustered].map(
+        (client) => storeFor(client, testRedisUrl(), 30_000, { rollups }).store,
       );
       const outcomes = await Promise.all(
         stores.map(async (store) => {
@@ -130,65 +231,8 @@ describe('NativeRollupStore', () => {
       expect(outcomes[1]).toEqual(outcomes[0]);
     });
   });
-
-  describe('on a private server, whose statistics and scripts the tests reset', () => {
-    let server: RedisServer;
-    let client: RedisClient;
-    beforeAll(async () => {
-      server = await startRedisServer();
-      client = createClient({ url: server.url, RESP: 2 }) as unknown as RedisClient;
-      await client.connect();
-    });
-    afterAll(async () => {
-      client.destroy();
-      await server.stop();
-    });
-
-    async function scriptCallsFor(groupBy: SeriesGrouping, samples: Sample[]): Promise<number> {
-      const { store } = storeFor(client, server.url, 0, { groupBy });
-      await store.bootstrap();
-      await client.sendCommand(['CONFIG', 'RESETSTAT']);
-      await store.addSamples(samples);
-      const stats = (await client.sendCommand(['INFO', 'commandstats'])) as unknown as string;
-      return Number(/^cmdstat_evalsha:calls=(\d+)/m.exec(stats)?.[1] ?? 0);
-    }
-    // Names far apart, so that some of the 900 series share a slot (CRC16 parts names that differ in a byte or two).
-    const spread = (count: number): Sample[] =>
-      Array.from({ length: count }, (_, i) => ({
-        metric: 'temp',
-        source: `device-${((i % 900) * 2_654_435_761) % 1e9}`,
-        timestampMs: i,
-        value: i,
-      }));
-
-    it('makes one script call per batch, of whole series and at most MAX_SAMPLES_PER_CALL samples', async () => {
-      expect(await scriptCallsFor('batch', spread(MAX_SAMPLES_PER_CALL))).toBe(1);
-      expect(await scriptCallsFor('batch', spread(MAX_SAMPLES_PER_CALL * 2.5))).toBe(3);
-      const oneSeries = Array.from({ length: MAX_SAMPLES_PER_CALL * 2.5 }, (_, i) => ({
-        ...series,
-        timestampMs: i,
-        value: i,
-      }));
-      expect(await scriptCallsFor('batch', oneSeries)).toBe(1);
-    });
-
-    it('makes one script call per Cluster slot when grouping by slot', async () => {
-      const samples = spread(900);
-      const { keys } = storeFor(client, server.url, 0);
-      const slots = new Set(samples.map((sample) => keySlot(keys.raw(sample))));
-      expect(slots.size).toBeLessThan(samples.length);
-      expect(await scriptCallsFor('slot', samples)).toBe(slots.size);
-    });
-
-    it('loads the script again when the server forgot it and writes the whole batch', async () => {
-      const { store } = storeFor(client, server.url, 0);
-      await store.bootstrap();
-      await client.sendCommand(['SCRIPT', 'FLUSH']);
-      // Several calls, each of which finds the script missing.
-      const batch = spread(2_500);
-      expect(await store.addSamples(batch)).toEqual(Array(batch.length).fill({ ok: true }));
-      const newest = batch.slice(-900);
-      expect((await store.latest(newest)).map((latest) => latest.raw?.value)).toEqual(newest.map(({ value }) => value));
-    });
-  });
 });
+
+function evalshaCalls(commandstats: string): number {
+  return Number(/^cmdstat_evalsha:calls=(\d+)/m.exec(commandstats)?.[1] ?? 0);
+}

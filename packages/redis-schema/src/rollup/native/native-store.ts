@@ -1,9 +1,7 @@
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Keys, SeriesId } from '../../keys';
-import type { RedisClient } from '../../redis';
-import { classifyRedisError } from '../../redis-errors';
+import type { RedisClient } from '../../redis-client';
+import { RedisScript } from '../../redis-script';
 import { indexSeriesCommands } from '../../series-index';
 import { aggregatePoints } from '../aggregate';
 import { rangeAcrossSources } from '../across-sources';
@@ -21,24 +19,24 @@ import type {
 } from '../store';
 import { bucketStart, type RollupTier } from '../tiers';
 import { closeDelayMs, maxCloseDelayMs, seriesSpread, unwrittenClosedBucket } from './close-delay';
-import { keySlot } from './key-slot';
-
-const addSamplesBody = readFileSync(join(__dirname, 'lua', 'add-samples.lua'), 'utf8');
 
 /**
- * The script with this store's configuration prepended as a Lua table, which keeps it out of every
- * call's arguments: encoding and parsing arguments is a large share of a call's cost on both ends.
+ * The script with this store's configuration bound as CONFIG at load time, which keeps it out of
+ * every call's arguments: the script is the pipeline's hottest path.
  */
-function addSamplesSource({ rawRetentionMs, tiers }: RollupStoreOptions, bucketWidths: readonly number[]): string {
-  const tierTables = tiers.map(
-    (tier) =>
-      `{ aggregation = '${tier.aggregation}', width = ${bucketWidths.indexOf(tier.bucketMs) + 1}, retentionMs = ${tier.retentionMs} }`,
-  );
-  const maxDelays = bucketWidths.map((width) => maxCloseDelayMs(width, rawRetentionMs));
-  const config =
-    `local CONFIG = { rawRetentionMs = ${rawRetentionMs}, widths = { ${bucketWidths.join(', ')} }, ` +
-    `maxDelays = { ${maxDelays.join(', ')} }, tiers = { ${tierTables.join(', ')} } }\n`;
-  return config + addSamplesBody;
+function addSamplesScript({ rawRetentionMs, tiers }: RollupStoreOptions): RedisScript {
+  const widths = [...new Set(tiers.map((tier) => tier.bucketMs))];
+  const config = {
+    rawRetentionMs,
+    widths,
+    maxDelays: widths.map((width) => maxCloseDelayMs(width, rawRetentionMs)),
+    tiers: tiers.map((tier) => ({
+      aggregation: tier.aggregation,
+      width: widths.indexOf(tier.bucketMs) + 1,
+      retentionMs: tier.retentionMs,
+    })),
+  };
+  return RedisScript.load(join(__dirname, 'lua', 'add-samples.lua'), { constants: { CONFIG: config } });
 }
 
 const WRITTEN: WriteResult = { ok: true };
@@ -55,17 +53,6 @@ function parseMember(member: string): Point {
 }
 
 /**
- * How series share a script call. Every key of one call must live in one Cluster slot, so on Redis
- * Cluster only the series of one slot can share a call; a standalone server takes the whole batch.
- */
-export type SeriesGrouping = 'batch' | 'slot';
-
-export interface NativeRollupStoreOptions extends RollupStoreOptions {
-  /** Defaults to 'batch'. */
-  readonly groupBy?: SeriesGrouping;
-}
-
-/**
  * A call holds the samples of whole series up to this many (a series with more takes a call of its
  * own). Other clients wait while a script runs: a call of 100 single-sample series takes about
  * 0.6 ms, longer when it closes buckets, whose raw samples it reads; fewer, longer calls measured
@@ -78,7 +65,10 @@ interface KnownSeries {
   readonly id: SeriesId;
   /** The raw key, then one rollup key per tier, as the script takes them. */
   readonly keys: readonly string[];
-  /** The script call it shares with the other series of its batch and group. */
+  /**
+   * The client's slot of its keys: every key of one script call must share it, so on Redis Cluster
+   * only the series of one slot share a call, and on a standalone server the whole batch does.
+   */
   readonly group: number;
   /** Picks how long after their end its buckets are written (close-delay.ts). */
   readonly spread: number;
@@ -93,6 +83,7 @@ interface SeriesWrite {
 }
 
 interface ScriptCall {
+  readonly keys: string[];
   readonly args: string[];
   /** Where the call's samples, in argument order, sit in the caller's array. */
   readonly positions: number[];
@@ -102,32 +93,29 @@ interface ScriptCall {
  * Rollups on plain Redis 7+, behaving like a raw RedisTimeSeries series (DUPLICATE_POLICY LAST,
  * RETENTION) with one compaction rule per tier. A series keeps its raw samples and each rollup in
  * sorted sets of the same hash tag; one script call writes the samples of many series atomically
- * (a batch's, or a Cluster slot's), and the calls of a batch are pipelined.
+ * (a batch's on a standalone server, a slot's on a cluster), and the calls of a batch are pipelined.
  */
 export class NativeRollupStore implements RollupStore {
   readonly backend = 'native';
   readonly tiers: readonly RollupTier[];
   private readonly keys: Keys;
   private readonly rawRetentionMs: number;
-  private readonly groupBy: SeriesGrouping;
-  private readonly script: { readonly source: string; readonly sha: string };
+  private readonly script: RedisScript;
   /** By metric, then source. Building keys anew for every sample would keep the collector busy. */
   private readonly known = new Map<string, Map<string, KnownSeries>>();
 
   constructor(
     private readonly client: RedisClient,
-    options: NativeRollupStoreOptions,
+    options: RollupStoreOptions,
   ) {
     this.keys = options.keys;
     this.tiers = options.tiers;
     this.rawRetentionMs = options.rawRetentionMs;
-    this.groupBy = options.groupBy ?? 'batch';
-    const source = addSamplesSource(options, [...new Set(options.tiers.map((tier) => tier.bucketMs))]);
-    this.script = { source, sha: createHash('sha1').update(source).digest('hex') };
+    this.script = addSamplesScript(options);
   }
 
   async bootstrap(): Promise<void> {
-    await this.client.sendCommand(['SCRIPT', 'LOAD', this.script.source]);
+    await this.script.preload(this.client);
   }
 
   async addSamples(samples: readonly Sample[]): Promise<WriteResult[]> {
@@ -137,7 +125,7 @@ export class NativeRollupStore implements RollupStore {
     // Issued together, so node-redis pipelines every call and the index writes in one go.
     await Promise.all([
       ...this.scriptCalls(writes.values()).map(async (call) => {
-        for (const ordinal of (await this.evalScript(call.args)) as number[])
+        for (const ordinal of (await this.script.run(this.client, call.keys, call.args)) as number[])
           results[call.positions[ordinal - 1]!] = TOO_OLD;
       }),
       ...unindexed
@@ -159,13 +147,7 @@ export class NativeRollupStore implements RollupStore {
       const id = { metric, source };
       const rawKey = this.keys.raw(id);
       const keys = [rawKey, ...this.tiers.map((tier) => this.keys.rollup(id, tier))];
-      series = {
-        id,
-        keys,
-        group: this.groupBy === 'slot' ? keySlot(rawKey) : 0,
-        spread: seriesSpread(rawKey),
-        indexed: false,
-      };
+      series = { id, keys, group: this.client.slotOf(rawKey), spread: seriesSpread(rawKey), indexed: false };
       bySource.set(source, series);
     }
     return series;
@@ -213,16 +195,16 @@ export class NativeRollupStore implements RollupStore {
   }
 
   private scriptCall(writes: readonly SeriesWrite[]): ScriptCall {
-    const keyCount = writes.length * (1 + this.tiers.length);
-    const args = ['EVALSHA', this.script.sha, String(keyCount)];
+    const keys: string[] = [];
+    const args: string[] = [];
     const positions: number[] = [];
-    for (const write of writes) for (const key of write.series.keys) args.push(key);
+    for (const write of writes) for (const key of write.series.keys) keys.push(key);
     for (const write of writes) {
       args.push(String(write.members.length), String(write.series.spread));
       for (const member of write.members) args.push(member);
       for (const position of write.positions) positions.push(position);
     }
-    return { args, positions };
+    return { keys, args, positions };
   }
 
   async latest(series: readonly SeriesId[]): Promise<SeriesLatest[]> {
@@ -342,17 +324,5 @@ export class NativeRollupStore implements RollupStore {
   private async newestPoint(key: string): Promise<Point | null> {
     const [member] = (await this.client.sendCommand(['ZRANGE', key, '-1', '-1'])) as unknown as string[];
     return member === undefined ? null : parseMember(member);
-  }
-
-  /**
-   * Runs `EVALSHA sha ...`. A node that lost the script (a restart, or a replica promoted in a
-   * failover) gets it with EVAL, which caches it there again; a SCRIPT LOAD would go to every
-   * primary of a cluster, and fail while any of them is unreachable.
-   */
-  private evalScript(args: string[]): Promise<unknown> {
-    return this.client.sendCommand(args).catch((error: unknown) => {
-      if (classifyRedisError(error) !== 'noscript') throw error;
-      return this.client.sendCommand(['EVAL', this.script.source, ...args.slice(2)]);
-    });
   }
 }

@@ -1,6 +1,6 @@
 import { createClient } from '@redis/client';
 import { testRedisUrl } from '@redis-ingest/test-utils';
-import type { RedisClient } from '../../redis';
+import type { RedisClient } from '../../redis-client';
 import { hasTimeSeriesModule } from './module-probe';
 
 describe('hasTimeSeriesModule', () => {

@@ -1,4 +1,4 @@
-import type { RedisClient } from '../../redis';
+import type { RedisClient } from '../../redis-client';
 import { classifyRedisError, redisErrorReason } from '../../redis-errors';
 import { tsInfo } from './commands';
 import { isTimeSeriesError, TIME_SERIES_ERRORS } from './replies';

@@ -1,6 +1,6 @@
 import { createClient } from '@redis/client';
 import { createKeys, type KeyConfig } from '../../keys';
-import type { RedisClient } from '../../redis';
+import type { RedisClient } from '../../redis-client';
 import type { RollupStoreOptions } from '../store';
 import { TIME_SERIES_ERRORS } from './replies';
 import { metricRangeAcrossSources } from './series-labels';

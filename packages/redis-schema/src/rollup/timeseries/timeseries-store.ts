@@ -1,5 +1,5 @@
 import type { Keys, SeriesId } from '../../keys';
-import type { RedisClient } from '../../redis';
+import { positionsBySlot, type RedisClient } from '../../redis-client';
 import { indexSeriesCommands } from '../../series-index';
 import {
   MAX_REDUCED_SOURCES,
@@ -16,7 +16,6 @@ import {
   type WriteResult,
 } from '../store';
 import { rangeAcrossSources } from '../across-sources';
-import { positionsBySlot } from '../native/key-slot';
 import type { RollupTier } from '../tiers';
 import { tsCreate, tsCreateRule, tsGet, tsMAdd, tsRange } from './commands';
 import { hasTimeSeriesModule } from './module-probe';
@@ -131,15 +130,6 @@ export function seriesCreationCommands(
   ];
 }
 
-export interface TimeSeriesRollupStoreOptions extends RollupStoreOptions {
-  /**
-   * On Redis Cluster a TS.MADD may only name keys of one slot, so a batch takes one per slot; and
-   * TS.MRANGE sees the series of one shard only, so a metric across its sources is read series by
-   * series.
-   */
-  readonly cluster?: boolean;
-}
-
 /**
  * Rollups on the RedisTimeSeries module: one raw series per (metric, source) with DUPLICATE_POLICY
  * LAST, and per tier a compaction series fed by a TS.CREATERULE, so the server aggregates as
@@ -154,7 +144,7 @@ export class TimeSeriesRollupStore implements RollupStore {
 
   constructor(
     private readonly client: RedisClient,
-    private readonly options: TimeSeriesRollupStoreOptions,
+    private readonly options: RollupStoreOptions,
   ) {
     this.keys = options.keys;
     this.tiers = options.tiers;
@@ -193,7 +183,8 @@ export class TimeSeriesRollupStore implements RollupStore {
   }
 
   async rangeAcrossSources(metric: string, query: AcrossSourcesQuery): Promise<AcrossSourcesRange> {
-    if (this.options.cluster) return rangeAcrossSources(this.client, this.keys, this, metric, query);
+    // TS.MRANGE sees the series of one shard only, so on a cluster the sources are read one by one.
+    if (!this.client.singleNode) return rangeAcrossSources(this.client, this.keys, this, metric, query);
     const args = acrossSourcesCommand(this.options, metric, query);
     if (args === null) return { sources: 0, points: [] };
     return acrossSourcesResult(this.options, metric, query, await this.client.sendCommand(args));
@@ -218,9 +209,11 @@ export class TimeSeriesRollupStore implements RollupStore {
       return { key: this.keys.raw(samples[index]!), timestampMs, value };
     });
     const elements = new Array<unknown>(batch.length);
-    const calls = this.options.cluster
-      ? positionsBySlot(batch.map(({ key }) => key))
-      : [batch.map((_, position) => position)];
+    // A TS.MADD may name keys of one slot only (all of them on a standalone server).
+    const calls = positionsBySlot(
+      this.client,
+      batch.map(({ key }) => key),
+    );
     // Issued together, so node-redis pipelines them.
     await Promise.all(
       calls.map(async (positions) => {

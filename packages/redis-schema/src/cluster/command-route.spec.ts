@@ -1,4 +1,4 @@
-import { ClusterRoutingError, commandRoute } from './cluster-routing';
+import { ClusterRoutingError, commandRoute } from './command-route';
 
 describe('commandRoute', () => {
   it('routes a command by its first argument', () => {

@@ -1,15 +1,16 @@
 import { ErrorReply } from '@redis/client';
 import { isolatedConfig, startRedisCluster, waitUntil, type RedisCluster } from '@redis-ingest/test-utils';
-import { ClusterRoutingError } from './cluster-routing';
-import { appendToPartitions } from './ingest/append';
-import { createKeys, type Keys } from './keys';
-import { LuaScript } from './lua-script';
-import { readPartitionQueueStats, readQueueStats } from './queue-stats';
-import { createRedisClient, waitForReplicas, type RedisClient } from './redis';
-import { isConnectionError } from './redis-errors';
+import { ClusterRoutingError } from './command-route';
+import { appendToPartitions } from '../ingest/append';
+import { createKeys, type Keys } from '../keys';
+import { RedisScript } from '../redis-script';
+import { readPartitionQueueStats, readQueueStats } from '../queue-stats';
+import { createRedisClient, waitForReplicas } from '../redis';
+import type { RedisClient } from '../redis-client';
+import { isConnectionError } from '../redis-errors';
 
 const silent = { warn: () => undefined };
-const echoFirstKey = new LuaScript('echo-first-key', "return redis.call('GET', KEYS[1])");
+const echoFirstKey = new RedisScript('echo-first-key', "return redis.call('GET', KEYS[1])");
 
 /** Keys of three partitions, whose slots lie on the three primaries of a freshly created cluster. */
 function clusterKeys(cluster: RedisCluster): Keys {

@@ -1,7 +1,7 @@
 import { createClient } from '@redis/client';
 import { startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
-import type { RedisClient } from '../../redis';
-import { keySlot, positionsBySlot } from './key-slot';
+import { positionsBySlot, type RedisClient } from '../redis-client';
+import { keySlot } from './key-slot';
 
 describe('keySlot', () => {
   it('is the CRC16/XMODEM check value for the standard check input', () => {
@@ -15,8 +15,11 @@ describe('keySlot', () => {
   });
 
   it('groups positions by slot, in input order', () => {
-    expect(positionsBySlot(['a{x}', 'b{y}', 'c{x}', 'd{y}', 'e{z}'])).toEqual([[0, 2], [1, 3], [4]]);
-    expect(positionsBySlot([])).toEqual([]);
+    const cluster = { slotOf: keySlot };
+    expect(positionsBySlot(cluster, ['a{x}', 'b{y}', 'c{x}', 'd{y}', 'e{z}'])).toEqual([[0, 2], [1, 3], [4]]);
+    expect(positionsBySlot(cluster, [])).toEqual([]);
+    // A standalone server answers one slot for every key, so every position shares one group.
+    expect(positionsBySlot({ slotOf: () => 0 }, ['a{x}', 'b{y}', 'c{x}'])).toEqual([[0, 1, 2]]);
   });
 
   describe('against CLUSTER KEYSLOT', () => {

@@ -27,15 +27,3 @@ export function keySlot(key: string): number {
   const hashed = close > open + 1 ? bytes.subarray(open + 1, close) : bytes;
   return crc16(hashed) % CLUSTER_SLOTS;
 }
-
-/** The positions of `keys` grouped by slot, each group in input order: what one multi-key command per slot takes. */
-export function positionsBySlot(keys: readonly string[]): number[][] {
-  const groups = new Map<number, number[]>();
-  keys.forEach((key, position) => {
-    const slot = keySlot(key);
-    const group = groups.get(slot);
-    if (group) group.push(position);
-    else groups.set(slot, [position]);
-  });
-  return [...groups.values()];
-}

@@ -1,8 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ClientClosedError, createCluster, type RedisArgument } from '@redis/client';
-import { commandRoute } from './cluster-routing';
-import { reconnectDelay, TYPED_COMMANDS, type RedisClient, type RedisClientOptions, type RedisTlsFiles } from './redis';
-import { isConnectionError } from './redis-errors';
+import {
+  reconnectDelay,
+  TYPED_COMMANDS,
+  type RedisClient,
+  type RedisClientOptions,
+  type RedisTlsFiles,
+  type RedisTopology,
+} from '../redis-client';
+import { isConnectionError } from '../redis-errors';
+import { commandRoute } from './command-route';
+import { keySlot } from './key-slot';
 
 type Cluster = ReturnType<typeof createClusterConnection>;
 type NodeClient = Awaited<ReturnType<Cluster['nodeClient']>>;
@@ -57,7 +65,9 @@ function createClusterConnection(
  * BLOCK) would stall every other command to that primary: blocking reads need a client of their own.
  */
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- the interface below types what the constructor adds
-export class RedisClusterClient {
+export class RedisClusterClient implements RedisTopology {
+  /** Each primary holds its own slots: a multi-key command names keys of one slot only. */
+  readonly singleNode = false;
   private readonly cluster: Cluster;
   private closed = false;
   private refreshing: Promise<void> | undefined;
@@ -150,8 +160,12 @@ export class RedisClusterClient {
     return replies[0]!;
   };
 
+  slotOf(key: string): number {
+    return keySlot(key);
+  }
+
   /** Sends `args` over the connection that serves `key`'s slot, e.g. a WAIT after a write to that key. */
-  sendToSlotOf<T>(key: RedisArgument, args: readonly RedisArgument[]): Promise<T> {
+  sendToNodeOf<T>(key: string, args: readonly string[]): Promise<T> {
     return this.observe(this.cluster.sendCommand<T>(key, false, [...args]));
   }
 
