@@ -20,6 +20,33 @@ describe('validateEvent', () => {
     expect(result.ok && result.event.occurredAt).toBe('2026-01-02T03:04:05.000Z');
   });
 
+  it('answers with toISOString() of the instant for every spelling it accepts, its own spelling included', () => {
+    const spellings = fc.tuple(
+      fc.date({ min: new Date(0), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true }),
+      fc.constantFrom('iso', 'lower', 'seconds', 'offset', 'micros'),
+    );
+    fc.assert(
+      fc.property(spellings, ([date, spelling]) => {
+        const iso = date.toISOString();
+        const text = {
+          iso,
+          lower: iso.toLowerCase(),
+          seconds: `${iso.slice(0, 19)}Z`,
+          offset: `${iso.slice(0, 23)}+00:00`,
+          micros: `${iso.slice(0, 23)}999Z`,
+        }[spelling];
+        const result = validateEvent({ source: 's', metric: 'm', value: 1, occurredAt: text });
+        const expectedMs = spelling === 'seconds' ? Math.floor(date.getTime() / 1000) * 1000 : date.getTime();
+        expect(result).toMatchObject({
+          ok: true,
+          timestampMs: expectedMs,
+          event: { occurredAt: new Date(expectedMs).toISOString() },
+        });
+      }),
+      { seed: 20261130, numRuns: 2_000 },
+    );
+  });
+
   it.each([
     ['a brace in source', { source: 'a{b', metric: 'm', value: 1 }, '/source'],
     ['a colon in metric', { source: 's', metric: 'a:b', value: 1 }, '/metric'],

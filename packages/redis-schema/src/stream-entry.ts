@@ -1,4 +1,4 @@
-import { MAX_EVENT_VALUE, validateEvent, type TelemetryEvent, type Validation } from './event';
+import { MAX_EVENT_VALUE, canonicalTimestamp, validateEvent, type TelemetryEvent, type Validation } from './event';
 import { isValidName } from './names';
 import type { Sample } from './rollup/store';
 
@@ -39,46 +39,6 @@ export function decodeEntry(fields: Readonly<Record<string, string>>): Validatio
 }
 
 const EVENT_FIELDS = new Set(['source', 'metric', 'value', 'occurredAt', 'eventId']);
-const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-const ISO_SEPARATORS: readonly [number, number][] = [
-  [4, 45],
-  [7, 45],
-  [10, 84],
-  [13, 58],
-  [16, 58],
-  [19, 46],
-  [23, 90],
-];
-
-/** The digits of `text` from `start` to `end` as a number; NaN if any is not a digit. */
-function digits(text: string, start: number, end: number): number {
-  let value = 0;
-  for (let i = start; i < end; i++) {
-    const digit = text.charCodeAt(i) - 48;
-    if (digit < 0 || digit > 9) return Number.NaN;
-    value = value * 10 + digit;
-  }
-  return value;
-}
-
-/** Milliseconds of "YYYY-MM-DDTHH:MM:SS.mmmZ", toISOString()'s form, from 1970 on; else undefined. */
-function canonicalTimestamp(text: string): number | undefined {
-  if (text.length !== 24) return undefined;
-  for (const [at, code] of ISO_SEPARATORS) if (text.charCodeAt(at) !== code) return undefined;
-  const year = digits(text, 0, 4);
-  const month = digits(text, 5, 7);
-  const day = digits(text, 8, 10);
-  const hour = digits(text, 11, 13);
-  const minute = digits(text, 14, 16);
-  const second = digits(text, 17, 19);
-  const ms = digits(text, 20, 23);
-  // NaN fails every comparison, so a non-digit falls through to undefined.
-  if (!(year >= 1970 && month >= 1 && month <= 12 && day >= 1 && hour <= 23 && minute <= 59 && second <= 59 && ms >= 0))
-    return undefined;
-  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
-  if (day > (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!)) return undefined;
-  return Date.UTC(year, month - 1, day, hour, minute, second, ms);
-}
 
 /**
  * The sample of an entry in the shape the ingest-api writes (the event fields only, occurredAt as
