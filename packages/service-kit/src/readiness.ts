@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { RequestHandler } from 'express';
+import { classifyRedisError } from '@redis-ingest/redis-schema';
 import { ErrorBody } from './openapi-schemas';
 import type { RouteDescription } from './openapi';
 
@@ -33,7 +34,14 @@ export class Readiness {
         await this.check();
         res.json({ status: 'ready' });
       } catch (error) {
-        res.status(503).json({ error: `Not ready: ${(error as Error).message}` });
+        // The kind tells an operator what to wait for: a Redis still loading, unreachable, refusing writes.
+        const redisError = classifyRedisError(error);
+        res
+          .status(503)
+          .json({
+            error: `Not ready: ${(error as Error).message}`,
+            ...(redisError === undefined ? {} : { redisError }),
+          });
       }
     };
   }
@@ -46,6 +54,10 @@ export const readyRoute: RouteDescription = {
     'Readiness: 200 while Redis answers PING; 503 while it does not, and from the moment the process starts stopping',
   responses: {
     200: { description: 'Ready for traffic', schema: Type.Object({ status: Type.Literal('ready') }) },
-    503: { description: 'Redis does not answer, or the process is stopping', schema: ErrorBody },
+    503: {
+      description:
+        'Redis does not answer (`redisError` names the kind, e.g. loading, connection), or the process is stopping',
+      schema: Type.Composite([ErrorBody, Type.Object({ redisError: Type.Optional(Type.String()) })]),
+    },
   },
 };
