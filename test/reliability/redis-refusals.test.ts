@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +7,7 @@ import { createClient } from '@redis/client';
 import { freePort, startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
 import { loadIngestConfig } from '../../apps/ingest-api/src/config';
 import type { RunningIngestApi } from '../../apps/ingest-api/src/server';
-import { eventually, pipelineEnv, startIngestApi } from './support';
+import { eventually, pipelineEnv, spawnRedis, startIngestApi } from './support';
 
 const event = { source: 'refusals', metric: 'm', value: 1 };
 
@@ -21,26 +21,6 @@ async function postEvent(api: RunningIngestApi) {
     status: response.status,
     retryAfter: response.headers.get('retry-after'),
     body: (await response.json()) as Record<string, unknown>,
-  };
-}
-
-/** A redis-server of the test's own on `port`, with whatever `args` it needs; `stop` kills it. */
-async function spawnRedis(port: number, args: readonly string[], { ignoreFileSizeSignal = false } = {}) {
-  const all = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...args];
-  // An ignored signal stays ignored across exec, so Redis itself ignores SIGXFSZ: a write past its
-  // file-size limit then fails with EFBIG, as one to a full disk fails, instead of killing it.
-  const child: ChildProcess = ignoreFileSizeSignal
-    ? spawn('bash', ['-c', `trap '' XFSZ; exec redis-server "$@"`, 'redis-server', ...all], { stdio: 'ignore' })
-    : spawn('redis-server', all, { stdio: 'ignore' });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    pid: child.pid!,
-    exited,
-    stop: async () => {
-      child.kill('SIGKILL');
-      await exited;
-    },
   };
 }
 
@@ -80,7 +60,7 @@ describe('a Redis that cannot append to its AOF (MISCONF)', () => {
   });
 
   it('answers 503 with Retry-After while AOF writes fail, 2xx again once they succeed, unrestarted, and keeps every event it took', async () => {
-    const redis = await spawnRedis(await freePort(), ['--dir', dir, '--appendonly', 'yes'], {
+    const redis = spawnRedis(await freePort(), ['--dir', dir, '--appendonly', 'yes'], {
       ignoreFileSizeSignal: true,
     });
     stopServer = redis.stop;
@@ -167,24 +147,25 @@ describe('a Redis loading a large dataset at start-up', () => {
   it('is not ready and answers 503 naming the loading while Redis loads, then ready and taking events, without a restart', async () => {
     const port = await freePort();
     const args = ['--dir', dir, '--appendonly', 'no', '--enable-debug-command', 'yes'];
-    const seed = await spawnRedis(port, args);
+    const seed = spawnRedis(port, args);
     const admin = createClient({ url: seed.url });
     // SHUTDOWN below closes the connection under it.
     admin.on('error', () => undefined);
     await eventually(async () => (await admin.connect(), true), 10_000, 'the seeding server');
-    await admin.sendCommand(['DEBUG', 'POPULATE', '100000', 'loading', '100']);
+    await admin.sendCommand(['DEBUG', 'POPULATE', '3000', 'loading', '100']);
     await admin.sendCommand(['SAVE']);
     await admin.sendCommand(['SHUTDOWN', 'NOSAVE']).catch(() => undefined);
     admin.destroy();
     await seed.exited;
 
-    // key-load-delay slows loading down to seconds, long enough to watch. Redis answers clients
-    // between chunks of the file it loads; at full speed a chunk of the default 2 MB takes
-    // milliseconds, slowed down it would take seconds, so the chunk shrinks with the speed.
-    const loading = await spawnRedis(port, [
+    // key-load-delay (a millisecond a key, long enough for a sleep to be that long on a busy machine)
+    // stretches loading to seconds, long enough to watch. Redis answers clients between chunks of
+    // the file it loads: at full speed a chunk of the default 2 MB takes milliseconds; stretched, a
+    // chunk shrinks with the speed.
+    const loading = spawnRedis(port, [
       ...args,
       '--key-load-delay',
-      '100',
+      '1000',
       '--loading-process-events-interval-bytes',
       '1024',
     ]);

@@ -150,4 +150,24 @@ export async function blackholeProxy(redisUrl: string): Promise<BlackholeProxy> 
   };
 }
 
+/** A redis-server of the test's own on `port` (which a service may be told before Redis runs), with `args`; `stop` kills it. */
+export function spawnRedis(port: number, args: readonly string[], { ignoreFileSizeSignal = false } = {}) {
+  const all = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...args];
+  // An ignored signal stays ignored across exec, so Redis itself ignores SIGXFSZ: a write past its
+  // file-size limit then fails with EFBIG, as one to a full disk fails, instead of killing it.
+  const child: ChildProcess = ignoreFileSizeSignal
+    ? spawn('bash', ['-c', `trap '' XFSZ; exec redis-server "$@"`, 'redis-server', ...all], { stdio: 'ignore' })
+    : spawn('redis-server', all, { stdio: 'ignore' });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    pid: child.pid!,
+    exited,
+    stop: async () => {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
 export { eventually } from '@redis-ingest/test-utils';

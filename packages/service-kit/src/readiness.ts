@@ -12,8 +12,14 @@ import type { RouteDescription } from './openapi';
 export class Readiness {
   private stopping = false;
 
-  /** `check` rejects while a dependency is unusable, e.g. a Redis PING. */
-  constructor(private readonly check: () => Promise<unknown>) {}
+  /**
+   * `check` rejects while a dependency is unusable, e.g. a Redis PING; while `settings` holds a
+   * refusal (a Redis found unsafe after start-up) the process is not ready whatever `check` says.
+   */
+  constructor(
+    private readonly check: () => Promise<unknown>,
+    private readonly settings?: { readonly refusal: Error | undefined },
+  ) {}
 
   /**
    * Answers 503 from now on, then waits `delayMs` so load balancers see it and route elsewhere
@@ -30,18 +36,21 @@ export class Readiness {
         res.status(503).json({ error: 'Stopping' });
         return;
       }
+      const refusal = this.settings?.refusal;
+      if (refusal !== undefined) {
+        res.status(503).json({ error: `Not ready: ${refusal.message}` });
+        return;
+      }
       try {
         await this.check();
         res.json({ status: 'ready' });
       } catch (error) {
         // The kind tells an operator what to wait for: a Redis still loading, unreachable, refusing writes.
         const redisError = classifyRedisError(error);
-        res
-          .status(503)
-          .json({
-            error: `Not ready: ${(error as Error).message}`,
-            ...(redisError === undefined ? {} : { redisError }),
-          });
+        res.status(503).json({
+          error: `Not ready: ${(error as Error).message}`,
+          ...(redisError === undefined ? {} : { redisError }),
+        });
       }
     };
   }
