@@ -16,6 +16,7 @@ export const T0 = Date.UTC(2026, 2, 1, 10, 0, 0);
 /** Built by the root `pnpm test`, which runs every workspace's build before jest. */
 export const WORKER_MAIN = join(__dirname, '..', '..', 'apps', 'worker', 'dist', 'main.js');
 export const INGEST_MAIN = join(__dirname, '..', '..', 'apps', 'ingest-api', 'dist', 'main.js');
+export const QUERY_MAIN = join(__dirname, '..', '..', 'apps', 'query-api', 'dist', 'main.js');
 
 export function requireWorkerBuild(): void {
   if (!existsSync(WORKER_MAIN))
