@@ -126,6 +126,7 @@ export class RedisSettingsWatch implements RedisSettings {
   refusal: UnsafeRedisError | undefined;
 
   private constructor(
+    private readonly client: RedisClient,
     private readonly check: () => Promise<RedisSettings | 'unreachable'>,
     private readonly logger: Logger,
     private readonly retryMs: number,
@@ -138,7 +139,7 @@ export class RedisSettingsWatch implements RedisSettings {
     logger: Logger,
     retryMs = SETTINGS_RETRY_MS,
   ): Promise<RedisSettingsWatch> {
-    const watch = new RedisSettingsWatch(() => readRedisSettings(client, config, logger), logger, retryMs);
+    const watch = new RedisSettingsWatch(client, () => readRedisSettings(client, config, logger), logger, retryMs);
     const found = await watch.check();
     if (found === 'unreachable') {
       logger.warn('redis settings not checked: redis is not reachable yet; checking them once it is');
@@ -167,6 +168,8 @@ export class RedisSettingsWatch implements RedisSettings {
   }
 
   private async checkAgain(): Promise<void> {
+    // A client closed for good (a start that failed later on, without stop()) will never answer.
+    if (!this.client.isOpen) return;
     try {
       const found = await this.check();
       if (this.stopped) return;
