@@ -66,6 +66,8 @@ const BATCH_BODIES = 32;
 const DRAIN_TIMEOUT_MS = 120_000;
 /** Small batches, many a second: enough tracers in every window of the boundary phase to take a p99. */
 const BOUNDARY_BATCH_SIZE = 200;
+/** The boundary phase judges p99 per window of a fifth of a bucket. */
+const BOUNDARY_WINDOWS_PER_BUCKET = 5;
 /** Script calls longer than this stall every other client; the boundary phase counts them. */
 const SLOW_CALL_MICROS = 5_000;
 /** Shard counts the projection covers. */
@@ -175,9 +177,11 @@ class Bench {
     const drainRate = (options.endToEndWorkers === 1 ? oneWorker : twoWorkers).eventsPerSecond;
     const endToEndSustained = await this.endToEndPhase(Math.min(peakBatchRate, drainRate) * options.endToEndFraction);
     const sustained = await this.sustainedPhase(peakBatchRate, xaddPerSecond);
-    // Half the sustained rate keeps the workers ahead; ten batches a second at the least, should no rate have held.
+    // Half the sustained rate keeps the workers ahead. Should no rate have held (a loaded box, short quick
+    // trials), ten batches per window at the least, since a window with fewer tracers is not judged.
+    const windowsPerSecond = (1_000 / this.durations.boundaryBucketMs) * BOUNDARY_WINDOWS_PER_BUCKET;
     const boundary = await this.boundaryPhase(
-      Math.max(sustained.figures.eventsPerSecond / 2, BOUNDARY_BATCH_SIZE * 10),
+      Math.max(sustained.figures.eventsPerSecond / 2, BOUNDARY_BATCH_SIZE * 10 * Math.max(1, windowsPerSecond)),
     );
     const redisPeakRss =
       (this.options.redisUrl === undefined &&
@@ -608,7 +612,7 @@ class Bench {
       const windows = latencyAroundBoundaries(
         result.tracerLatencies.filter(({ dueAtMs }) => dueAtMs >= result.measuredFromMs),
         bucketMs,
-        bucketMs / 5,
+        bucketMs / BOUNDARY_WINDOWS_PER_BUCKET,
       );
       const slow = await slowLog.read();
       return {

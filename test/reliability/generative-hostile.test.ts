@@ -1,23 +1,29 @@
+import { connect } from 'node:net';
 import fc from 'fast-check';
 import { createClient } from '@redis/client';
-import { decodeEntry } from '@redis-ingest/redis-schema';
+import { createRedisClient, createRollupStore, decodeEntry } from '@redis-ingest/redis-schema';
 import { startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
 import { loadIngestConfig } from '../../apps/ingest-api/src/config';
-import { start as startIngest } from '../../apps/ingest-api/src/server';
-import { loadQueryConfig } from '../../apps/query-api/src/config';
-import { start as startQuery } from '../../apps/query-api/src/server';
-import { loadWorkerConfig } from '../../apps/worker/src/config';
-import { start as startWorker, type RunningWorker } from '../../apps/worker/src/service';
-import { eventually, pipelineEnv, silent } from './support';
+import {
+  INGEST_MAIN,
+  QUERY_MAIN,
+  eventually,
+  killHard,
+  pipelineEnv,
+  spawnService,
+  spawnWorker,
+  type ServiceProcess,
+} from './support';
 
 /**
- * Random hostile requests to all three services, seeded so a failure replays as it was: FC_SEED
- * picks the run (the failure message prints it), FC_RUNS its length. Every answer must be a JSON
- * 4xx, a 2xx, or a 503; no connection may end unanswered; no key may appear outside the
- * configured names; and every event answered 2xx must reach its series or the dead letters.
+ * Random hostile requests to all three services, each a process of its own as in production,
+ * seeded so a failure replays as it was: FC_SEED picks the run (the failure message prints it),
+ * FC_RUNS its length. Every answer must be a JSON 4xx, a 2xx, or a 503; no connection may end
+ * unanswered; no process may exit; no key may appear outside the configured names; and every event
+ * answered 2xx must reach its series or the dead letters.
  */
 const seed = Number(process.env.FC_SEED ?? 20_261_130);
-const numRuns = Number(process.env.FC_RUNS ?? 600);
+const numRuns = Number(process.env.FC_RUNS ?? 3_000);
 
 const name = fc.oneof(
   { arbitrary: fc.stringMatching(/^[a-z][a-z0-9._-]{0,12}$/), weight: 4 },
@@ -135,15 +141,59 @@ const workerCall = fc.oneof(
     .map((text): Call => ({ service: 'worker', method: 'POST', path: '/api/ingest/workers/process', body: text })),
 );
 
+/** Longest a request may go unanswered before it counts as dropped. */
+const ANSWER_WITHIN_MS = 10_000;
+
+/**
+ * A malformed request sent on a keep-alive connection after a good one, as raw bytes: an unknown
+ * method, a header name with a space, a head over the size limit, or a bad chunk size after
+ * `Expect: 100-continue`. Each must get its JSON 4xx on that connection, as on a fresh one.
+ */
+const malformed = fc.oneof(
+  fc.stringMatching(/^[A-Z]{3,8}$/).map((method) => `${method}X@ /healthz HTTP/1.1\r\nHost: t\r\n\r\n`),
+  fc.stringMatching(/^[a-z]{1,8} [a-z]{1,8}$/).map((name) => `GET /healthz HTTP/1.1\r\nHost: t\r\n${name}: 1\r\n\r\n`),
+  fc
+    .integer({ min: 70_000, max: 200_000 })
+    .map((size) => `GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: ${'a'.repeat(size)}\r\n\r\n`),
+  fc
+    .stringMatching(/^[g-z]{1,4}$/)
+    .map(
+      (chunkSize) =>
+        'POST /api/ingest/events HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n' +
+        `Expect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n${chunkSize}\r\n{}\r\n0\r\n\r\n`,
+    ),
+);
+
+/** Sends GET /healthz, then, once it is answered, `second` on the same connection; everything the service wrote until it closed. */
+function afterGoodRequest(port: number, second: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let received = '';
+    let sent = false;
+    socket.setTimeout(ANSWER_WITHIN_MS, () => socket.destroy(new Error('no answer in time')));
+    socket.on('data', (chunk) => {
+      received += chunk.toString('latin1');
+      if (!sent && /\r\n\r\n\{[^]*\}$/.test(received)) {
+        sent = true;
+        socket.write(second);
+      }
+    });
+    // A reset after the second request still leaves what arrived before it to judge.
+    socket.on('error', (error) => (sent ? resolve(received) : reject(error)));
+    socket.on('close', () => resolve(received));
+    socket.write('GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n');
+  });
+}
+
 describe('generated hostile input to the three services', () => {
   let server: RedisServer;
-  const stops: (() => Promise<void>)[] = [];
+  const processes: ServiceProcess[] = [];
   afterAll(async () => {
-    for (const stop of stops.reverse()) await stop();
+    for (const one of processes) await killHard(one);
     await server?.stop();
   });
 
-  it(`answers every request with a 2xx, a JSON 4xx or a 503, keeps its keys to their names, and stores every accepted event (seed ${seed})`, async () => {
+  it(`answers every request with a 2xx, a JSON 4xx or a 503, exits never, keeps its keys to their names, and stores every accepted event (seed ${seed})`, async () => {
     server = await startRedisServer();
     const env = pipelineEnv(server.url, {
       INGEST_ROLLUP_BACKEND: 'native',
@@ -151,23 +201,32 @@ describe('generated hostile input to the three services', () => {
       QUERY_API_HOST: '127.0.0.1',
       INGEST_MAX_DELIVERIES: '1',
     });
-    const ingest = await startIngest(loadIngestConfig(env), silent);
-    stops.push(() => ingest.stop());
-    const query = await startQuery(loadQueryConfig(env), silent);
-    stops.push(() => query.stop());
-    const worker: RunningWorker = await startWorker(loadWorkerConfig(env), silent);
-    stops.push(() => worker.close());
-    const ports = { ingest: ingest.port, query: query.port, worker: worker.adminPort };
+    const ingest = spawnService(INGEST_MAIN, env, 'ingest-api listening');
+    const query = spawnService(QUERY_MAIN, env, 'query-api listening');
+    const worker = spawnWorker(env, 'generative');
+    processes.push(ingest, query, worker);
+    const portOf = async ({ started }: ServiceProcess, field: string) => (await started)[field] as number;
+    const ports = {
+      ingest: await portOf(ingest, 'port'),
+      query: await portOf(query, 'port'),
+      worker: await portOf(worker, 'adminPort'),
+    };
     let accepted = 0;
 
     await fc.assert(
       fc.asyncProperty(fc.oneof(ingestCall, queryCall, workerCall), async (call) => {
-        const response = await fetch(`http://127.0.0.1:${ports[call.service]}${call.path}`, {
-          method: call.method,
-          ...(call.body === undefined
-            ? {}
-            : { body: call.body, headers: { 'content-type': call.contentType ?? 'application/json' } }),
-        });
+        let response: Response;
+        try {
+          response = await fetch(`http://127.0.0.1:${ports[call.service]}${call.path}`, {
+            method: call.method,
+            signal: AbortSignal.timeout(ANSWER_WITHIN_MS),
+            ...(call.body === undefined
+              ? {}
+              : { body: call.body, headers: { 'content-type': call.contentType ?? 'application/json' } }),
+          });
+        } catch (error) {
+          throw new Error(`${call.service} left ${call.method} ${call.path} unanswered`, { cause: error });
+        }
         const text = await response.text();
         expect(response.status === 503 || response.status < 500).toBe(true);
         if (response.status >= 400) expect(typeof (JSON.parse(text) as { error?: unknown }).error).toBe('string');
@@ -177,6 +236,25 @@ describe('generated hostile input to the three services', () => {
         }
       }),
       { seed, numRuns },
+    );
+
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('ingest' as const, 'query' as const, 'worker' as const),
+        malformed,
+        async (service, second) => {
+          const received = await afterGoodRequest(ports[service], second);
+          const statuses = [...received.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => Number(match[1]));
+          expect(statuses[0]).toBe(200);
+          const last = statuses.at(-1)!;
+          expect(statuses.length).toBeGreaterThan(1);
+          expect(last >= 400 && last < 500).toBe(true);
+          expect(
+            typeof (JSON.parse(received.slice(received.lastIndexOf('\r\n\r\n') + 4)) as { error?: unknown }).error,
+          ).toBe('string');
+        },
+      ),
+      { seed, numRuns: Math.ceil(numRuns / 20) },
     );
 
     expect(accepted).toBeGreaterThan(0);
@@ -199,23 +277,42 @@ describe('generated hostile input to the three services', () => {
         true,
       );
       const deadLettered = new Set(deadLetters.map(({ message }) => message.messageId));
-      const entries = await redis.xRange(config.keys.streamKey, '-', '+');
-      for (const { id, message } of entries.filter((entry) => !deadLettered.has(entry.id))) {
-        const decoded = decodeEntry(message);
-        if (!decoded.ok)
-          throw new Error(`entry ${id} was accepted but does not decode: ${JSON.stringify(decoded.errors)}`);
-        const { source, metric } = decoded.event;
-        const points = await worker.context.store.range(
-          { source, metric },
-          { fromMs: decoded.timestampMs, toMs: decoded.timestampMs, limit: 10 },
-        );
-        expect(points.length).toBe(1);
+      const storeClient = createRedisClient(server.url, {
+        name: 'generative-check',
+        logger: { warn: () => undefined },
+      });
+      await storeClient.connect();
+      let stored = 0;
+      try {
+        const store = await createRollupStore(storeClient, config);
+        const entries = await redis.xRange(config.keys.streamKey, '-', '+');
+        for (const { id, message } of entries.filter((entry) => !deadLettered.has(entry.id))) {
+          const decoded = decodeEntry(message);
+          if (!decoded.ok)
+            throw new Error(`entry ${id} was accepted but does not decode: ${JSON.stringify(decoded.errors)}`);
+          const { source, metric } = decoded.event;
+          const points = await store.range(
+            { source, metric },
+            { fromMs: decoded.timestampMs, toMs: decoded.timestampMs, limit: 10 },
+          );
+          expect(points.length).toBe(1);
+          stored++;
+        }
+      } finally {
+        storeClient.destroy();
       }
+      expect(stored).toBeGreaterThan(0);
       // No key outside the configured names (the isolated environment's prefix).
       const prefix = config.keys.streamKey.replace(/:events$/, '');
       const keys: string[] = [];
       for await (const batch of redis.scanIterator({ COUNT: 1_000 })) keys.push(...batch);
+      expect(keys.length).toBeGreaterThan(0);
       expect(keys.filter((key) => !key.startsWith(`${prefix}:`))).toEqual([]);
+      for (const one of processes)
+        expect({ exitCode: one.child.exitCode, signal: one.child.signalCode }).toEqual({
+          exitCode: null,
+          signal: null,
+        });
     } finally {
       redis.destroy();
     }

@@ -1,13 +1,13 @@
 import { createClient } from '@redis/client';
 import { createLogger } from '@redis-ingest/service-kit';
-import { startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
+import { freePort, startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
 import { loadIngestConfig } from '../../apps/ingest-api/src/config';
 import { start as startIngest, type RunningIngestApi } from '../../apps/ingest-api/src/server';
 import { loadQueryConfig } from '../../apps/query-api/src/config';
 import { start as startQuery } from '../../apps/query-api/src/server';
 import { loadWorkerConfig } from '../../apps/worker/src/config';
 import { start as startWorker, type RunningWorker } from '../../apps/worker/src/service';
-import { T0, eventually, pipelineEnv, silent, startIngestApi } from './support';
+import { T0, eventually, pipelineEnv, silent, spawnRedis, startIngestApi } from './support';
 
 const BATCH = 1_000;
 const SOURCES = 10;
@@ -168,22 +168,31 @@ describe('a Redis with a small maxmemory', () => {
   }, 90_000);
 });
 
+/** A logger whose error lines the test can read. */
+function recordingLogger() {
+  const errors: string[] = [];
+  const logger = createLogger('eviction-test', 'silent');
+  jest
+    .spyOn(logger, 'error')
+    .mockImplementation(((_fields: object, message: string) => void errors.push(message)) as never);
+  return { logger, errors };
+}
+
+/** What a production deployment needs besides Redis, so that only the eviction check can stop it. */
+const PRODUCTION = {
+  NODE_ENV: 'production',
+  INGEST_AUTH_REQUIRED: 'true',
+  QUERY_READ_TOKEN: 'r'.repeat(20),
+  QUERY_ADMIN_TOKEN: 'a'.repeat(20),
+  QUERY_API_PORT: '0',
+};
+
 describe('a Redis that may evict', () => {
   let server: RedisServer;
   beforeAll(async () => {
     server = await startRedisServer({ args: ['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru'] });
   });
   afterAll(() => server.stop());
-
-  /** A logger whose error lines the test can read. */
-  function recordingLogger() {
-    const errors: string[] = [];
-    const logger = createLogger('eviction-test', 'silent');
-    jest
-      .spyOn(logger, 'error')
-      .mockImplementation(((_fields: object, message: string) => void errors.push(message)) as never);
-    return { logger, errors };
-  }
 
   it('logs what can be lost, exports it as a metric, and starts outside production', async () => {
     const { logger, errors } = recordingLogger();
@@ -198,13 +207,7 @@ describe('a Redis that may evict', () => {
   });
 
   it('refuses to start with NODE_ENV=production unless INGEST_ALLOW_EVICTION=true', async () => {
-    const production = pipelineEnv(server.url, {
-      NODE_ENV: 'production',
-      INGEST_AUTH_REQUIRED: 'true',
-      QUERY_READ_TOKEN: 'r'.repeat(20),
-      QUERY_ADMIN_TOKEN: 'a'.repeat(20),
-      QUERY_API_PORT: '0',
-    });
+    const production = pipelineEnv(server.url, PRODUCTION);
     await expect(startIngest(loadIngestConfig(production), silent)).rejects.toThrow(
       /maxmemory-policy allkeys-lru.*INGEST_ALLOW_EVICTION=true/,
     );
@@ -215,4 +218,58 @@ describe('a Redis that may evict', () => {
     const allowed = await startIngest(loadIngestConfig({ ...production, INGEST_ALLOW_EVICTION: 'true' }), silent);
     await allowed.stop();
   });
+});
+
+describe('a Redis that may evict and comes up after the services', () => {
+  const stops: (() => Promise<void>)[] = [];
+  afterAll(async () => {
+    for (const stop of stops.reverse()) await stop();
+  });
+
+  it('is checked once reachable: logged and exported; in production readiness stays 503, outside it the service gets ready', async () => {
+    const port = await freePort();
+    const url = `redis://127.0.0.1:${port}`;
+    const production = pipelineEnv(url, PRODUCTION);
+    const ingest = recordingLogger();
+    const refusing = await startIngest(loadIngestConfig(production), ingest.logger);
+    stops.push(() => refusing.stop());
+    const query = recordingLogger();
+    const refusingQuery = await startQuery(loadQueryConfig(production), query.logger);
+    stops.push(() => refusingQuery.stop());
+    // The positive control: the same late check outside production only warns.
+    const allowing = await startIngest(loadIngestConfig(pipelineEnv(url)), silent);
+    stops.push(() => allowing.stop());
+    const get = (servicePort: number, path: string) => fetch(`http://127.0.0.1:${servicePort}${path}`);
+    const risk = async (servicePort: number) =>
+      /^redis_eviction_risk\{policy="([^"]*)"\} (\S+)$/m
+        .exec(await (await get(servicePort, '/metrics')).text())
+        ?.slice(1);
+    expect(await risk(refusing.port)).toEqual(['unknown', 'Nan']);
+
+    const redis = spawnRedis(port, ['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru']);
+    stops.push(redis.stop);
+    await eventually(
+      async () => (await get(allowing.port, '/readyz')).status === 200,
+      15_000,
+      'the allowing ingest-api ready',
+    );
+    for (const { port: servicePort } of [refusing, refusingQuery, allowing])
+      await eventually(
+        async () => (await risk(servicePort))?.join() === 'allkeys-lru,2',
+        15_000,
+        'the late check in the metric',
+      );
+    for (const { port: servicePort } of [refusing, refusingQuery]) {
+      const readiness = await get(servicePort, '/readyz');
+      expect(readiness.status).toBe(503);
+      expect(((await readiness.json()) as { error: string }).error).toMatch(
+        /maxmemory-policy allkeys-lru.*INGEST_ALLOW_EVICTION=true/,
+      );
+    }
+    for (const { errors } of [ingest, query]) {
+      expect(errors).toEqual(
+        expect.arrayContaining([expect.stringContaining('found after start-up: /readyz answers 503')]),
+      );
+    }
+  }, 40_000);
 });

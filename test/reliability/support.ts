@@ -16,6 +16,7 @@ export const T0 = Date.UTC(2026, 2, 1, 10, 0, 0);
 /** Built by the root `pnpm test`, which runs every workspace's build before jest. */
 export const WORKER_MAIN = join(__dirname, '..', '..', 'apps', 'worker', 'dist', 'main.js');
 export const INGEST_MAIN = join(__dirname, '..', '..', 'apps', 'ingest-api', 'dist', 'main.js');
+export const QUERY_MAIN = join(__dirname, '..', '..', 'apps', 'query-api', 'dist', 'main.js');
 
 export function requireWorkerBuild(): void {
   if (!existsSync(WORKER_MAIN))
@@ -146,6 +147,26 @@ export async function blackholeProxy(redisUrl: string): Promise<BlackholeProxy> 
     close: () => {
       connections.forEach(({ sockets }) => sockets.forEach((socket) => socket.destroy()));
       return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** A redis-server of the test's own on `port` (which a service may be told before Redis runs), with `args`; `stop` kills it. */
+export function spawnRedis(port: number, args: readonly string[], { ignoreFileSizeSignal = false } = {}) {
+  const all = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...args];
+  // An ignored signal stays ignored across exec, so Redis itself ignores SIGXFSZ: a write past its
+  // file-size limit then fails with EFBIG, as one to a full disk fails, instead of killing it.
+  const child: ChildProcess = ignoreFileSizeSignal
+    ? spawn('bash', ['-c', `trap '' XFSZ; exec redis-server "$@"`, 'redis-server', ...all], { stdio: 'ignore' })
+    : spawn('redis-server', all, { stdio: 'ignore' });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    pid: child.pid!,
+    exited,
+    stop: async () => {
+      child.kill('SIGKILL');
+      await exited;
     },
   };
 }

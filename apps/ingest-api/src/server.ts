@@ -21,7 +21,7 @@ import {
   ServiceMetrics,
   closeServer,
   createLimitedHttpServer,
-  checkRedisSettings,
+  RedisSettingsWatch,
   createLogger,
   jsonBody,
   listen,
@@ -273,11 +273,11 @@ export async function start(
     maxInFlight: config.maxInFlight,
   });
   if (!(await connectWithin(redis, CONNECT_WAIT_MS))) logger.warn('redis not reachable yet; answering 503 until it is');
-  const redisSettings = await checkRedisSettings(redis, config, logger).catch((error: unknown) => {
+  const redisSettings = await RedisSettingsWatch.start(redis, config, logger).catch((error: unknown) => {
     redis.destroy();
     throw error;
   });
-  const readiness = new Readiness(() => redis.ping());
+  const readiness = new Readiness(() => redis.ping(), redisSettings);
   const access = new IngestAccess(redis, config);
   if (!config.authRequired && !(await access.required().catch(() => false))) {
     logger.warn(
@@ -299,6 +299,7 @@ export async function start(
     stop: async () => {
       await readiness.beginStopping(config.stopDelayMs);
       await closeServer(server);
+      redisSettings.stop();
       redis.destroy();
     },
   };

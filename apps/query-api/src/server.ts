@@ -21,7 +21,7 @@ import {
   ServiceMetrics,
   closeServer,
   createLimitedHttpServer,
-  checkRedisSettings,
+  RedisSettingsWatch,
   createLogger,
   listen,
   notFound,
@@ -264,9 +264,9 @@ export async function start(
     } else {
       logger.warn('redis not reachable yet; answering 503 until it is');
     }
-    const redisSettings = await checkRedisSettings(redis, config, logger);
+    const redisSettings = await RedisSettingsWatch.start(redis, config, logger);
     warnAboutOpenRoutes(config, logger);
-    const readiness = new Readiness(() => redis.ping());
+    const readiness = new Readiness(() => redis.ping(), redisSettings);
     const server = createLimitedHttpServer(
       createServer({ config, redis, store, logger, readiness, redisSettings }),
       config.http,
@@ -281,6 +281,7 @@ export async function start(
       stop: async () => {
         await readiness.beginStopping(config.stopDelayMs);
         await closeServer(server);
+        redisSettings.stop();
         redis.destroy();
       },
     };

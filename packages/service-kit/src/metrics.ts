@@ -141,8 +141,9 @@ export class ServiceMetrics {
   /**
    * `redis_eviction_risk`: what Redis' maxmemory-policy may delete under memory pressure, 0 nothing,
    * 1 keys with a TTL, 2 any key, NaN when unknown; labelled with the policy. Alert on anything above 0.
+   * `settings` is read at each scrape, so a RedisSettingsWatch's later answer shows.
    */
-  evictionRisk({ policy, risk }: RedisSettings): void {
+  evictionRisk(settings: RedisSettings): void {
     new Gauge({
       name: 'redis_eviction_risk',
       help: 'What Redis maxmemory-policy may delete under memory pressure: 0 nothing, 1 keys with a TTL, 2 any key; NaN when unknown',
@@ -150,7 +151,12 @@ export class ServiceMetrics {
       registers: [this.registry],
       // Every process asks the same Redis.
       aggregator: 'max',
-    }).set({ policy }, RISK_VALUE[risk]);
+      // Read at each scrape: settings checked once Redis became reachable replace the unknown ones.
+      collect() {
+        this.reset();
+        this.set({ policy: settings.policy }, RISK_VALUE[settings.risk]);
+      },
+    });
   }
 
   /**

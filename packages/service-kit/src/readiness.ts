@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { RequestHandler } from 'express';
+import { classifyRedisError } from '@redis-ingest/redis-schema';
 import { ErrorBody } from './openapi-schemas';
 import type { RouteDescription } from './openapi';
 
@@ -11,8 +12,14 @@ import type { RouteDescription } from './openapi';
 export class Readiness {
   private stopping = false;
 
-  /** `check` rejects while a dependency is unusable, e.g. a Redis PING. */
-  constructor(private readonly check: () => Promise<unknown>) {}
+  /**
+   * `check` rejects while a dependency is unusable, e.g. a Redis PING; while `settings` holds a
+   * refusal (a Redis found unsafe after start-up) the process is not ready whatever `check` says.
+   */
+  constructor(
+    private readonly check: () => Promise<unknown>,
+    private readonly settings?: { readonly refusal: Error | undefined },
+  ) {}
 
   /**
    * Answers 503 from now on, then waits `delayMs` so load balancers see it and route elsewhere
@@ -29,11 +36,21 @@ export class Readiness {
         res.status(503).json({ error: 'Stopping' });
         return;
       }
+      const refusal = this.settings?.refusal;
+      if (refusal !== undefined) {
+        res.status(503).json({ error: `Not ready: ${refusal.message}` });
+        return;
+      }
       try {
         await this.check();
         res.json({ status: 'ready' });
       } catch (error) {
-        res.status(503).json({ error: `Not ready: ${(error as Error).message}` });
+        // The kind tells an operator what to wait for: a Redis still loading, unreachable, refusing writes.
+        const redisError = classifyRedisError(error);
+        res.status(503).json({
+          error: `Not ready: ${(error as Error).message}`,
+          ...(redisError === undefined ? {} : { redisError }),
+        });
       }
     };
   }
@@ -46,6 +63,10 @@ export const readyRoute: RouteDescription = {
     'Readiness: 200 while Redis answers PING; 503 while it does not, and from the moment the process starts stopping',
   responses: {
     200: { description: 'Ready for traffic', schema: Type.Object({ status: Type.Literal('ready') }) },
-    503: { description: 'Redis does not answer, or the process is stopping', schema: ErrorBody },
+    503: {
+      description:
+        'Redis does not answer (`redisError` names the kind, e.g. loading, connection), or the process is stopping',
+      schema: Type.Composite([ErrorBody, Type.Object({ redisError: Type.Optional(Type.String()) })]),
+    },
   },
 };
