@@ -213,6 +213,31 @@ describe('parseLineProtocol', () => {
     expect(lines[99_999]!.timestampMs).toBe(99_999);
   });
 
+  it('reads a line of a body exactly as it reads that line alone, whatever the lines before it', () => {
+    // Few characters, most of them special, so that names repeat from line to line with and without escapes.
+    const lineOf = fc
+      .array(fc.constantFrom('m', 'n', 't', 'f', '1', '\\', ',', ' ', '=', '"', 'm,t=a f=1', 'm f=1 2'), {
+        maxLength: 12,
+      })
+      .map((parts) => parts.join(''));
+    fc.assert(
+      fc.property(fc.array(lineOf, { minLength: 1, maxLength: 8 }), (lines) => {
+        const alone = lines.map((line, index) => {
+          const { lines: points, errors } = parseAll(line);
+          return {
+            points: points.map((point) => ({ ...point, line: index + 1 })),
+            errors: errors.map((error) => ({ ...error, line: index + 1 })),
+          };
+        });
+        expect(parseAll(lines.join('\n'))).toEqual({
+          lines: alone.flatMap(({ points }) => points),
+          errors: alone.flatMap(({ errors }) => errors),
+        });
+      }),
+      { seed: 14, numRuns: 3_000 },
+    );
+  });
+
   it('finds nothing in an empty body or one of comments', () => {
     expect(parseAll('')).toEqual({ lines: [], errors: [] });
     expect(parseAll('# only\n\n# comments\n')).toEqual({ lines: [], errors: [] });
