@@ -64,8 +64,8 @@ const NO_SUFFIX = { suffix: '' };
 /**
  * Builds a request's events, each in the shape validateEvent gives and by the same rule (names,
  * values within ±MAX_EVENT_VALUE, times from 1970 to the year 9999), so the worker stores every one.
- * The last ISO time and the last valid metric are remembered: a sender's points of one moment share
- * their timestamp, and a batch repeats a handful of metrics.
+ * The last ISO time and the last valid metric and source are remembered: a sender's points of one
+ * moment share their timestamp, and a batch repeats a handful of metrics, often from one host.
  */
 class EventBuilder {
   readonly events: TelemetryEvent[] = [];
@@ -73,6 +73,7 @@ class EventBuilder {
   private isoMs = Number.NaN;
   private iso = '';
   private validMetric = '';
+  private validSource = '';
 
   constructor(
     private readonly mapping: LineMapping,
@@ -91,7 +92,10 @@ class EventBuilder {
       return `no ${tags} tag to take the source from`;
     }
     const [sourceTag, sourceName] = point.tags[source]!;
-    if (!isValidName(sourceName)) return `source "${sourceName}" (tag ${sourceTag}) must be ${NAME_RULE}`;
+    if (sourceName !== this.validSource) {
+      if (!isValidName(sourceName)) return `source "${sourceName}" (tag ${sourceTag}) must be ${NAME_RULE}`;
+      this.validSource = sourceName;
+    }
     for (const field of point.fields) {
       if (field.kind === 'string') return `field "${field.key}" is a string; only numbers and booleans become events`;
       if (field.kind === 'float' && Math.abs(field.value) > MAX_EVENT_VALUE)
