@@ -42,6 +42,7 @@ describe('bench --quick', () => {
         ...RATE_FIGURES.map((name) => `ingest.2.lineProtocol.${name}`),
         'ingest.2.singleEvents.nodeMicrosPerEvent',
         'ingest.2.batches.nodeMicrosPerEvent',
+        'ingest.2.lineProtocol.nodeMicrosPerEvent',
         'batchSize',
         'drain.oneWorkerEventsPerSecond',
         'drain.twoWorkersEventsPerSecond',

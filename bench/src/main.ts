@@ -26,7 +26,7 @@ import { measureEndToEnd } from './end-to-end';
 import { runClientPhase } from './client-phase';
 import { lineProtocolBodies, postLines } from './line-protocol';
 import { runClosedLoop, type ClosedLoopOptions, type LoadResult } from './load';
-import { UsageError, parseOptions, phaseDurations, processCountsToMeasure, type BenchOptions } from './options';
+import { USAGE, UsageError, parseOptions, phaseDurations, processCountsToMeasure, type BenchOptions } from './options';
 import { ProcessRegistry, peakRssOf, type ServiceProcess } from './processes';
 import {
   cautions,
@@ -349,12 +349,14 @@ class Bench {
       log(
         `ingest x${processes}: line protocol, ${options.batchSize} points a write over ${options.batchConnections} connections, ${(durations.batchesMs / 1_000).toFixed(1)} s`,
       );
-      const lines = await this.closedLoop(
-        api.origin,
-        durations.batchesMs,
-        options.batchConnections,
-        lineProtocolBodies(this.fleet, options.batchSize, BATCH_BODIES),
-        postLines,
+      const lines = await cpuPerEvent(() =>
+        this.closedLoop(
+          api.origin,
+          durations.batchesMs,
+          options.batchConnections,
+          lineProtocolBodies(this.fleet, options.batchSize, BATCH_BODIES),
+          postLines,
+        ),
       );
       return {
         figures: {
@@ -366,12 +368,15 @@ class Bench {
             ...rateFigures(batches.result.requestsPerSecond, batches.result.eventsPerSecond, batches.result.latency),
             nodeMicrosPerEvent: batches.nodeMicrosPerEvent,
           },
-          lineProtocol: rateFigures(lines.requestsPerSecond, lines.eventsPerSecond, lines.latency),
+          lineProtocol: {
+            ...rateFigures(lines.result.requestsPerSecond, lines.result.eventsPerSecond, lines.result.latency),
+            nodeMicrosPerEvent: lines.nodeMicrosPerEvent,
+          },
         },
         counts: {
           singleEvents: countsOf(single.result),
           batches: countsOf(batches.result),
-          lineProtocol: countsOf(lines),
+          lineProtocol: countsOf(lines.result),
         },
       };
     } finally {
@@ -694,9 +699,14 @@ async function machine(client: RedisClient, loadAverageAtStart: number) {
 }
 
 async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
   let options: BenchOptions;
   try {
-    options = parseOptions(process.argv.slice(2));
+    options = parseOptions(args);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     process.stderr.write(`${error.message}\n`);

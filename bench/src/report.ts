@@ -57,7 +57,7 @@ export interface Figures {
   /** Keyed by the ingest-api's process count. */
   readonly ingest: Record<
     string,
-    { readonly singleEvents: IngestFigures; readonly batches: IngestFigures; readonly lineProtocol: RateFigures }
+    { readonly singleEvents: IngestFigures; readonly batches: IngestFigures; readonly lineProtocol: IngestFigures }
   >;
   readonly drain: {
     readonly oneWorkerEventsPerSecond: number;
@@ -231,8 +231,8 @@ export function formatReport(
     add(`${label}: line protocol`, whole(lineProtocol.eventsPerSecond), 'events/s');
     add(`${label}: line protocol p50 / p99`, pair(lineProtocol.p50Ms, lineProtocol.p99Ms, fixed(1)), 'ms');
     add(
-      `${label}: Node CPU per single event / per batched event`,
-      pair(singleEvents.nodeMicrosPerEvent, batches.nodeMicrosPerEvent, fixed(2)),
+      `${label}: Node CPU per single event / per batched event / per line-protocol event`,
+      [singleEvents, batches, lineProtocol].map(({ nodeMicrosPerEvent }) => fixed(2)(nodeMicrosPerEvent)).join(' / '),
       'µs',
     );
   }

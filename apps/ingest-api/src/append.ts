@@ -65,7 +65,7 @@ export class PartitionedAppend {
 
   /** Throws MemoryPressureError, before anything is written, when a partition's node is too full. */
   async append(events: readonly TelemetryEvent[]): Promise<AppendedEvent[]> {
-    this.memory.check([...groupByPartition(this.keys, events).keys()].map((partition) => partition.stream));
+    this.memory.check(this.streamsOf(events));
     let results: readonly (AppendedEvent | undefined)[];
     let failures: readonly PartitionFailure[] = [];
     try {
@@ -80,6 +80,13 @@ export class PartitionedAppend {
     const kept = results.map((result, position) => (failed.has(position) ? undefined : result));
     if (kept.every((result) => result === undefined)) throw allFailures[0]!.error;
     throw new PartialAppendError(kept, allFailures);
+  }
+
+  /** The streams the events go to; with one partition there is no source to hash per event. */
+  private streamsOf(events: readonly TelemetryEvent[]): string[] {
+    const { partitions } = this.keys;
+    if (partitions.length === 1) return events.length === 0 ? [] : [partitions[0]!.stream];
+    return [...groupByPartition(this.keys, events).keys()].map((partition) => partition.stream);
   }
 
   /** The written partitions whose replicas did not acknowledge in time (or could not be asked). */

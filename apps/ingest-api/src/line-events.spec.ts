@@ -1,4 +1,7 @@
+import fc from 'fast-check';
+import { MAX_EVENT_VALUE, decodeEntry, encodeEvent } from '@redis-ingest/redis-schema';
 import { eventsFromLines, type LineMapping } from './line-events';
+import type { Precision } from './line-protocol';
 
 const mapping: LineMapping = { sourceTag: 'source', fallbackSourceTag: 'host', otherTags: 'metric' };
 const receivedAtMs = Date.parse('2026-03-01T10:00:00.000Z');
@@ -101,7 +104,21 @@ describe('eventsFromLines', () => {
       `m,source=s ${'f'.repeat(127)}=1`,
       `metric "m.${'f'.repeat(127)}" must be 1 to 128 characters from A-Z a-z 0-9 _ . -`,
     ],
-    ['a timestamp before 1970', 'm,source=s f=1 -1', 'timestamp -1 (precision ns) is before 1970 or too far ahead'],
+    [
+      'a timestamp before 1970',
+      'm,source=s f=1 -1',
+      'timestamp -1 (precision ns) is before 1970 or after the year 9999',
+    ],
+    [
+      'a timestamp after the year 9999',
+      'm,source=s f=1 253402300800000000000',
+      'timestamp 253402300800000000000 (precision ns) is before 1970 or after the year 9999',
+    ],
+    [
+      'a value beyond the largest magnitude',
+      'm,source=s f=1,g=-1e300',
+      'field "g": -1e+300 is beyond ±1e+292, the largest magnitude a value may have',
+    ],
   ])('rejects the whole line for %s, keeping the others', (_name, line, message) => {
     const batch = map(`m,source=ok f=1\n${line}\nm,source=ok f=2`);
     expect(batch.events.map(({ value }) => value)).toEqual([1, 2]);
@@ -119,5 +136,41 @@ describe('eventsFromLines', () => {
     const batch = map(`m,source=s${tags} f=1`);
     expect(batch.events).toEqual([]);
     expect(batch.rejected).toEqual([{ line: 1, message: 'its tags make the metric name longer than 128 characters' }]);
+  });
+
+  it('takes a value of the largest magnitude', () => {
+    expect(map(`m,source=s f=${MAX_EVENT_VALUE},g=-${MAX_EVENT_VALUE}`).events.map(({ value }) => value)).toEqual([
+      MAX_EVENT_VALUE,
+      -MAX_EVENT_VALUE,
+    ]);
+  });
+
+  // Seeded, so a failure names a run that replays as it was (FC_SEED overrides).
+  const seed = Number(process.env.FC_SEED ?? 14);
+
+  it('makes only events the worker stores as they are', () => {
+    const name = fc.stringMatching(/^[A-Za-z0-9_.-]{1,20}$/);
+    const value = fc.oneof(
+      fc.double({ noNaN: true }).map(String),
+      fc.constantFrom('1e292', '-1e292', '1.0000001e292', '1e308', '-0', '5e-324', 't', 'FALSE'),
+      fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }).map((n) => `${n}i`),
+      fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map((n) => `${n}u`),
+    );
+    const timestamp = fc.option(fc.bigInt({ min: -1n, max: 10n ** 19n }).map(String));
+    const precision = fc.constantFrom<Precision>('ns', 'us', 'ms', 's', 'm', 'h');
+    fc.assert(
+      fc.property(name, name, name, value, timestamp, precision, (measurement, source, field, v, at, unit) => {
+        const line = `${measurement},source=${source} ${field}=${v}${at === null ? '' : ` ${at}`}`;
+        const { events, rejected } = eventsFromLines(line, unit, mapping, receivedAtMs);
+        expect(events.length + rejected.length).toBe(1);
+        for (const event of events) {
+          expect(decodeEntry(encodeEvent(event))).toMatchObject({
+            ok: true,
+            event: { ...event, value: event.value + 0 },
+          });
+        }
+      }),
+      { seed, numRuns: 3_000 },
+    );
   });
 });

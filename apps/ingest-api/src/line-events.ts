@@ -1,5 +1,5 @@
-import { NAME_MAX_LENGTH, isValidName, type TelemetryEvent } from '@redis-ingest/redis-schema';
-import { parseLineProtocol, timestampMs, type LineError, type ParsedLine, type Precision } from './line-protocol';
+import { MAX_EVENT_VALUE, NAME_MAX_LENGTH, isValidName, type TelemetryEvent } from '@redis-ingest/redis-schema';
+import { parseLineProtocol, type LineError, type ParsedLine, type Precision } from './line-protocol';
 
 /** How points of line protocol become events. */
 export interface LineMapping {
@@ -24,23 +24,23 @@ export interface LineBatch {
 
 const NAME_RULE = `1 to ${NAME_MAX_LENGTH} characters from A-Z a-z 0-9 _ . -`;
 
-function sourceOf(point: ParsedLine, mapping: LineMapping): { tag: string; value: string } | undefined {
-  let fallback: { tag: string; value: string } | undefined;
-  for (const [key, value] of point.tags) {
-    if (key === mapping.sourceTag) return { tag: key, value };
-    if (key === mapping.fallbackSourceTag) fallback = { tag: key, value };
+/** The position in `point.tags` of the source's tag, or -1. */
+function sourceIndex(point: ParsedLine, mapping: LineMapping): number {
+  let fallback = -1;
+  for (let i = 0; i < point.tags.length; i += 1) {
+    const key = point.tags[i]![0];
+    if (key === mapping.sourceTag) return i;
+    if (key === mapping.fallbackSourceTag) fallback = i;
   }
   return fallback;
 }
 
 /** The metric name's tail for the tags other than the source's, or why the line is refused. */
-function tagSuffix(
-  point: ParsedLine,
-  sourceTag: string,
-  mapping: LineMapping,
-): { suffix: string } | { reason: string } {
-  const others = point.tags.filter(([key]) => key !== sourceTag);
-  if (others.length === 0) return { suffix: '' };
+function tagSuffix(point: ParsedLine, source: number, mapping: LineMapping): { suffix: string } | { reason: string } {
+  // Nearly every point carries its source tag alone.
+  if (point.tags.length === 1) return NO_SUFFIX;
+  const others = point.tags.filter((_, i) => i !== source);
+  const sourceTag = point.tags[source]![0];
   if (mapping.otherTags === 'refuse') {
     return {
       reason: `tags other than ${sourceTag} are refused here (INGEST_LINE_OTHER_TAGS=refuse): ${others.map(([key]) => key).join(', ')}`,
@@ -59,52 +59,77 @@ function tagSuffix(
   };
 }
 
-/** Formats a millisecond time, remembering the last: a sender's points of one moment share their timestamp. */
-class IsoTimes {
-  private ms = Number.NaN;
-  private iso = '';
+const NO_SUFFIX = { suffix: '' };
 
-  format(ms: number): string {
-    if (ms !== this.ms) {
-      this.ms = ms;
+/**
+ * Builds a request's events, each in the shape validateEvent gives and by the same rule (names,
+ * values within ±MAX_EVENT_VALUE, times from 1970 to the year 9999), so the worker stores every one.
+ * The last ISO time and the last valid metric and source are remembered: a sender's points of one
+ * moment share their timestamp, and a batch repeats a handful of metrics, often from one host.
+ */
+class EventBuilder {
+  readonly events: TelemetryEvent[] = [];
+  readonly lines: number[] = [];
+  private isoMs = Number.NaN;
+  private iso = '';
+  private validMetric = '';
+  private validSource = '';
+
+  constructor(
+    private readonly mapping: LineMapping,
+    private readonly receivedAtMs: number,
+  ) {}
+
+  /** Appends the point's events, or says why the whole line is refused. */
+  readonly add = (point: ParsedLine): string | undefined => {
+    const { mapping } = this;
+    const source = sourceIndex(point, mapping);
+    if (source === -1) {
+      const tags =
+        mapping.fallbackSourceTag === mapping.sourceTag
+          ? mapping.sourceTag
+          : `${mapping.sourceTag} or ${mapping.fallbackSourceTag}`;
+      return `no ${tags} tag to take the source from`;
+    }
+    const [sourceTag, sourceName] = point.tags[source]!;
+    if (sourceName !== this.validSource) {
+      if (!isValidName(sourceName)) return `source "${sourceName}" (tag ${sourceTag}) must be ${NAME_RULE}`;
+      this.validSource = sourceName;
+    }
+    for (const field of point.fields) {
+      if (field.kind === 'string') return `field "${field.key}" is a string; only numbers and booleans become events`;
+      if (field.kind === 'float' && Math.abs(field.value) > MAX_EVENT_VALUE)
+        return `field "${field.key}": ${field.value} is beyond ±${MAX_EVENT_VALUE}, the largest magnitude a value may have`;
+    }
+    const tags = tagSuffix(point, source, mapping);
+    if ('reason' in tags) return tags.reason;
+    const first = this.events.length;
+    const occurredAt = this.isoTime(point.timestampMs ?? this.receivedAtMs);
+    for (const field of point.fields) {
+      let metric = field.key === 'value' ? point.measurement : `${point.measurement}.${field.key}`;
+      if (tags.suffix !== '') metric += tags.suffix;
+      if (metric !== this.validMetric) {
+        if (!isValidName(metric)) {
+          this.events.length = first;
+          this.lines.length = first;
+          return `metric "${metric.slice(0, 2 * NAME_MAX_LENGTH)}" must be ${NAME_RULE}`;
+        }
+        this.validMetric = metric;
+      }
+      const value = typeof field.value === 'boolean' ? Number(field.value) : (field.value as number);
+      this.events.push({ source: sourceName, metric, value, occurredAt });
+      this.lines.push(point.line);
+    }
+    return undefined;
+  };
+
+  private isoTime(ms: number): string {
+    if (ms !== this.isoMs) {
+      this.isoMs = ms;
       this.iso = new Date(ms).toISOString();
     }
     return this.iso;
   }
-}
-
-/** The point's events, or why the whole line is refused. */
-function eventsOf(
-  point: ParsedLine,
-  precision: Precision,
-  mapping: LineMapping,
-  receivedAtMs: number,
-  times: IsoTimes,
-): TelemetryEvent[] | string {
-  const source = sourceOf(point, mapping);
-  if (source === undefined) {
-    const tags =
-      mapping.fallbackSourceTag === mapping.sourceTag
-        ? mapping.sourceTag
-        : `${mapping.sourceTag} or ${mapping.fallbackSourceTag}`;
-    return `no ${tags} tag to take the source from`;
-  }
-  if (!isValidName(source.value)) return `source "${source.value}" (tag ${source.tag}) must be ${NAME_RULE}`;
-  const text = point.fields.find((field) => field.kind === 'string');
-  if (text !== undefined) return `field "${text.key}" is a string; only numbers and booleans become events`;
-  const tags = tagSuffix(point, source.tag, mapping);
-  if ('reason' in tags) return tags.reason;
-  const ms = point.timestamp === undefined ? receivedAtMs : timestampMs(point.timestamp, precision);
-  if (ms === undefined) return `timestamp ${point.timestamp} (precision ${precision}) is before 1970 or too far ahead`;
-  const occurredAt = times.format(ms);
-  const events: TelemetryEvent[] = [];
-  for (const field of point.fields) {
-    const metric = (field.key === 'value' ? point.measurement : `${point.measurement}.${field.key}`) + tags.suffix;
-    if (!isValidName(metric)) return `metric "${metric.slice(0, 2 * NAME_MAX_LENGTH)}" must be ${NAME_RULE}`;
-    const value = typeof field.value === 'boolean' ? Number(field.value) : (field.value as number);
-    events.push({ source: source.value, metric, value, occurredAt });
-  }
-  return events;
 }
 
 /** Parses a body and maps each point to events; a line without a problem is never held back by another's. */
@@ -114,20 +139,7 @@ export function eventsFromLines(
   mapping: LineMapping,
   receivedAtMs: number,
 ): LineBatch {
-  const { lines, errors } = parseLineProtocol(text);
-  const batch: LineBatch = { events: [], lines: [], rejected: errors };
-  const times = new IsoTimes();
-  for (const point of lines) {
-    const events = eventsOf(point, precision, mapping, receivedAtMs, times);
-    if (typeof events === 'string') {
-      batch.rejected.push({ line: point.line, message: events });
-      continue;
-    }
-    for (const event of events) {
-      batch.events.push(event);
-      batch.lines.push(point.line);
-    }
-  }
-  batch.rejected.sort((a, b) => a.line - b.line);
-  return batch;
+  const builder = new EventBuilder(mapping, receivedAtMs);
+  const rejected = parseLineProtocol(text, precision, builder.add);
+  return { events: builder.events, lines: builder.lines, rejected };
 }

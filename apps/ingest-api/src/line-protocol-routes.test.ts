@@ -281,6 +281,34 @@ describe('Influx line protocol on the ingest-api', () => {
     expect(await entries(api)).toEqual([]);
   });
 
+  it('with INGEST_LINE_OTHER_TAGS=refuse, rejects the points that carry other tags and appends the rest', async () => {
+    const api = await startApi({ INGEST_LINE_OTHER_TAGS: 'refuse' });
+    const response = await post(
+      api,
+      '/api/v2/write?precision=s',
+      'cpu,host=web-1,cpu=cpu0 usage=1 1772359200\ncpu,host=web-1 usage=2 1772359200',
+    );
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({
+      code: 'invalid',
+      accepted: 1,
+      rejected: [{ line: 1, message: 'tags other than host are refused here (INGEST_LINE_OTHER_TAGS=refuse): cpu' }],
+    });
+    expect(await entries(api)).toEqual([
+      { source: 'web-1', metric: 'cpu.usage', value: '2', occurredAt: '2026-03-01T10:00:00.000Z' },
+    ]);
+  });
+
+  it('by default folds the other tags into the metric name, so each tag value is a series of its own', async () => {
+    const api = await startApi();
+    const body = 'cpu,host=web-1,cpu=cpu0 usage=1 1772359200\ncpu,host=web-1,cpu=cpu1 usage=2 1772359200';
+    expect((await post(api, '/api/v2/write?precision=s', body)).status).toBe(204);
+    expect((await entries(api)).map(({ source, metric, value }) => [source, metric, value])).toEqual([
+      ['web-1', 'cpu.usage.cpu-cpu0', '1'],
+      ['web-1', 'cpu.usage.cpu-cpu1', '2'],
+    ]);
+  });
+
   it('refuses a request of more events than INGEST_LINE_MAX_EVENTS with 413', async () => {
     const api = await startApi({ INGEST_LINE_MAX_EVENTS: '5' });
     const response = await post(api, '/api/v2/write', 'm,source=a f=1,g=2,h=3\nm,source=a f=4,g=5,h=6');

@@ -1,14 +1,25 @@
-import { parseLineProtocol, timestampMs, type ParsedLine } from './line-protocol';
+import fc from 'fast-check';
+import { parseLineProtocol, type LineError, type ParsedLine, type Precision } from './line-protocol';
 
-function parseOne(line: string): ParsedLine {
-  const { lines, errors } = parseLineProtocol(line);
+/** Every point of a body and every line refused, as a visitor that takes each point would see them. */
+function parseAll(body: string, precision: Precision = 'ns'): { lines: ParsedLine[]; errors: LineError[] } {
+  const lines: ParsedLine[] = [];
+  const errors = parseLineProtocol(body, precision, (point) => {
+    lines.push(point);
+    return undefined;
+  });
+  return { lines, errors };
+}
+
+function parseOne(line: string, precision: Precision = 'ns'): ParsedLine {
+  const { lines, errors } = parseAll(line, precision);
   expect(errors).toEqual([]);
   expect(lines).toHaveLength(1);
   return lines[0]!;
 }
 
-function errorOf(line: string): string {
-  const { lines, errors } = parseLineProtocol(line);
+function errorOf(line: string, precision: Precision = 'ns'): string {
+  const { lines, errors } = parseAll(line, precision);
   expect(lines).toEqual([]);
   expect(errors).toHaveLength(1);
   return errors[0]!.message;
@@ -24,7 +35,7 @@ describe('parseLineProtocol', () => {
         ['season', 'summer'],
       ],
       fields: [{ key: 'temperature', kind: 'float', value: 82 }],
-      timestamp: '1465839830100400200',
+      timestampMs: 1465839830100,
     });
   });
 
@@ -37,7 +48,7 @@ describe('parseLineProtocol', () => {
         { key: 'usage', kind: 'float', value: 0.5 },
         { key: 'idle', kind: 'float', value: 99.5 },
       ],
-      timestamp: undefined,
+      timestampMs: undefined,
     });
   });
 
@@ -104,6 +115,7 @@ describe('parseLineProtocol', () => {
     ['-9223372036854775808i', 'integer', -(2 ** 63)],
     ['42u', 'unsigned', 42],
     ['18446744073709551615u', 'unsigned', 2 ** 64],
+    ['00000000000000000000000042i', 'integer', 42],
   ])('reads the number %s', (token, kind, value) => {
     expect(parseOne(`m f=${token}`).fields).toEqual([{ key: 'f', kind, value }]);
   });
@@ -143,6 +155,11 @@ describe('parseLineProtocol', () => {
     ['an integer under int64', 'm f=-9223372036854775809i', 'field "f": integer -9223372036854775809i is out of range'],
     ['a negative unsigned', 'm f=-1u', 'field "f": invalid unsigned integer -1u'],
     [
+      'an integer of a million digits',
+      `m f=${'9'.repeat(1_000_000)}i`,
+      `field "f": integer ${'9'.repeat(1_000_000)}i is out of range`,
+    ],
+    [
       'an unsigned over uint64',
       'm f=18446744073709551616u',
       'field "f": unsigned integer 18446744073709551616u is out of range',
@@ -158,10 +175,10 @@ describe('parseLineProtocol', () => {
 
   it('skips comments and blank lines, takes CRLF and counts every line', () => {
     const body = '# a comment\r\n\r\n  \r\nm f=1\r\n   # indented comment\r\nm f=2 5\r\nbad\r\n\tm f=3\r\n';
-    const { lines, errors } = parseLineProtocol(body);
-    expect(lines.map(({ line, fields, timestamp }) => [line, fields[0]!.value, timestamp])).toEqual([
+    const { lines, errors } = parseAll(body, 'ms');
+    expect(lines.map(({ line, fields, timestampMs }) => [line, fields[0]!.value, timestampMs])).toEqual([
       [4, 1, undefined],
-      [6, 2, '5'],
+      [6, 2, 5],
       [8, 3, undefined],
     ]);
     expect(errors).toEqual([{ line: 7, message: 'missing fields' }]);
@@ -172,7 +189,7 @@ describe('parseLineProtocol', () => {
   });
 
   it('confines an unterminated quote to its own line', () => {
-    const { lines, errors } = parseLineProtocol('m s="open\nm f=1\nm s="a" 2');
+    const { lines, errors } = parseAll('m s="open\nm f=1\nm s="a" 2');
     expect(errors).toEqual([{ line: 1, message: 'field "s": unterminated string' }]);
     expect(lines.map(({ line }) => line)).toEqual([2, 3]);
   });
@@ -190,19 +207,44 @@ describe('parseLineProtocol', () => {
     const huge = parseOne(`m s="${'x'.repeat(16 * 1_048_576)}"`);
     expect(huge.fields[0]!.value).toHaveLength(16 * 1_048_576);
     const body = Array.from({ length: 100_000 }, (_, i) => `cpu,host=h${i % 7} usage=${i} ${i}`).join('\n');
-    const { lines, errors } = parseLineProtocol(body);
+    const { lines, errors } = parseAll(body, 'ms');
     expect(errors).toEqual([]);
     expect(lines).toHaveLength(100_000);
-    expect(lines[99_999]!.timestamp).toBe('99999');
+    expect(lines[99_999]!.timestampMs).toBe(99_999);
+  });
+
+  it('reads a line of a body exactly as it reads that line alone, whatever the lines before it', () => {
+    // Few characters, most of them special, so that names repeat from line to line with and without escapes.
+    const lineOf = fc
+      .array(fc.constantFrom('m', 'n', 't', 'f', '1', '\\', ',', ' ', '=', '"', 'm,t=a f=1', 'm f=1 2'), {
+        maxLength: 12,
+      })
+      .map((parts) => parts.join(''));
+    fc.assert(
+      fc.property(fc.array(lineOf, { minLength: 1, maxLength: 8 }), (lines) => {
+        const alone = lines.map((line, index) => {
+          const { lines: points, errors } = parseAll(line);
+          return {
+            points: points.map((point) => ({ ...point, line: index + 1 })),
+            errors: errors.map((error) => ({ ...error, line: index + 1 })),
+          };
+        });
+        expect(parseAll(lines.join('\n'))).toEqual({
+          lines: alone.flatMap(({ points }) => points),
+          errors: alone.flatMap(({ errors }) => errors),
+        });
+      }),
+      { seed: 14, numRuns: 3_000 },
+    );
   });
 
   it('finds nothing in an empty body or one of comments', () => {
-    expect(parseLineProtocol('')).toEqual({ lines: [], errors: [] });
-    expect(parseLineProtocol('# only\n\n# comments\n')).toEqual({ lines: [], errors: [] });
+    expect(parseAll('')).toEqual({ lines: [], errors: [] });
+    expect(parseAll('# only\n\n# comments\n')).toEqual({ lines: [], errors: [] });
   });
 });
 
-describe('timestampMs', () => {
+describe('timestamps', () => {
   it.each([
     ['1465839830100400200', 'ns', 1465839830100],
     ['1465839830100999999', 'ns', 1465839830100],
@@ -213,8 +255,13 @@ describe('timestampMs', () => {
     ['1465839830', 's', 1465839830000],
     ['24430663', 'm', 1465839780000],
     ['407177', 'h', 1465837200000],
+    ['253402300799999999999', 'ns', undefined],
+    ['253402300799999999', 'us', 253402300799999],
+    ['253402300799999', 'ms', 253402300799999],
+    ['253402300799', 's', 253402300799000],
   ] as const)('reads %s at precision %s', (digits, precision, ms) => {
-    expect(timestampMs(digits, precision)).toBe(ms);
+    if (ms === undefined) expect(errorOf(`m f=1 ${digits}`, precision)).toMatch(/^timestamp /);
+    else expect(parseOne(`m f=1 ${digits}`, precision).timestampMs).toBe(ms);
   });
 
   it.each([
@@ -223,7 +270,62 @@ describe('timestampMs', () => {
     ['99999999999999999999', 'ns'],
     ['9000000000000000', 'ms'],
     ['9223372036854775807', 's'],
-  ] as const)('refuses %s at precision %s', (digits, precision) => {
-    expect(timestampMs(digits, precision)).toBeUndefined();
+    // The first millisecond of the year 10000, which the event rule refuses.
+    ['253402300800000', 'ms'],
+    ['253402300800', 's'],
+  ] as const)('refuses %s at precision %s as before 1970 or after the year 9999', (digits, precision) => {
+    expect(errorOf(`m f=1 ${digits}`, precision)).toBe(
+      `timestamp ${digits} (precision ${precision}) is before 1970 or after the year 9999`,
+    );
+  });
+
+  it('reads any timestamp of up to 19 digits as its digits cut to whole milliseconds', () => {
+    const precisions = fc.constantFrom<Precision>('ns', 'us', 'ms', 's', 'm', 'h');
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: 9_223_372_036_854_775_807n }), precisions, (timestamp, precision) => {
+        const perUnit = {
+          ns: [1_000_000n, 1n],
+          us: [1_000n, 1n],
+          ms: [1n, 1n],
+          s: [1n, 1_000n],
+          m: [1n, 60_000n],
+          h: [1n, 3_600_000n],
+        }[precision];
+        const ms = (timestamp / perUnit[0]!) * perUnit[1]!;
+        const { lines, errors } = parseAll(`m f=1 ${timestamp}`, precision);
+        if (ms <= 253_402_300_799_999n) expect(lines[0]?.timestampMs).toBe(Number(ms));
+        else expect(errors).toHaveLength(1);
+      }),
+      { seed: 14, numRuns: 2_000 },
+    );
+  });
+});
+
+describe('numbers', () => {
+  it('reads every float as Number() reads its text', () => {
+    const decimal = fc
+      .tuple(
+        fc.constantFrom('', '-', '+'),
+        fc.stringMatching(/^[0-9]{0,20}$/),
+        fc.option(fc.stringMatching(/^[0-9]{0,20}$/)),
+        fc.option(fc.tuple(fc.constantFrom('e', 'E'), fc.constantFrom('', '-', '+'), fc.integer({ min: 0, max: 400 }))),
+      )
+      .map(([sign, whole, fraction, exponent]) => {
+        const point = fraction === null ? '' : `.${fraction}`;
+        const power = exponent === null ? '' : `${exponent[0]}${exponent[1]}${exponent[2]}`;
+        return `${sign}${whole}${point}${power}`;
+      })
+      .filter((token) => /[0-9]/.test(token.split(/[eE]/)[0]!));
+    const printed = fc.double({ noNaN: true, noDefaultInfinity: true }).map(String);
+    fc.assert(
+      fc.property(fc.oneof(decimal, printed), (token) => {
+        const { lines, errors } = parseAll(`m f=${token}`);
+        const expected = Number(token);
+        if (Number.isFinite(expected))
+          expect(lines[0]?.fields[0]).toEqual({ key: 'f', kind: 'float', value: expected });
+        else expect(errors[0]?.message).toBe(`field "f": float ${token} is out of range`);
+      }),
+      { seed: 14, numRuns: 5_000 },
+    );
   });
 });

@@ -9,7 +9,7 @@ const ISO_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9
  * past it, and the normalised form (+010000-01-01T00:00:59.000Z) would then fail this very rule
  * when the worker reads the entry back: what ingest accepts, the worker must accept.
  */
-const LAST_TIMESTAMP_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+export const LAST_TIMESTAMP_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 /**
  * The largest magnitude of a value. Sums stay finite however many values a bucket adds up (below
