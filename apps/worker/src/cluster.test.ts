@@ -3,7 +3,6 @@ import {
   createRedisClient,
   encodeEvent,
   readPartitionQueueStats,
-  waitForReplicas,
   type Keys,
   type RedisClient,
   type SeriesId,
@@ -266,12 +265,22 @@ describe('worker on a Redis Cluster with three stream partitions', () => {
     await addWave(keys.partitions, 0, 50);
     await waitUntil(() => finished(keys.partitions, config.consumerGroup), 10_000, 'the first wave processed');
 
-    // A backlog on the failing partition, held by its replica too so that the failover keeps it.
-    await addWave([victim], 50, 500);
-    expect(await waitForReplicas(redis, victim.stream, 1, 2_000)).toBe(1);
+    // A backlog on the failing partition, added at once (MULTI) and followed on the same connection by a
+    // pause of the primary's writes: the worker gets at most a batch or two of it before the kill, so the
+    // kill interrupts it however fast the worker runs. Paused, the primary takes no more reads or acks,
+    // and once its replica has applied all it sent, the failover keeps the backlog and the group's state.
+    const victimSeries = series[victim.index]!;
+    const backlog = victimSeries.flatMap((one) => range(500, 50).map((k) => ({ one, k })));
+    await victimNode.pipeline(
+      ['MULTI'],
+      ...backlog.map(({ one, k }) => ['XADD', victim.stream, '*', ...Object.entries(reading(one, k)).flat()]),
+      ['EXEC'],
+      ['CLIENT', 'PAUSE', '30000', 'WRITE'],
+    );
+    for (const { one, k } of backlog) steps.get(one)!.push(k);
+    await cluster.awaitReplicasInSync(victimNode);
     const killedAt = Date.now();
     const failover = await cluster.killPrimaryHoldingFailover(victimNode);
-    const victimSeries = series[victim.index]!;
     const storedAtKill = (await Promise.all(victimSeries.map((one) => stored(context, one)))).reduce(
       (sum, points) => sum + points.length,
       0,

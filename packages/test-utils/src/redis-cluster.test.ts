@@ -83,6 +83,30 @@ describe('startRedisCluster', () => {
     expect(await cluster.primaryFor(key)).toBe(promoted);
   });
 
+  it('loses none of a paused primary’s writes once its replica is in sync, through a kill and a takeover', async () => {
+    cluster = await startRedisCluster({ primaries: 3, replicasPerPrimary: 1, nodeTimeoutMs: 1_000 });
+    const key = KEYS[1]!;
+    const primary = await cluster.primaryFor(key);
+    const [replica] = await cluster.replicasOf(primary);
+    const writes = 1_000;
+    // Paused right after its writes, the primary takes no more, so the replica can catch up with all of them.
+    await primary.pipeline(...Array.from({ length: writes }, () => ['INCR', key]), [
+      'CLIENT',
+      'PAUSE',
+      '30000',
+      'WRITE',
+    ]);
+
+    await cluster.awaitReplicasInSync(primary);
+
+    expect(await replica!.pipeline(['READONLY'], ['GET', key])).toEqual(['OK', String(writes)]);
+    const failover = await cluster.killPrimaryHoldingFailover(primary);
+    const { promoted } = await failover.takeOver();
+    expect(promoted).toBe(replica);
+    expect(await cluster.primaryFor(key)).toBe(promoted);
+    expect(await promoted.command('GET', key)).toBe(String(writes));
+  });
+
   it('stop() ends every node, including one killed and restarted midway', async () => {
     cluster = await startRedisCluster({ primaries: 3 });
     const [first] = cluster.nodes;

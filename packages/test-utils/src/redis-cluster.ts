@@ -62,6 +62,12 @@ export interface RedisCluster {
    * its slots stay without a primary for exactly as long as the test needs, however loaded the machine.
    */
   killPrimaryHoldingFailover(primary: ClusterNode): Promise<HeldFailover>;
+  /**
+   * Resolves once every replica of `primary` has applied all the primary has sent it (equal
+   * replication offsets). With the primary's writes paused (CLIENT PAUSE WRITE) this stays true, so
+   * a kill then loses nothing: not the last writes, nor the consumer groups' last reads and acks.
+   */
+  awaitReplicasInSync(primary: ClusterNode, timeoutMs?: number): Promise<void>;
   /** A planned failover (CLUSTER FAILOVER on the replica): no writes are lost and no node timeout is waited. */
   promote(replica: ClusterNode, timeoutMs?: number): Promise<void>;
   /** Stops every node and removes its directory, whatever state the cluster is in. */
@@ -288,6 +294,9 @@ function assembleCluster(
     return nodes.filter((node) => ids.has(node.id));
   };
 
+  const replicationOffset = async (node: ClusterNode, field: 'master_repl_offset' | 'slave_repl_offset') =>
+    Number((await infoFields(node.port, ['INFO', 'replication'])).get(field));
+
   const isHealthy = async () => {
     const running = nodes.filter((node) => node.running);
     try {
@@ -385,6 +394,19 @@ function assembleCluster(
           return { promoted: replica, elapsedMs };
         },
       };
+    },
+    awaitReplicasInSync: async (primary, timeoutMs = 10_000) => {
+      const replicas = await replicasOf(primary);
+      if (replicas.length === 0) throw new Error(`primary on port ${primary.port} has no replica`);
+      await waitUntil(
+        async () => {
+          const sent = await replicationOffset(primary, 'master_repl_offset');
+          const applied = await Promise.all(replicas.map((replica) => replicationOffset(replica, 'slave_repl_offset')));
+          return applied.every((offset) => offset === sent);
+        },
+        timeoutMs,
+        `the replicas of the primary on port ${primary.port} to apply all it sent them`,
+      );
     },
     promote: async (replica, timeoutMs = 10_000) => {
       await replica.command('CLUSTER', 'FAILOVER');
