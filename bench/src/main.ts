@@ -327,8 +327,10 @@ class Bench {
     try {
       const { stream } = createKeys(loadPipelineConfig(env).keys);
       const appended = async () => Number(await this.client.sendCommand(['XLEN', stream]));
-      // Node CPU over every event the phase appended, warm-up included, on both sides of the division.
+      // Node CPU over every event the phase appended, warm-up included, on both sides of the division. Each
+      // format starts on an empty server, so none pays for the memory the formats before it filled.
       const cpuPerEvent = async (run: () => Promise<LoadResult>) => {
+        await this.flush();
         const [cpuBefore, eventsBefore] = [api.service.cpuSeconds(), await appended()];
         const result = await run();
         const events = (await appended()) - eventsBefore;
