@@ -49,26 +49,38 @@ async function refuseThenRecover(api: RunningIngestApi, refuse: () => Promise<vo
   return accepted;
 }
 
-describe('a Redis that cannot append to its AOF (MISCONF)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'redis-ingest-aof-'));
-  let api: RunningIngestApi | undefined;
-  let stopServer = async () => undefined as void;
+/**
+ * A throwaway data directory, and the ingest-api and private Redis a suite starts on it, all taken
+ * down after the suite.
+ */
+function privateServerSuite(prefix: string) {
+  const suite = {
+    dir: mkdtempSync(join(tmpdir(), prefix)),
+    api: undefined as RunningIngestApi | undefined,
+    stopServer: async () => undefined as void,
+  };
   afterAll(async () => {
-    await api?.stop();
-    await stopServer();
-    rmSync(dir, { recursive: true, force: true });
+    await suite.api?.stop();
+    await suite.stopServer();
+    rmSync(suite.dir, { recursive: true, force: true });
   });
+  return suite;
+}
+
+describe('a Redis that cannot append to its AOF (MISCONF)', () => {
+  const suite = privateServerSuite('redis-ingest-aof-');
 
   it('answers 503 with Retry-After while AOF writes fail, 2xx again once they succeed, unrestarted, and keeps every event it took', async () => {
-    const redis = spawnRedis(await freePort(), ['--dir', dir, '--appendonly', 'yes'], {
+    const redis = spawnRedis(await freePort(), ['--dir', suite.dir, '--appendonly', 'yes'], {
       ignoreFileSizeSignal: true,
     });
-    stopServer = redis.stop;
+    suite.stopServer = redis.stop;
     const admin = createClient({ url: redis.url });
     await eventually(async () => (await admin.connect(), true), 10_000, 'the AOF server');
     const env = pipelineEnv(redis.url);
     try {
-      api = await startIngestApi(env);
+      const api = await startIngestApi(env);
+      suite.api = api;
       // The soft file-size limit of the running Redis: at 1 byte every append to the AOF fails, as on
       // a full disk (a root Redis writes through chmod), and raising it again is all recovery takes.
       const limitFileSize = (soft: string) =>
@@ -135,18 +147,11 @@ describe('a Redis that cannot write its snapshot (MISCONF)', () => {
 });
 
 describe('a Redis loading a large dataset at start-up', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'redis-ingest-loading-'));
-  let api: RunningIngestApi | undefined;
-  let stopServer = async () => undefined as void;
-  afterAll(async () => {
-    await api?.stop();
-    await stopServer();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const suite = privateServerSuite('redis-ingest-loading-');
 
   it('is not ready and answers 503 naming the loading while Redis loads, then ready and taking events, without a restart', async () => {
     const port = await freePort();
-    const args = ['--dir', dir, '--appendonly', 'no', '--enable-debug-command', 'yes'];
+    const args = ['--dir', suite.dir, '--appendonly', 'no', '--enable-debug-command', 'yes'];
     const seed = spawnRedis(port, args);
     const admin = createClient({ url: seed.url });
     // SHUTDOWN below closes the connection under it.
@@ -169,8 +174,9 @@ describe('a Redis loading a large dataset at start-up', () => {
       '--loading-process-events-interval-bytes',
       '1024',
     ]);
-    stopServer = loading.stop;
-    api = await startIngestApi(pipelineEnv(loading.url));
+    suite.stopServer = loading.stop;
+    const api = await startIngestApi(pipelineEnv(loading.url));
+    suite.api = api;
     const base = `http://127.0.0.1:${api.port}`;
     const notReady = await fetch(`${base}/readyz`);
     expect(notReady.status).toBe(503);
