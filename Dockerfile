@@ -18,6 +18,8 @@ FROM node:20-alpine AS runtime
 # The services need node alone; package managers in a running image only widen what an intruder can do.
 RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-*
 ENV NODE_ENV=production
+# SERVICE_NODE_OPTIONS in packages/service-kit/src/process.ts: larger semi-spaces, less of each event's CPU in collection.
+ENV NODE_OPTIONS=--max-semi-space-size=32
 WORKDIR /app
 # Owned by root and read-only to the services, which run as the unprivileged `node` user.
 COPY --from=build /prod/apps ./apps

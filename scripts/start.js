@@ -5,6 +5,7 @@ const { spawn } = require('node:child_process');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
+const { SERVICE_NODE_OPTIONS } = require(path.join(root, 'packages/service-kit/dist'));
 const services = [
   { name: 'ingest-api', portVariable: 'INGEST_API_PORT', port: '8080', routes: ['POST /api/ingest/events'] },
   { name: 'worker', portVariable: 'WORKER_ADMIN_PORT', port: '8082', routes: ['POST /api/ingest/workers/process'] },
@@ -27,6 +28,7 @@ async function main() {
   }
   const children = services.map((service) => {
     const env = {
+      NODE_OPTIONS: SERVICE_NODE_OPTIONS,
       ...process.env,
       REDIS_URL: redisUrl,
       [service.portVariable]: process.env[service.portVariable] ?? service.port,

@@ -7,6 +7,7 @@ import { loadIngestConfig } from '../apps/ingest-api/src/config';
 import { loadBridgeConfig } from '../apps/mqtt-bridge/src/config';
 import { loadQueryConfig } from '../apps/query-api/src/config';
 import { loadWorkerConfig } from '../apps/worker/src/config';
+import { SERVICE_NODE_OPTIONS } from '../packages/service-kit/src/process';
 
 const root = join(__dirname, '..');
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
@@ -308,6 +309,10 @@ describe('Dockerfile', () => {
     expect(copies).toEqual(['COPY --from=build /prod/apps ./apps']);
     expect(runtime).not.toMatch(/pnpm|npm install|turbo/);
     expect(runtime).toMatch(/^ENV NODE_ENV=production$/m);
+  });
+
+  it('starts every service with the V8 settings scripts/start.js and the bench use', () => {
+    expect(instructions(runtime!)).toContain(`ENV NODE_OPTIONS=${SERVICE_NODE_OPTIONS}`);
   });
 
   it('runs as the unprivileged node user', () => {

@@ -1,6 +1,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { SERVICE_NODE_OPTIONS } from '@redis-ingest/service-kit';
 import { request } from 'undici';
 
 const STOP_GRACE_MS = 10_000;
@@ -87,7 +88,7 @@ export class ProcessRegistry {
 
   startNodeService(name: string, script: string, env: Record<string, string>): ServiceProcess {
     const child = spawn(process.execPath, [...this.nodeArgs, script], {
-      env: { PATH: process.env.PATH, ...env },
+      env: { PATH: process.env.PATH, NODE_OPTIONS: SERVICE_NODE_OPTIONS, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
