@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorReply } from '@redis/client';
 import { isolatedConfig, startRedisCluster, waitUntil, type RedisCluster } from '@redis-ingest/test-utils';
 import { ClusterRoutingError } from './command-route';
@@ -178,4 +179,41 @@ describe('the Redis Cluster client', () => {
     // The promoted replica never had the script.
     expect(await echoFirstKey.run(client, [`${key}:value`], [])).toBe('replicated');
   });
+});
+
+describe('a Redis Cluster client started while a primary is dead', () => {
+  let cluster: RedisCluster;
+  let client: RedisClient | undefined;
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster({ primaries: 3, replicasPerPrimary: 1, nodeTimeoutMs: 1_000 });
+  }, 60_000);
+  afterAll(async () => {
+    client?.destroy();
+    await cluster?.stop();
+  });
+
+  it('connects once the dead primary’s replica has taken over, and serves its slots', async () => {
+    const key = clusterKeys(cluster).partitions[0]!.stream;
+    const held = await cluster.killPrimaryHoldingFailover(await cluster.primaryFor(key));
+    client = createRedisClient(
+      { clusterNodes: cluster.rootNodes.map(({ url }) => url) },
+      { name: 'cluster-test', logger: silent, commandTimeoutMs: 2_000 },
+    );
+    const connected = client.connect();
+    // As long as a failover takes: the slot map names the dead primary all that time.
+    await sleep(3_000);
+    await held.takeOver();
+    await connected;
+    await waitUntil(
+      () =>
+        client!.xAdd(key, '*', { n: 'after' }).then(
+          () => true,
+          () => false,
+        ),
+      10_000,
+      'a write to the failed-over slot',
+    );
+    expect(await held.replica.command('XLEN', key)).toBe(1);
+  }, 60_000);
 });
