@@ -196,18 +196,19 @@ describe('a Redis Cluster client started while a primary is dead', () => {
   it('connects once the dead primary’s replica has taken over, and serves its slots', async () => {
     const key = clusterKeys(cluster).partitions[0]!.stream;
     const held = await cluster.killPrimaryHoldingFailover(await cluster.primaryFor(key));
-    client = createRedisClient(
+    const started = createRedisClient(
       { clusterNodes: cluster.rootNodes.map(({ url }) => url) },
       { name: 'cluster-test', logger: silent, commandTimeoutMs: 2_000 },
     );
-    const connected = client.connect();
+    client = started;
+    const connected = started.connect();
     // As long as a failover takes: the slot map names the dead primary all that time.
     await sleep(3_000);
     await held.takeOver();
     await connected;
     await waitUntil(
       () =>
-        client!.xAdd(key, '*', { n: 'after' }).then(
+        started.xAdd(key, '*', { n: 'after' }).then(
           () => true,
           () => false,
         ),
