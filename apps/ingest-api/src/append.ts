@@ -6,7 +6,8 @@ import {
   groupByPartition,
   positionsBySlot,
   waitForReplicas,
-  type AppendedEvent,
+  type AppendReply,
+  type Appended,
   type Keys,
   type PartitionFailure,
   type RedisClient,
@@ -64,18 +65,18 @@ export class PartitionedAppend {
   }
 
   /** Throws MemoryPressureError, before anything is written, when a partition's node is too full. */
-  async append(events: readonly TelemetryEvent[]): Promise<AppendedEvent[]> {
+  async append<R extends Appended>(events: readonly TelemetryEvent[], reply: AppendReply<R>): Promise<R[]> {
     this.memory.check(this.streamsOf(events));
-    let results: readonly (AppendedEvent | undefined)[];
+    let results: readonly (R | undefined)[];
     let failures: readonly PartitionFailure[] = [];
     try {
-      results = await appendToPartitions(this.redis, this.keys, events, this.options);
+      results = await appendToPartitions(this.redis, this.keys, events, this.options, reply);
     } catch (error) {
       if (!(error instanceof PartialAppendError)) throw error;
       ({ results, failures } = error);
     }
     const allFailures = [...failures, ...(await this.unreplicated(events, results))];
-    if (allFailures.length === 0) return results as AppendedEvent[];
+    if (allFailures.length === 0) return results as R[];
     const failed = new Set(allFailures.flatMap((failure) => failure.positions));
     const kept = results.map((result, position) => (failed.has(position) ? undefined : result));
     if (kept.every((result) => result === undefined)) throw allFailures[0]!.error;
@@ -92,7 +93,7 @@ export class PartitionedAppend {
   /** The written partitions whose replicas did not acknowledge in time (or could not be asked). */
   private async unreplicated(
     events: readonly TelemetryEvent[],
-    results: readonly (AppendedEvent | undefined)[],
+    results: readonly (Appended | undefined)[],
   ): Promise<PartitionFailure[]> {
     const { waitReplicas, waitTimeoutMs } = this.config;
     if (waitReplicas === 0) return [];

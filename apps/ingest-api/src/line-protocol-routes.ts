@@ -1,5 +1,5 @@
 import express, { Router, type ErrorRequestHandler, type Request, type Response } from 'express';
-import { PartialAppendError, type AppendedEvent, type TelemetryEvent } from '@redis-ingest/redis-schema';
+import { PartialAppendError, type Appended, type TelemetryEvent } from '@redis-ingest/redis-schema';
 import { HttpError, toHttpError } from '@redis-ingest/service-kit';
 import { influxToken, type Caller, type IngestAccess } from './access';
 import type { IngestConfig } from './config';
@@ -11,8 +11,11 @@ export interface LineProtocolDeps {
   readonly config: IngestConfig;
   readonly access: IngestAccess;
   readonly metrics: IngestMetrics;
-  /** The JSON route's checks, rate limit and append, so both kinds of request get the same guarantees. */
-  readonly admit: (caller: Caller, events: readonly TelemetryEvent[]) => Promise<AppendedEvent[]>;
+  /**
+   * The JSON route's checks, rate limit and append, so both kinds of request get the same guarantees;
+   * it answers no entry ids, since a write is answered with 204 or a count.
+   */
+  readonly admit: (caller: Caller, events: readonly TelemetryEvent[]) => Promise<Appended[]>;
   /** The service's mapping of non-HTTP errors (Redis down, backpressure) to answers. */
   readonly classify: (error: unknown) => HttpError | undefined;
   readonly reportPartitionFailure: (res: Response, error: unknown) => void;

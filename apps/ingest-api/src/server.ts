@@ -10,6 +10,10 @@ import {
   readQueueStats,
   validateEvent,
   wroteNothing,
+  REPLY_WITHOUT_IDS,
+  REPLY_WITH_IDS,
+  type AppendReply,
+  type Appended,
   type AppendedEvent,
   type RedisClient,
   type TelemetryEvent,
@@ -97,7 +101,7 @@ function notAppendedReason(error: unknown): 'backpressure' | 'not_replicated' | 
  * retries the whole batch, which its eventIds make safe.
  */
 function partlyAppended(
-  error: PartialAppendError,
+  error: PartialAppendError<AppendedEvent>,
   indexes: readonly number[],
   rejected: readonly RejectedEvent[],
 ): HttpError {
@@ -174,11 +178,15 @@ export function createServer({
   const partitioned = new PartitionedAppend(redis, config, logger);
 
   /** Source checks, rate limit, then the append; every event the request carried is counted either way. */
-  async function admit(caller: Caller, admitted: readonly TelemetryEvent[]): Promise<AppendedEvent[]> {
+  async function admit<R extends Appended>(
+    caller: Caller,
+    admitted: readonly TelemetryEvent[],
+    reply: AppendReply<R>,
+  ): Promise<R[]> {
     try {
       access.authorize(caller, admitted);
       await access.limit(caller, admitted);
-      const appended = await partitioned.append(admitted);
+      const appended = await partitioned.append(admitted, reply);
       events.accepted.inc(appended.length);
       return appended;
     } catch (error) {
@@ -212,7 +220,7 @@ export function createServer({
         events.rejected.inc({ reason: 'invalid' });
         throw new HttpError(400, 'Invalid event', { errors: result.errors });
       }
-      const [appended] = await admit(caller, [result.event]);
+      const [appended] = await admit(caller, [result.event], REPLY_WITH_IDS);
       res.status(appended!.duplicate ? 200 : 202).json({ id: appended!.id, value: result.event });
     },
   );
@@ -221,11 +229,12 @@ export function createServer({
     events.rejected.inc({ reason: 'invalid' }, batch.rejected.length);
     let appended: AppendedEvent[];
     try {
-      appended = await admit(caller, batch.events);
+      appended = await admit(caller, batch.events, REPLY_WITH_IDS);
     } catch (error) {
       if (!(error instanceof PartialAppendError)) throw error;
       for (const failure of error.failures) reportPartitionFailure(res, failure.error);
-      throw partlyAppended(error, batch.indexes, batch.rejected);
+      // Appended with REPLY_WITH_IDS, so every result it holds carries its id.
+      throw partlyAppended(error as PartialAppendError<AppendedEvent>, batch.indexes, batch.rejected);
     }
     res.status(appended.length > 0 ? 202 : 400).json({
       ...(appended.length === 0 ? { error: 'No event of the batch is valid' } : {}),
@@ -247,7 +256,16 @@ export function createServer({
     failures.record(error, 'ingest');
     return classifyError(error);
   };
-  app.use(lineProtocolRoutes({ config, access, metrics: events, admit, classify, reportPartitionFailure }));
+  app.use(
+    lineProtocolRoutes({
+      config,
+      access,
+      metrics: events,
+      admit: (caller, admitted) => admit(caller, admitted, REPLY_WITHOUT_IDS),
+      classify,
+      reportPartitionFailure,
+    }),
+  );
   app.use(notFound());
   app.use(failures.errorHandler('ingest', classifyError));
   return app;

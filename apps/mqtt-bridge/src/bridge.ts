@@ -4,12 +4,13 @@ import { ErrorReply } from '@redis/client';
 import {
   BackpressureError,
   PartialAppendError,
+  REPLY_WITHOUT_IDS,
   appendToPartitions,
   createKeys,
   deadLetterFields,
   encodeEvent,
   isConnectionError,
-  type AppendedEvent,
+  type Appended,
   type Keys,
   type RedisClient,
 } from '@redis-ingest/redis-schema';
@@ -201,7 +202,7 @@ export class MqttBridge {
         idempotencyWindowMs: config.idempotencyWindowMs,
       };
       try {
-        this.count(await appendToPartitions(redis, this.keys, pending.events, options));
+        this.count(await appendToPartitions(redis, this.keys, pending.events, options, REPLY_WITHOUT_IDS));
         pending.events = [];
       } catch (error) {
         if (error instanceof PartialAppendError) {
@@ -242,7 +243,7 @@ export class MqttBridge {
     }
   }
 
-  private count(appended: readonly AppendedEvent[]): void {
+  private count(appended: readonly Appended[]): void {
     const duplicates = appended.filter((result) => result.duplicate).length;
     this.metrics.appended.inc(appended.length - duplicates);
     this.metrics.duplicates.inc(duplicates);

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorReply } from '@redis/client';
 import { isolatedConfig, startRedisCluster, waitUntil, type RedisCluster } from '@redis-ingest/test-utils';
 import { ClusterRoutingError } from './command-route';
-import { appendToPartitions } from '../ingest/append';
+import { REPLY_WITH_IDS, appendToPartitions } from '../ingest/append';
 import { createKeys, type Keys } from '../keys';
 import { RedisScript } from '../redis-script';
 import { readPartitionQueueStats, readQueueStats } from '../queue-stats';
@@ -118,14 +118,14 @@ describe('the Redis Cluster client', () => {
       eventId: `event-${i}`,
     }));
     const options = { consumerGroup: config.consumerGroup, maxBacklog: 0, idempotencyWindowMs: 60_000 };
-    const appended = await appendToPartitions(client, partitioned, events, options);
+    const appended = await appendToPartitions(client, partitioned, events, options, REPLY_WITH_IDS);
     expect(appended.every(({ duplicate }) => !duplicate)).toBe(true);
     for (const partition of partitioned.partitions) {
       const expected = events.filter(({ source }) => partitioned.partitionFor(source) === partition);
       const entries = await client.xRange(partition.stream, '-', '+');
       expect(entries.map(({ message }) => message.eventId)).toEqual(expected.map(({ eventId }) => eventId));
     }
-    const again = await appendToPartitions(client, partitioned, events.slice(0, 3), options);
+    const again = await appendToPartitions(client, partitioned, events.slice(0, 3), options, REPLY_WITH_IDS);
     expect(again).toEqual(appended.slice(0, 3).map(({ id }) => ({ id, duplicate: true })));
 
     const first = partitioned.partitions[0]!;

@@ -7,11 +7,14 @@
   ARGV[1]     consumer group name
   ARGV[2]     maximum backlog (lag + pending); 0 disables the check
   ARGV[3]     idempotency window in milliseconds
-  ARGV[4..]   per event, 6 values: idempotency key index into KEYS (0 for none), source, metric,
+  ARGV[4]     '1' to reply with every entry id, '0' to name only the duplicates
+  ARGV[5..]   per event, 6 values: idempotency key index into KEYS (0 for none), source, metric,
               value, occurredAt, eventId ('' for none)
 
-  Returns {ids, duplicate flags}: for an event id seen inside the window, the id of the entry first
-  written for it and flag 1. Replies BACKPRESSURE <backlog> without writing when the group is behind.
+  Returns {ids, duplicate flags} with ids: for an event id seen inside the window, the id of the entry
+  first written for it and flag 1. Without ids, returns the 1-based positions of the duplicates only,
+  nearly always none: a caller that answers with a count would decode a thousand ids to drop them.
+  Replies BACKPRESSURE <backlog> without writing when the group is behind.
 
   The shebang declares the script a writing one with no other flags, so Redis refuses it whole (OOM,
   MISCONF, READONLY) before it runs rather than at the first write: a batch is in or out, never half.
@@ -22,6 +25,7 @@ local stream = KEYS[1]
 local group = ARGV[1]
 local maxBacklog = tonumber(ARGV[2])
 local windowMs = ARGV[3]
+local replyIds = ARGV[4] == '1'
 
 if maxBacklog > 0 then
   local backlog
@@ -42,15 +46,13 @@ end
 
 local ids = {}
 local duplicates = {}
-for i = 4, #ARGV, 6 do
+local duplicatePositions = {}
+for i = 5, #ARGV, 6 do
   local keyIndex = tonumber(ARGV[i])
   local existing = false
   if keyIndex > 0 then existing = redis.call('GET', KEYS[keyIndex]) end
-  if existing then
-    ids[#ids + 1] = existing
-    duplicates[#duplicates + 1] = 1
-  else
-    local id
+  local id = existing
+  if not existing then
     if ARGV[i + 5] == '' then
       id = redis.call('XADD', stream, '*', 'source', ARGV[i + 1], 'metric', ARGV[i + 2], 'value', ARGV[i + 3],
         'occurredAt', ARGV[i + 4])
@@ -59,8 +61,13 @@ for i = 4, #ARGV, 6 do
         'occurredAt', ARGV[i + 4], 'eventId', ARGV[i + 5])
     end
     if keyIndex > 0 then redis.call('SET', KEYS[keyIndex], id, 'PX', windowMs) end
+  end
+  if replyIds then
     ids[#ids + 1] = id
-    duplicates[#duplicates + 1] = 0
+    duplicates[#duplicates + 1] = existing and 1 or 0
+  elseif existing then
+    duplicatePositions[#duplicatePositions + 1] = (i - 5) / 6 + 1
   end
 end
-return {ids, duplicates}
+if replyIds then return {ids, duplicates} end
+return duplicatePositions

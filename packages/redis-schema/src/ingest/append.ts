@@ -22,19 +22,64 @@ export interface AppendOptions {
   readonly idempotencyWindowMs: number;
 }
 
-export interface AppendedEvent {
-  readonly id: string;
-  /** True when the event id was seen inside the window and `id` is the entry written the first time. */
+/** What an append says of each event it took. */
+export interface Appended {
+  /** True when the event id was seen inside the window, so no entry was written for it this time. */
   readonly duplicate: boolean;
 }
+
+export interface AppendedEvent extends Appended {
+  /** The entry written for the event; for a duplicate, the one written the first time. */
+  readonly id: string;
+}
+
+/**
+ * What an append answers per event: every entry id, for answers that list them, or only whether it
+ * was a duplicate, for callers that answer with a count. A thousand ids cost Redis their reply and
+ * the caller their decoding (about a tenth of the ingest-api's CPU per line-protocol event) to be dropped.
+ */
+export interface AppendReply<R extends Appended> {
+  readonly withIds: boolean;
+  read(reply: unknown, events: number): R[];
+}
+
+export const REPLY_WITH_IDS: AppendReply<AppendedEvent> = {
+  withIds: true,
+  read(reply) {
+    const [ids, duplicates] = reply as [string[], number[]];
+    return ids.map((id, index) => ({ id, duplicate: duplicates[index] === 1 }));
+  },
+};
+
+const NEW_EVENT: Appended = Object.freeze({ duplicate: false });
+const DUPLICATE: Appended = Object.freeze({ duplicate: true });
+
+export const REPLY_WITHOUT_IDS: AppendReply<Appended> = {
+  withIds: false,
+  read(reply, events) {
+    const appended = new Array<Appended>(events).fill(NEW_EVENT);
+    for (const position of reply as number[]) appended[position - 1] = DUPLICATE;
+    return appended;
+  },
+};
 
 /** Where one append writes: a stream partition (or `Keys`, whose stream is partition 0). */
 export type AppendTarget = Pick<StreamPartition, 'stream' | 'idempotency'>;
 
 /** Builds the script's KEYS and ARGV; pure, so the exact arguments are unit-tested. */
-export function appendArguments(keys: AppendTarget, events: readonly TelemetryEvent[], options: AppendOptions) {
+export function appendArguments(
+  keys: AppendTarget,
+  events: readonly TelemetryEvent[],
+  options: AppendOptions,
+  withIds: boolean,
+) {
   const scriptKeys = [keys.stream];
-  const args = [options.consumerGroup, String(options.maxBacklog), String(options.idempotencyWindowMs)];
+  const args = [
+    options.consumerGroup,
+    String(options.maxBacklog),
+    String(options.idempotencyWindowMs),
+    withIds ? '1' : '0',
+  ];
   for (const event of events) {
     let keyIndex = 0;
     if (event.eventId !== undefined) keyIndex = scriptKeys.push(keys.idempotency(event.eventId));
@@ -45,9 +90,9 @@ export function appendArguments(keys: AppendTarget, events: readonly TelemetryEv
 
 type AppendCall = ReturnType<typeof appendArguments>;
 
-async function runAppendScript(client: RedisClient, call: AppendCall): Promise<[string[], number[]]> {
+async function runAppendScript(client: RedisClient, call: AppendCall): Promise<unknown> {
   try {
-    return (await appendScript.run(client, call.keys, call.args)) as [string[], number[]];
+    return await appendScript.run(client, call.keys, call.args);
   } catch (error) {
     if (redisErrorCode(error) === 'BACKPRESSURE')
       throw new BackpressureError(Number((error as Error).message.split(' ')[1]));
@@ -59,20 +104,23 @@ async function runAppendScript(client: RedisClient, call: AppendCall): Promise<[
  * Appends validated events in one round trip, atomically with the backlog check, so a 2xx always
  * means the entries are in the stream and an overloaded pipeline writes nothing.
  */
-export async function appendEvents(
+export async function appendEvents<R extends Appended>(
   client: RedisClient,
   keys: AppendTarget,
   events: readonly TelemetryEvent[],
   options: AppendOptions,
-): Promise<AppendedEvent[]> {
+  reply: AppendReply<R>,
+): Promise<R[]> {
   if (events.length === 0) return [];
-  const [ids, duplicates] = await runAppendScript(client, appendArguments(keys, events, options));
-  return ids.map((id, index) => ({ id, duplicate: duplicates[index] === 1 }));
+  return reply.read(
+    await runAppendScript(client, appendArguments(keys, events, options, reply.withIds)),
+    events.length,
+  );
 }
 
 /** Throws BackpressureError when the partition's group is too far behind: the append script with no events, which writes nothing. */
 export async function checkBacklog(client: RedisClient, keys: AppendTarget, options: AppendOptions): Promise<void> {
-  await runAppendScript(client, appendArguments(keys, [], options));
+  await runAppendScript(client, appendArguments(keys, [], options, false));
 }
 
 /** The events of one partition that did not get in, and why. */
@@ -84,10 +132,10 @@ export interface PartitionFailure {
 }
 
 /** Some partitions took their events and others did not. */
-export class PartialAppendError extends Error {
+export class PartialAppendError<R extends Appended = Appended> extends Error {
   constructor(
     /** Per position of the batch: what was appended, or undefined for the events of a failed partition. */
-    readonly results: readonly (AppendedEvent | undefined)[],
+    readonly results: readonly (R | undefined)[],
     readonly failures: readonly PartitionFailure[],
   ) {
     super(`${failures.length} partitions of the batch failed; the others were appended`);
@@ -119,12 +167,13 @@ export function groupByPartition(
  * are awaited and PartialAppendError says which events got in; when no partition took its events,
  * the first partition's error is thrown as it is.
  */
-export async function appendToPartitions(
+export async function appendToPartitions<R extends Appended>(
   client: RedisClient,
   keys: Keys,
   events: readonly TelemetryEvent[],
   options: AppendOptions,
-): Promise<AppendedEvent[]> {
+  reply: AppendReply<R>,
+): Promise<R[]> {
   const groups = [...groupByPartition(keys, events)];
   if (groups.length > 1 && options.maxBacklog > 0) {
     await Promise.all(groups.map(([partition]) => checkBacklog(client, partition, options)));
@@ -136,17 +185,18 @@ export async function appendToPartitions(
         partition,
         positions.map((position) => events[position]!),
         options,
+        reply,
       ),
     ),
   );
-  const results = new Array<AppendedEvent | undefined>(events.length).fill(undefined);
+  const results = new Array<R | undefined>(events.length).fill(undefined);
   const failures: PartitionFailure[] = [];
   outcomes.forEach((outcome, group) => {
     const [partition, positions] = groups[group]!;
     if (outcome.status === 'rejected') failures.push({ partition, positions, error: outcome.reason });
     else outcome.value.forEach((result, index) => (results[positions[index]!] = result));
   });
-  if (failures.length === 0) return results as AppendedEvent[];
+  if (failures.length === 0) return results as R[];
   if (failures.length === groups.length) throw failures[0]!.error;
   throw new PartialAppendError(results, failures);
 }
