@@ -3,13 +3,12 @@
   Appends a batch of validated events to the stream, unless the consumer group is too far behind.
 
   KEYS[1]     the stream
-  KEYS[2..n]  idempotency keys, one per event that carries an event id
+  KEYS[2..n]  idempotency keys, one per event that carries an event id, in the events' order
   ARGV[1]     consumer group name
   ARGV[2]     maximum backlog (lag + pending); 0 disables the check
   ARGV[3]     idempotency window in milliseconds
   ARGV[4]     '1' to reply with every entry id, '0' to name only the duplicates
-  ARGV[5..]   per event, 6 values: idempotency key index into KEYS (0 for none), source, metric,
-              value, occurredAt, eventId ('' for none)
+  ARGV[5..]   per event, 5 values: source, metric, value, occurredAt, eventId ('' for none)
 
   Returns {ids, duplicate flags} with ids: for an event id seen inside the window, the id of the entry
   first written for it and flag 1. Without ids, returns the 1-based positions of the duplicates only,
@@ -47,26 +46,32 @@ end
 local ids = {}
 local duplicates = {}
 local duplicatePositions = {}
-for i = 5, #ARGV, 6 do
-  local keyIndex = tonumber(ARGV[i])
+local nextKey = 2
+for i = 5, #ARGV, 5 do
+  local eventId = ARGV[i + 4]
+  local idempotencyKey = false
   local existing = false
-  if keyIndex > 0 then existing = redis.call('GET', KEYS[keyIndex]) end
+  if eventId ~= '' then
+    idempotencyKey = KEYS[nextKey]
+    nextKey = nextKey + 1
+    existing = redis.call('GET', idempotencyKey)
+  end
   local id = existing
   if not existing then
-    if ARGV[i + 5] == '' then
-      id = redis.call('XADD', stream, '*', 'source', ARGV[i + 1], 'metric', ARGV[i + 2], 'value', ARGV[i + 3],
-        'occurredAt', ARGV[i + 4])
+    if idempotencyKey then
+      id = redis.call('XADD', stream, '*', 'source', ARGV[i], 'metric', ARGV[i + 1], 'value', ARGV[i + 2],
+        'occurredAt', ARGV[i + 3], 'eventId', eventId)
+      redis.call('SET', idempotencyKey, id, 'PX', windowMs)
     else
-      id = redis.call('XADD', stream, '*', 'source', ARGV[i + 1], 'metric', ARGV[i + 2], 'value', ARGV[i + 3],
-        'occurredAt', ARGV[i + 4], 'eventId', ARGV[i + 5])
+      id = redis.call('XADD', stream, '*', 'source', ARGV[i], 'metric', ARGV[i + 1], 'value', ARGV[i + 2],
+        'occurredAt', ARGV[i + 3])
     end
-    if keyIndex > 0 then redis.call('SET', KEYS[keyIndex], id, 'PX', windowMs) end
   end
   if replyIds then
     ids[#ids + 1] = id
     duplicates[#duplicates + 1] = existing and 1 or 0
   elseif existing then
-    duplicatePositions[#duplicatePositions + 1] = (i - 5) / 6 + 1
+    duplicatePositions[#duplicatePositions + 1] = (i - 5) / 5 + 1
   end
 end
 if replyIds then return {ids, duplicates} end

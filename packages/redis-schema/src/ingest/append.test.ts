@@ -8,7 +8,7 @@ const keys = createKeys({ streamKey: 'events', deadLetterKey: 'dl', metricsKey: 
 const options = { consumerGroup: 'workers', maxBacklog: 1_000, idempotencyWindowMs: 60_000 };
 
 describe('appendArguments', () => {
-  it('declares an idempotency key only for events with an id and points at it by index', () => {
+  it('declares an idempotency key only for events with an id, in their order', () => {
     const events = [
       { source: 'a', metric: 'm', value: 1.5, occurredAt: '2026-01-01T00:00:00.000Z' },
       { source: 'b', metric: 'm', value: -2, occurredAt: '2026-01-01T00:00:01.000Z', eventId: 'e-1' },
@@ -20,13 +20,11 @@ describe('appendArguments', () => {
         '1000',
         '60000',
         '1',
-        '0',
         'a',
         'm',
         '1.5',
         '2026-01-01T00:00:00.000Z',
         '',
-        '2',
         'b',
         'm',
         '-2',
@@ -75,18 +73,25 @@ describe('appendToPartitions against a live Redis', () => {
     expect(entries.slice(0, 2).map(({ id }) => id)).toEqual(first.map(({ id }) => id));
   });
 
-  it('with ids, answers the first entry of a duplicate as its id', async () => {
+  it('with ids, answers the first entry of a duplicate as its id, also within one batch', async () => {
     const partitioned = createKeys(isolatedConfig(testRedisUrl()).keys);
     const [written] = await appendToPartitions(client, partitioned, [event(0, 'e-0')], options, REPLY_WITH_IDS);
-    const [repeated, fresh] = await appendToPartitions(
+    const [repeated, fresh, firstOfPair, secondOfPair] = await appendToPartitions(
       client,
       partitioned,
-      [event(0, 'e-0'), event(1)],
+      [event(0, 'e-0'), event(1), event(2, 'e-2'), event(3, 'e-2')],
       options,
       REPLY_WITH_IDS,
     );
     expect(repeated).toEqual({ id: written!.id, duplicate: true });
     expect(fresh!.duplicate).toBe(false);
-    expect(await client.xLen(partitioned.stream)).toBe(2);
+    expect(firstOfPair!.duplicate).toBe(false);
+    expect(secondOfPair).toEqual({ id: firstOfPair!.id, duplicate: true });
+    const entries = await client.xRange(partitioned.stream, '-', '+');
+    expect(entries.map(({ message }) => [message.source, message.eventId])).toEqual([
+      ['device-0', 'e-0'],
+      ['device-1', undefined],
+      ['device-2', 'e-2'],
+    ]);
   });
 });

@@ -81,9 +81,8 @@ export function appendArguments(
     withIds ? '1' : '0',
   ];
   for (const event of events) {
-    let keyIndex = 0;
-    if (event.eventId !== undefined) keyIndex = scriptKeys.push(keys.idempotency(event.eventId));
-    args.push(String(keyIndex), event.source, event.metric, String(event.value), event.occurredAt, event.eventId ?? '');
+    if (event.eventId !== undefined) scriptKeys.push(keys.idempotency(event.eventId));
+    args.push(event.source, event.metric, String(event.value), event.occurredAt, event.eventId ?? '');
   }
   return { keys: scriptKeys, args };
 }
