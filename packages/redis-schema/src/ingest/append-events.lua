@@ -10,9 +10,9 @@
   ARGV[4]     '1' to reply with every entry id, '0' to name only the duplicates
   ARGV[5..]   per event, 5 values: source, metric, value, occurredAt, eventId ('' for none)
 
-  Returns {ids, duplicate flags} with ids: for an event id seen inside the window, the id of the entry
-  first written for it and flag 1. Without ids, returns the 1-based positions of the duplicates only,
-  nearly always none: a caller that answers with a count would decode a thousand ids to drop them.
+  Returns the 1-based positions of the duplicates, events whose id was seen inside the window (nearly
+  always none), and with ids {ids, those positions}, a duplicate's id being that of the entry first
+  written for it. A caller that answers with a count would decode a thousand ids only to drop them.
   Replies BACKPRESSURE <backlog> without writing when the group is behind.
 
   The shebang declares the script a writing one with no other flags, so Redis refuses it whole (OOM,
@@ -44,7 +44,6 @@ if maxBacklog > 0 then
 end
 
 local ids = {}
-local duplicates = {}
 local duplicatePositions = {}
 local nextKey = 2
 for i = 5, #ARGV, 5 do
@@ -67,12 +66,8 @@ for i = 5, #ARGV, 5 do
         'occurredAt', ARGV[i + 3])
     end
   end
-  if replyIds then
-    ids[#ids + 1] = id
-    duplicates[#duplicates + 1] = existing and 1 or 0
-  elseif existing then
-    duplicatePositions[#duplicatePositions + 1] = (i - 5) / 5 + 1
-  end
+  if replyIds then ids[#ids + 1] = id end
+  if existing then duplicatePositions[#duplicatePositions + 1] = (i - 5) / 5 + 1 end
 end
-if replyIds then return {ids, duplicates} end
+if replyIds then return {ids, duplicatePositions} end
 return duplicatePositions

@@ -46,8 +46,10 @@ export interface AppendReply<R extends Appended> {
 export const REPLY_WITH_IDS: AppendReply<AppendedEvent> = {
   withIds: true,
   read(reply) {
-    const [ids, duplicates] = reply as [string[], number[]];
-    return ids.map((id, index) => ({ id, duplicate: duplicates[index] === 1 }));
+    const [ids, duplicatePositions] = reply as [string[], number[]];
+    const appended = ids.map((id) => ({ id, duplicate: false }));
+    for (const position of duplicatePositions) appended[position - 1]!.duplicate = true;
+    return appended;
   },
 };
 
