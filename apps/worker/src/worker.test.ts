@@ -311,6 +311,12 @@ describe('worker against a live Redis', () => {
       return { heldStore, writing, releaseWrite, writes: () => writeCount };
     }
 
+    /** How often each pending entry has been delivered, oldest first. */
+    async function deliveryCounts(): Promise<number[]> {
+      const pending = (await redis.xPendingRange(stream(), group(), '-', '+', 100)) as { deliveriesCounter: number }[];
+      return pending.map(({ deliveriesCounter }) => deliveriesCounter);
+    }
+
     function newWorker(context: ProcessingContext, consumer: string, overrides: Partial<WorkerConfig> = {}): Worker {
       const worker = new Worker({ context, consumer, config: { ...config, ...overrides } });
       workers.push(worker);
@@ -366,34 +372,36 @@ describe('worker against a live Redis', () => {
       expect(await consumers()).not.toContain('closer');
     });
 
-    it('does not reclaim the batch its own read loop holds, however long a write takes', async () => {
+    it('writes the next batch while the one before is writing, two at most, and never reclaims what it holds', async () => {
       const context = await processingContext();
       const { heldStore, writing, releaseWrite, writes } = holdWrites(context.store);
-      const worker = newWorker({ ...context, store: heldStore }, 'slow-writer', {
+      const worker = newWorker({ ...context, store: heldStore }, 'overlapping', {
+        readCount: 2,
         reclaimIdleMs: 100,
         reclaimIntervalMs: 50,
       });
-      void worker.run();
       const series = { source: 's', metric: 'm' };
-      await Promise.all([1, 2, 3].map((k) => xadd(eventFields(series, k, T0 + k))));
+      for (const k of [1, 2, 3, 4, 5, 6]) await xadd(eventFields(series, k, T0 + k));
+      void worker.run();
       await writing;
-      // Held well past the idle time, for several rounds of the reclaim loop: each claims the batch again.
+      await eventually(async () => writes() === 2, 2_000, 'a second batch writing beside the first');
+      // Held well past the idle time, for several rounds of the reclaim loop: each claims every entry
+      // the worker holds again, the batch read ahead included.
       await eventually(
         async () => {
-          const [entry] = (await redis.xPendingRange(stream(), group(), '-', '+', 1)) as {
-            deliveriesCounter: number;
-          }[];
-          return entry !== undefined && entry.deliveriesCounter >= 3;
+          const counts = await deliveryCounts();
+          return counts.length === 6 && counts.every((count) => count >= 3);
         },
         5_000,
-        'the reclaim loop claiming the held batch',
+        'the reclaim loop claiming the held batches',
       );
+      expect(writes()).toBe(2);
       releaseWrite();
       await eventually(allAcked);
 
-      expect(worker.totals).toMatchObject({ reclaimed: 0, processed: 3, acked: 3 });
-      expect(writes()).toBe(1);
-      expect(await context.store.range(series, { fromMs: T0, toMs: T0 + 3, limit: 10 })).toHaveLength(3);
+      expect(worker.totals).toMatchObject({ reclaimed: 0, processed: 6, acked: 6 });
+      expect(writes()).toBe(3);
+      expect(await context.store.range(series, { fromMs: T0, toMs: T0 + 6, limit: 10 })).toHaveLength(6);
     });
 
     it('shares a group with another worker: each of 3,000 events processed exactly once', async () => {
