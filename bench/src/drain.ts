@@ -1,13 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { encodeEvent, readConsumerGroups, type Keys, type RedisClient } from '@redis-ingest/redis-schema';
+import { EVENT_FIELD, packEvent, readConsumerGroups, type Keys, type RedisClient } from '@redis-ingest/redis-schema';
 import { deviceReading, toEvent } from './workload';
 
 const FILL_CHUNK = 10_000;
 const POLL_MS = 10;
 
 /**
- * XADDs readings straight into their source's stream partition, pipelined, with the fields the
+ * XADDs readings straight into their source's stream partition, pipelined, in the shape the
  * ingest-api writes.
  */
 export async function fillStream(
@@ -22,12 +22,7 @@ export async function fillStream(
     await Promise.all(
       Array.from({ length: count }, (_, i) => {
         const event = toEvent(deviceReading(first + i, series, baseMs));
-        return client.sendCommand([
-          'XADD',
-          keys.partitionFor(event.source).stream,
-          '*',
-          ...Object.entries(encodeEvent(event)).flat(),
-        ]);
+        return client.sendCommand(['XADD', keys.partitionFor(event.source).stream, '*', EVENT_FIELD, packEvent(event)]);
       }),
     );
   }

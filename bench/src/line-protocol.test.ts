@@ -1,4 +1,5 @@
 import { createClient } from '@redis/client';
+import { eventFields } from '@redis-ingest/redis-schema';
 import { isolatedEnv, startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
 import { lineProtocolBodies, postLines } from './line-protocol';
 import { runClosedLoop } from './load';
@@ -49,7 +50,7 @@ describe('line-protocol load', () => {
       await redis.connect();
       try {
         const entries = await redis.xRange(env.INGEST_STREAM_KEY!, '-', '+', { COUNT: 1 });
-        expect(entries[0]!.message).toEqual({
+        expect(eventFields(entries[0]!.message)).toEqual({
           source: 'device-0',
           metric: 'temperature',
           value: '0',

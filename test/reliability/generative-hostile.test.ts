@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import fc from 'fast-check';
 import { createClient } from '@redis/client';
-import { createRedisClient, createRollupStore, decodeEntry } from '@redis-ingest/redis-schema';
+import { createRedisClient, createRollupStore, decodeEntry, eventFields } from '@redis-ingest/redis-schema';
 import { startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
 import { loadIngestConfig } from '../../apps/ingest-api/src/config';
 import {
@@ -287,7 +287,7 @@ describe('generated hostile input to the three services', () => {
         const store = await createRollupStore(storeClient, config);
         const entries = await redis.xRange(config.keys.streamKey, '-', '+');
         for (const { id, message } of entries.filter((entry) => !deadLettered.has(entry.id))) {
-          const decoded = decodeEntry(message);
+          const decoded = decodeEntry(eventFields(message));
           if (!decoded.ok)
             throw new Error(`entry ${id} was accepted but does not decode: ${JSON.stringify(decoded.errors)}`);
           const { source, metric } = decoded.event;

@@ -8,6 +8,7 @@ import {
   type Keys,
   type RedisClient,
   type StreamPartition,
+  eventFields,
 } from '@redis-ingest/redis-schema';
 import { isolatedEnv, startRedisCluster, waitUntil, type RedisCluster } from '@redis-ingest/test-utils';
 import { loadIngestConfig, type IngestConfig } from './config';
@@ -115,11 +116,10 @@ describe('ingest-api on a Redis Cluster with three stream partitions', () => {
   }
 
   const entriesOf = async (stream: string) =>
-    (await redis.xRange(stream, '-', '+')).map(({ id, message }) => ({
-      id,
-      source: String(message.source),
-      value: String(message.value),
-    }));
+    (await redis.xRange(stream, '-', '+')).map(({ id, message }) => {
+      const fields = eventFields(message);
+      return { id, source: String(fields.source), value: String(fields.value) };
+    });
 
   it('writes each source’s events to its own partition, on three primaries, in the order sent', async () => {
     await withApi(clusterEnv(), async ({ post, keys }) => {
@@ -453,7 +453,8 @@ describe('ingest-api on a Redis Cluster with three stream partitions', () => {
     try {
       await reader.connect();
       for (const partition of keys.partitions) {
-        for (const { id, message } of await reader.xRange(partition.stream, '-', '+')) stored.set(message.eventId!, id);
+        for (const { id, message } of await reader.xRange(partition.stream, '-', '+'))
+          stored.set(eventFields(message).eventId!, id);
       }
     } finally {
       reader.destroy();

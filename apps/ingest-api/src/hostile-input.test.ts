@@ -1,6 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { createClient, type RedisClientType } from '@redis/client';
-import { DeviceKeyStore, createAccessKeys } from '@redis-ingest/redis-schema';
+import { DeviceKeyStore, createAccessKeys, eventFields } from '@redis-ingest/redis-schema';
 import { isolatedEnv, rawHttpExchange, refusalOf, startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
 import { loadIngestConfig, type IngestConfig } from './config';
 import { start, type RunningIngestApi } from './server';
@@ -191,7 +191,7 @@ describe('ingest-api under hostile input', () => {
     expect((await send({ body: json({ ...valid, value: 2 }) })).status).toBe(202);
 
     const entries = await redis.xRange(config.keys.streamKey, '-', '+');
-    expect(entries.map((entry) => entry.message)).toEqual([
+    expect(entries.map((entry) => eventFields(entry.message))).toEqual([
       { source: 's', metric: 'm', value: '1', occurredAt: expect.any(String) },
       { source: 's', metric: 'm', value: '2', occurredAt: expect.any(String) },
     ]);

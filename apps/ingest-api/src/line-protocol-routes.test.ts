@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { InfluxDB, Point, setLogger, type WriteOptions } from '@influxdata/influxdb-client';
 import { createClient, type RedisClientType } from '@redis/client';
-import { DeviceKeyStore, createAccessKeys } from '@redis-ingest/redis-schema';
+import { DeviceKeyStore, createAccessKeys, eventFields } from '@redis-ingest/redis-schema';
 import { eventually, isolatedEnv, refusalOf, startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
 import { loadIngestConfig, type IngestConfig } from './config';
 import { start, type RunningIngestApi } from './server';
@@ -55,7 +55,7 @@ describe('Influx line protocol on the ingest-api', () => {
   }
 
   const entries = async ({ config }: Api) =>
-    (await redis.xRange(config.keys.streamKey, '-', '+')).map((entry) => entry.message);
+    (await redis.xRange(config.keys.streamKey, '-', '+')).map((entry) => eventFields(entry.message));
 
   const post = ({ origin, token }: Api, path: string, body: string | Buffer, headers: Record<string, string> = {}) =>
     fetch(`${origin}${path}`, {

@@ -1,5 +1,5 @@
 import { createClient } from '@redis/client';
-import { createKeys } from '@redis-ingest/redis-schema';
+import { createKeys, EVENT_FIELD, eventFields } from '@redis-ingest/redis-schema';
 import { freePort, isolatedEnv, startRedisServer, testRedisUrl } from '@redis-ingest/test-utils';
 import { loadIngestConfig, type IngestConfig } from './config';
 import { start, type RunningIngestApi } from './server';
@@ -35,7 +35,7 @@ describe('ingest-api against a live Redis', () => {
   const post = (body: string, contentType = 'application/json') =>
     fetch(url, { method: 'POST', headers: { 'content-type': contentType }, body });
 
-  it('appends a valid event with flat fields and echoes it with the stream id', async () => {
+  it('appends a valid event as one packed field and echoes it with the stream id', async () => {
     const event = { source: 'sensor-1', metric: 'temperature', value: 21.5, occurredAt: '2026-03-01T10:00:00.250Z' };
     const response = await post(JSON.stringify(event));
     expect(response.status).toBe(202);
@@ -45,7 +45,7 @@ describe('ingest-api against a live Redis', () => {
     expect(entries).toEqual([
       {
         id: body.id,
-        message: { source: 'sensor-1', metric: 'temperature', value: '21.5', occurredAt: event.occurredAt },
+        message: { [EVENT_FIELD]: `sensor-1 temperature 21.5 ${event.occurredAt}` },
       },
     ]);
   });
@@ -106,7 +106,7 @@ describe('ingest-api against a live Redis', () => {
       rejected: [{ index: 1, errors: [expect.objectContaining({ path: '/source' })] }],
     });
     const entries = await redis.xRange(config.keys.streamKey, '-', '+');
-    expect(entries.map((entry) => [entry.id, entry.message.source, entry.message.value])).toEqual([
+    expect(entries.map(({ id, message }) => [id, eventFields(message).source, eventFields(message).value])).toEqual([
       [body.ids[0], 'a', '1'],
       [body.ids[1], 'b', '3'],
     ]);
@@ -147,7 +147,7 @@ describe('ingest-api against a live Redis', () => {
     expect((await retry.json()).id).toBe(firstId);
     const entries = await redis.xRange(config.keys.streamKey, '-', '+');
     expect(entries).toHaveLength(1);
-    expect(entries[0]!.message).toMatchObject({ value: '1', eventId: 'evt-1' });
+    expect(eventFields(entries[0]!.message)).toMatchObject({ value: '1', eventId: 'evt-1' });
     const ttl = await redis.pTTL(`${config.keys.streamKey}:idempotency:evt-1`);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(config.idempotencyWindowMs);
@@ -318,7 +318,10 @@ describe('ingest-api with stream partitions on one server', () => {
       expect(await waitCalls()).toBe(waitsBefore + 1);
       const { ids } = (await response.json()) as { ids: string[] };
       for (const partition of keys.partitions) {
-        const stored = (await redis.xRange(partition.stream, '-', '+')).map(({ id, message }) => [id, message.source]);
+        const stored = (await redis.xRange(partition.stream, '-', '+')).map(({ id, message }) => [
+          id,
+          eventFields(message).source,
+        ]);
         const expected = batch.flatMap(({ source }, n) =>
           keys.partitionFor(source) === partition ? [[ids[n], source]] : [],
         );

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { createClient } from '@redis/client';
-import { createRedisClient, parseDeadLetter, type RedisClient } from '@redis-ingest/redis-schema';
+import { createRedisClient, parseDeadLetter, type RedisClient, eventFields } from '@redis-ingest/redis-schema';
 import { createLogger } from '@redis-ingest/service-kit';
 import {
   eventually,
@@ -76,7 +76,7 @@ describe('mqtt bridge', () => {
 
   const topicRoot = (config: BridgeConfig) => config.topics[0]!.split('/')[0]!;
   const entries = async (config: BridgeConfig) =>
-    (await redis.xRange(config.keys.streamKey, '-', '+')).map(({ message }) => message);
+    (await redis.xRange(config.keys.streamKey, '-', '+')).map(({ message }) => eventFields(message));
   const deadLetters = async (config: BridgeConfig) =>
     (await redis.xRange(config.keys.deadLetterKey, '-', '+')).map(({ id, message }) => parseDeadLetter(id, message));
 
@@ -311,7 +311,7 @@ describe('mqtt bridge', () => {
           15_000,
           'the held message appended',
         );
-        expect((await own.xRange(config.keys.streamKey, '-', '+'))[0]!.message).toMatchObject({
+        expect(eventFields((await own.xRange(config.keys.streamKey, '-', '+'))[0]!.message)).toMatchObject({
           source: 'outage',
           value: '1',
         });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { createClient } from '@redis/client';
+import { eventFields } from '@redis-ingest/redis-schema';
 import { eventually, isolatedEnv, startMosquitto, testRedisUrl, type MosquittoBroker } from '@redis-ingest/test-utils';
 
 /** Built by the root `pnpm test`, which runs every workspace's build before jest. */
@@ -119,7 +120,9 @@ describe('node apps/mqtt-bridge/dist/main.js', () => {
       10_000,
       'the marker behind the stream',
     );
-    const values = (await redis.xRange(env.INGEST_STREAM_KEY!, '-', '+')).map(({ message }) => Number(message.value));
+    const values = (await redis.xRange(env.INGEST_STREAM_KEY!, '-', '+')).map(({ message }) =>
+      Number(eventFields(message).value),
+    );
     expect(killedAt).toBeLessThan(total);
     expect(values).toHaveLength(total);
     expect(new Set(values)).toEqual(new Set(Array.from({ length: total }, (_, i) => i)));

@@ -1,4 +1,4 @@
-import { parseStreamNumber, type RedisClient, type StreamPartition } from '@redis-ingest/redis-schema';
+import { eventFields, parseStreamNumber, type RedisClient, type StreamPartition } from '@redis-ingest/redis-schema';
 import { mergeNewestFirst } from './stream-ids';
 
 export interface RecentEvent {
@@ -10,7 +10,8 @@ export interface RecentEvent {
   readonly occurredAt: string | null;
 }
 
-export function toRecentEvent(id: string, fields: Readonly<Record<string, string>>): RecentEvent {
+export function toRecentEvent(id: string, message: Readonly<Record<string, string>>): RecentEvent {
+  const fields = eventFields(message);
   const value = fields.value ?? null;
   return {
     id,

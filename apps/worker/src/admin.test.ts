@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { createClient } from '@redis/client';
-import { createRedisClient, encodeEvent } from '@redis-ingest/redis-schema';
+import { createRedisClient, packedEntry } from '@redis-ingest/redis-schema';
 import { closeServer, createLimitedHttpServer, listen } from '@redis-ingest/service-kit';
 import {
   eventually,
@@ -21,7 +21,7 @@ const workerConfig = (overrides: Record<string, string> = {}): WorkerConfig =>
   loadWorkerConfig(isolatedEnv(testRedisUrl(), { WORKER_ADMIN_PORT: '0', WORKER_BLOCK_MS: '100', ...overrides }));
 
 const event = (source: string, value: number, timestampMs: number) =>
-  encodeEvent({ source, metric: 'm', value, occurredAt: new Date(timestampMs).toISOString() });
+  packedEntry({ source, metric: 'm', value, occurredAt: new Date(timestampMs).toISOString() });
 
 function drainer(service: RunningWorker) {
   return (body: unknown = {}, authorization?: string) =>

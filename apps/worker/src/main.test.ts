@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createClient } from '@redis/client';
-import { encodeEvent } from '@redis-ingest/redis-schema';
+import { packedEntry } from '@redis-ingest/redis-schema';
 import { eventually, isolatedEnv, testRedisUrl } from '@redis-ingest/test-utils';
 
 /** Built by the root `pnpm test`, which runs every workspace's build before jest. */
@@ -67,7 +67,7 @@ describe('node apps/worker/dist/main.js', () => {
       const started = await logged('worker service started');
       expect(started).toMatchObject({ consumer: 'spawned-1', backend: expect.any(String) });
       const event = { source: 'spawned', metric: 'm', value: 1, occurredAt: '2026-03-01T10:00:00.000Z' };
-      await redis.xAdd(env.INGEST_STREAM_KEY!, '*', encodeEvent(event));
+      await redis.xAdd(env.INGEST_STREAM_KEY!, '*', packedEntry(event));
       const response = await fetch(`http://127.0.0.1:${started.adminPort as number}/healthz`);
       expect(response.status).toBe(200);
       const groups = () => redis.xInfoGroups(env.INGEST_STREAM_KEY!);

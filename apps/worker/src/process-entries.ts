@@ -4,7 +4,10 @@ import {
   canonicalSample,
   decodeEntry,
   describeErrors,
+  entryFields,
+  eventFields,
   isTransientRedisError,
+  packedSample,
   splitReplayHistory,
   type Failure,
   type Keys,
@@ -60,7 +63,7 @@ export function addOutcomes(outcomes: readonly ProcessOutcome[]): ProcessOutcome
   );
 }
 
-/** An entry with a replay's history split off its fields: the history is no event field. */
+/** An entry's fields with a replay's history split off: the history is no event field. */
 interface Unpacked {
   readonly entry: StreamEntry;
   readonly payload: Readonly<Record<string, string>>;
@@ -70,11 +73,11 @@ interface Unpacked {
 const NO_HISTORY: readonly Failure[] = [];
 
 /** Only a replayed entry carries a history; every other entry's fields are its payload as they are. */
-function unpack(fields: Readonly<Record<string, string>>): {
-  fields: Readonly<Record<string, string>>;
-  history: readonly Failure[];
-} {
-  return Object.hasOwn(fields, REPLAY_HISTORY_FIELD) ? splitReplayHistory(fields) : { fields, history: NO_HISTORY };
+function unpack(entry: StreamEntry): Unpacked {
+  const fields = entryFields(entry.pairs);
+  if (!Object.hasOwn(fields, REPLAY_HISTORY_FIELD)) return { entry, payload: fields, history: NO_HISTORY };
+  const { fields: payload, history } = splitReplayHistory(fields);
+  return { entry, payload: eventFields(payload), history };
 }
 
 interface Rejected extends Unpacked {
@@ -82,8 +85,25 @@ interface Rejected extends Unpacked {
   readonly cause: DeadLetterCause;
 }
 
-interface Decoded extends Unpacked {
+interface Decoded {
+  readonly entry: StreamEntry;
   readonly sample: Sample;
+}
+
+/**
+ * The entry's sample, or its fields with the reason it has none. An entry in the ingest-api's shape
+ * is read without building its fields; any other is judged by the event schema.
+ */
+function decode(entry: StreamEntry): Sample | Omit<Rejected, 'cause'> {
+  const packed = packedSample(entry.pairs);
+  if (packed) return packed;
+  const unpacked = unpack(entry);
+  const sample = canonicalSample(unpacked.payload);
+  if (sample) return sample;
+  const decoded = decodeEntry(unpacked.payload);
+  if (!decoded.ok) return { ...unpacked, reason: describeErrors(decoded.errors) };
+  const { metric, source, value } = decoded.event;
+  return { metric, source, value, timestampMs: decoded.timestampMs };
 }
 
 /**
@@ -123,23 +143,13 @@ async function processBatch(
   const valid: Decoded[] = [];
   const rejected: Rejected[] = [];
   for (const entry of entries) {
-    const { fields: payload, history } = unpack(entry.fields);
     if (entry.deliveryCount !== undefined && entry.deliveryCount > context.maxDeliveries) {
-      rejected.push({ entry, payload, history, reason: MAX_DELIVERIES_REASON, cause: 'max_deliveries' });
+      rejected.push({ ...unpack(entry), reason: MAX_DELIVERIES_REASON, cause: 'max_deliveries' });
       continue;
     }
-    const sample = canonicalSample(payload);
-    if (sample) {
-      valid.push({ entry, payload, history, sample });
-      continue;
-    }
-    const decoded = decodeEntry(payload);
-    if (decoded.ok) {
-      const { metric, source, value } = decoded.event;
-      valid.push({ entry, payload, history, sample: { metric, source, value, timestampMs: decoded.timestampMs } });
-    } else {
-      rejected.push({ entry, payload, history, reason: describeErrors(decoded.errors), cause: 'validation' });
-    }
+    const decoded = decode(entry);
+    if ('timestampMs' in decoded) valid.push({ entry, sample: decoded });
+    else rejected.push({ ...decoded, cause: 'validation' });
   }
 
   const stored: string[] = [];
@@ -147,7 +157,7 @@ async function processBatch(
   results.forEach((result, i) => {
     if (result === undefined) return;
     if (result.ok) stored.push(valid[i]!.entry.id);
-    else rejected.push({ ...valid[i]!, reason: result.reason, cause: 'store_refused' });
+    else rejected.push({ ...unpack(valid[i]!.entry), reason: result.reason, cause: 'store_refused' });
   });
 
   // Together, so they share one round trip.

@@ -48,23 +48,22 @@ describe('parseGroupReadReply', () => {
     expect(parseGroupReadReply(null)).toEqual([]);
   });
 
-  it('turns field lists into records, keeping odd field names as plain fields', () => {
+  it("keeps each entry's field list as Redis gave it, and an empty one for an entry deleted while pending", () => {
     const reply = [
       [
         'events',
         [
-          ['1-0', ['source', 's', 'value', '1']],
-          ['2-0', ['__proto__', 'x']],
+          ['1-0', ['event', 's m 1 2026-03-01T10:00:00.000Z']],
+          ['2-0', ['source', 's', 'value', '1']],
           ['3-0', null],
         ],
       ],
     ];
-    const entries = parseGroupReadReply(reply);
-    expect(entries.map(({ id }) => id)).toEqual(['1-0', '2-0', '3-0']);
-    expect(entries[0]!.fields).toEqual({ source: 's', value: '1' });
-    expect(Object.keys(entries[1]!.fields)).toEqual(['__proto__']);
-    expect(JSON.stringify(entries[1]!.fields)).toBe('{"__proto__":"x"}');
-    expect(entries[2]!.fields).toEqual({});
+    expect(parseGroupReadReply(reply)).toEqual([
+      { id: '1-0', pairs: ['event', 's m 1 2026-03-01T10:00:00.000Z'] },
+      { id: '2-0', pairs: ['source', 's', 'value', '1'] },
+      { id: '3-0', pairs: [] },
+    ]);
   });
 });
 
@@ -85,7 +84,7 @@ describe('reclaim arguments and replies', () => {
   it('reads the cursor, the claimed entries and the deleted ids', () => {
     expect(parseReclaimReply(['7-0', [['3-0', ['source', 's']]], ['2-0']])).toEqual({
       cursor: '7-0',
-      entries: [{ id: '3-0', fields: { source: 's' } }],
+      entries: [{ id: '3-0', pairs: ['source', 's'] }],
       deleted: ['2-0'],
     });
   });
@@ -139,7 +138,7 @@ describe('reads and reclaims against a live Redis', () => {
     await redis.xDel(stream, ids[1]!);
 
     const first = await reclaim('0-0', 2);
-    expect(first.entries).toEqual([{ id: ids[0], fields: { n: '0' }, deliveryCount: 2 }]);
+    expect(first.entries).toEqual([{ id: ids[0], pairs: ['n', '0'], deliveryCount: 2 }]);
     expect(first.deleted).toEqual([ids[1]]);
     expect(first.cursor).toBe(ids[2]);
 

@@ -3,7 +3,11 @@ import { redisErrorCode, type RedisClient } from '@redis-ingest/redis-schema';
 /** One stream entry to process, whether a group read delivered it or a reclaim claimed it. */
 export interface StreamEntry {
   readonly id: string;
-  readonly fields: Readonly<Record<string, string>>;
+  /**
+   * Its fields and values in turn, as Redis lists them: most entries are the ingest-api's, read
+   * straight from this list (packedSample), and only the others are made into records (entryFields).
+   */
+  readonly pairs: readonly string[];
   /** How many times the group has delivered it, when the source reports it (XPENDING, XAUTOCLAIM). */
   readonly deliveryCount?: number;
 }
@@ -30,25 +34,14 @@ type RawGroupReadReply = [stream: string, entries: RawEntry[]][] | null;
 export function parseGroupReadReply(reply: unknown): StreamEntry[] {
   const streams = reply as RawGroupReadReply;
   if (streams === null) return [];
-  return streams.flatMap(([, entries]) => entries.map(([id, flat]) => ({ id, fields: fieldsFromPairs(flat ?? []) })));
+  return streams.flatMap(([, entries]) => entries.map(toStreamEntry));
 }
 
-function fieldsFromPairs(flat: readonly string[]): Record<string, string> {
-  const fields: Record<string, string> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) {
-    const name = flat[i]!;
-    // Assignment to "__proto__" would set the prototype; defineProperty keeps it an ordinary field.
-    // Every other field is assigned, which keeps entries of the same fields on one fast object shape.
-    if (name === '__proto__')
-      Object.defineProperty(fields, name, {
-        value: flat[i + 1]!,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-    else fields[name] = flat[i + 1]!;
-  }
-  return fields;
+const NO_FIELDS: readonly string[] = [];
+
+/** An entry deleted while pending comes back with null fields. */
+function toStreamEntry([id, pairs]: RawEntry): StreamEntry {
+  return { id, pairs: pairs ?? NO_FIELDS };
 }
 
 /** Creates the group (and the stream) so that it starts at the oldest entry; a group that exists is left as it is. */
@@ -123,7 +116,7 @@ export function parseReclaimReply(reply: unknown): ReclaimReply {
   const [cursor, entries, deleted] = reply as [string, RawEntry[], string[] | undefined];
   return {
     cursor,
-    entries: entries.map(([id, flat]) => ({ id, fields: fieldsFromPairs(flat ?? []) })),
+    entries: entries.map(toStreamEntry),
     deleted: deleted ?? [],
   };
 }

@@ -3,9 +3,12 @@ import { createClient } from '@redis/client';
 import {
   createRedisClient,
   encodeEvent,
+  eventFields,
+  packedEntry,
   type RedisClient,
   type RollupStore,
   type Sample,
+  type TelemetryEvent,
   type SeriesId,
 } from '@redis-ingest/redis-schema';
 import { closeServer, createLogger, listen } from '@redis-ingest/service-kit';
@@ -25,8 +28,18 @@ function workerConfig(redisUrl: string, overrides: Record<string, string> = {}):
   return loadWorkerConfig(isolatedEnv(redisUrl, { WORKER_ADMIN_PORT: '0', WORKER_BLOCK_MS: '200', ...overrides }));
 }
 
-function eventFields(series: SeriesId, value: number, timestampMs: number): Record<string, string> {
-  return encodeEvent({ ...series, value, occurredAt: new Date(timestampMs).toISOString() });
+function eventAt(series: SeriesId, value: number, timestampMs: number): TelemetryEvent {
+  return { ...series, value, occurredAt: new Date(timestampMs).toISOString() };
+}
+
+/** The entry the ingest-api writes. */
+function ingestEntry(series: SeriesId, value: number, timestampMs: number): Record<string, string> {
+  return packedEntry(eventAt(series, value, timestampMs));
+}
+
+/** The same event in five fields of its own, as anything else may write it. */
+function fieldsEntry(series: SeriesId, value: number, timestampMs: number): Record<string, string> {
+  return encodeEvent(eventAt(series, value, timestampMs));
 }
 
 async function errorOf(response: Response): Promise<unknown> {
@@ -84,15 +97,15 @@ describe('worker against a live Redis', () => {
       const temperature = { source: 'sensor-1', metric: 'temperature' };
       const humidity = { source: 'sensor-2', metric: 'humidity' };
       const ids = {
-        valid: await xadd(eventFields(temperature, 20, T0)),
-        wrongValue: await xadd({ ...eventFields(temperature, 0, T0 + 200), value: 'hot' }),
-        laterValid: await xadd(eventFields(temperature, 21.5, T0 + 1_000)),
+        valid: await xadd(ingestEntry(temperature, 20, T0)),
+        wrongValue: await xadd({ ...fieldsEntry(temperature, 0, T0 + 200), value: 'hot' }),
+        laterValid: await xadd(ingestEntry(temperature, 21.5, T0 + 1_000)),
         noTime: await xadd({ source: 'sensor-1', metric: 'temperature', value: '1' }),
-        badSource: await xadd(eventFields({ source: 'bad:name', metric: 'temperature' }, 1, T0)),
-        other: await xadd(eventFields(humidity, 55, T0 + 500)),
-        extraField: await xadd({ ...eventFields(humidity, 56, T0 + 600), note: 'x' }),
+        badSource: await xadd(ingestEntry({ source: 'bad:name', metric: 'temperature' }, 1, T0)),
+        other: await xadd(ingestEntry(humidity, 55, T0 + 500)),
+        extraField: await xadd({ ...fieldsEntry(humidity, 56, T0 + 600), note: 'x' }),
         // Older than the raw retention behind the newest sample of its series: the store refuses it.
-        tooOld: await xadd(eventFields(temperature, 99, T0 - 3_600_000)),
+        tooOld: await xadd(ingestEntry(temperature, 99, T0 - 3_600_000)),
       };
       const expectedReasons: Record<string, RegExp> = {
         [ids.wrongValue]: /^\/value: /,
@@ -121,7 +134,7 @@ describe('worker against a live Redis', () => {
         expect(Object.keys(message).sort()).toEqual(['consumer', 'failedAt', 'messageId', 'payload', 'reason']);
         expect(message.reason).toMatch(expectedReasons[message.messageId!]!);
         const original = originals.find(({ id }) => id === message.messageId)!;
-        expect(JSON.parse(message.payload!)).toEqual({ ...original.message });
+        expect(JSON.parse(message.payload!)).toEqual(eventFields(original.message));
         expect(new Date(message.failedAt!).toISOString()).toBe(message.failedAt);
         expect(message.consumer).toBe(service.consumer);
       }
@@ -132,8 +145,8 @@ describe('worker against a live Redis', () => {
       const series = { source: 'sensor-9', metric: 'pressure' };
       const odd: Record<string, string>[] = [
         { metric: series.metric, source: series.source, value: '1.50', occurredAt: '2026-03-01T12:00:00+02:00' },
-        { ...eventFields(series, 2, T0 + 1_000), value: '2e0' },
-        { ...eventFields(series, 3, T0 + 2_000), occurredAt: '2026-03-01T10:00:02Z' },
+        { ...fieldsEntry(series, 2, T0 + 1_000), value: '2e0' },
+        { ...fieldsEntry(series, 3, T0 + 2_000), occurredAt: '2026-03-01T10:00:02Z' },
       ];
       for (const fields of odd) await xadd(fields);
       await eventually(allAcked);
@@ -150,10 +163,10 @@ describe('worker against a live Redis', () => {
       config = workerConfig(testRedisUrl(), { WORKER_BLOCK_MS: '30000' });
       service = await start(config, logger);
       const series = { source: 'late-1', metric: 'level' };
-      await xadd(eventFields(series, 1, T0));
+      await xadd(ingestEntry(series, 1, T0));
       await eventually(allAcked);
       // The worker now waits for something new; this entry must end the wait.
-      await xadd(eventFields(series, 2, T0 + 1_000));
+      await xadd(ingestEntry(series, 2, T0 + 1_000));
       await eventually(allAcked, 10_000);
       expect(await service.context.store.range(series, { fromMs: T0, toMs: T0 + 1_000, limit: 10 })).toHaveLength(2);
     });
@@ -190,7 +203,7 @@ describe('worker against a live Redis', () => {
 
     it('stops reading when closed, and close() can be called again', async () => {
       // While it runs, the daemon takes what is added.
-      await xadd(eventFields({ source: 's', metric: 'm' }, 1, T0));
+      await xadd(ingestEntry({ source: 's', metric: 'm' }, 1, T0));
       await eventually(allAcked);
 
       const closing = service.close();
@@ -199,7 +212,7 @@ describe('worker against a live Redis', () => {
       // With none of its connections left, nothing of the daemon can read what comes after.
       const closedAll = async () => (await clientsNamed(`worker:${service.consumer}`)).length === 0;
       await eventually(closedAll, 2_000, 'every connection of the daemon closed');
-      await xadd(eventFields({ source: 's', metric: 'm' }, 2, T0 + 1));
+      await xadd(ingestEntry({ source: 's', metric: 'm' }, 2, T0 + 1));
       expect((await groupInfo()).lag).toBe(1);
     });
   });
@@ -207,7 +220,7 @@ describe('worker against a live Redis', () => {
   describe('processEntries', () => {
     it('takes entries from any source, claimed ones included', async () => {
       const context = await processingContext();
-      await xadd(eventFields({ source: 's', metric: 'm' }, 1, T0));
+      await xadd(ingestEntry({ source: 's', metric: 'm' }, 1, T0));
       await xadd({ source: 's', metric: 'm', value: 'NaN', occurredAt: new Date(T0).toISOString() });
       // A consumer reads them and dies; another claims them, as a reclaim loop would.
       await redis.sendCommand(['XREADGROUP', 'GROUP', group(), 'gone', 'COUNT', '10', 'STREAMS', stream(), '>']);
@@ -238,7 +251,7 @@ describe('worker against a live Redis', () => {
 
     it('acks nothing when the store cannot be reached, so the entries stay pending', async () => {
       const context = await processingContext();
-      await xadd(eventFields({ source: 's', metric: 'm' }, 1, T0));
+      await xadd(ingestEntry({ source: 's', metric: 'm' }, 1, T0));
       await xadd({ source: 's' });
       const reply = await redis.sendCommand([
         'XREADGROUP',
@@ -262,7 +275,7 @@ describe('worker against a live Redis', () => {
     it('leaves an entry pending when Redis refuses its dead letter, and acks the others', async () => {
       const context = await processingContext();
       await redis.set(config.keys.deadLetterKey, 'not a stream');
-      await xadd(eventFields({ source: 's', metric: 'm' }, 1, T0));
+      await xadd(ingestEntry({ source: 's', metric: 'm' }, 1, T0));
       const badId = await xadd({ source: 's' });
       const reply = await redis.sendCommand([
         'XREADGROUP',
@@ -345,7 +358,7 @@ describe('worker against a live Redis', () => {
       const worker = newWorker({ ...context, store: heldStore }, 'closer');
       const running = worker.run();
       const series = { source: 's', metric: 'm' };
-      await Promise.all([1, 2, 3].map((k) => xadd(eventFields(series, k, T0 + k))));
+      await Promise.all([1, 2, 3].map((k) => xadd(ingestEntry(series, k, T0 + k))));
       await writing;
       const consumers = async () => (await redis.xInfoConsumers(stream(), group())).map(({ name }) => name);
       expect(await consumers()).toContain('closer');
@@ -381,7 +394,7 @@ describe('worker against a live Redis', () => {
         reclaimIntervalMs: 50,
       });
       const series = { source: 's', metric: 'm' };
-      for (const k of [1, 2, 3, 4, 5, 6]) await xadd(eventFields(series, k, T0 + k));
+      for (const k of [1, 2, 3, 4, 5, 6]) await xadd(ingestEntry(series, k, T0 + k));
       void worker.run();
       await writing;
       await eventually(async () => writes() === 2, 2_000, 'a second batch writing beside the first');
@@ -412,7 +425,7 @@ describe('worker against a live Redis', () => {
       const perSeries = 150;
       const writes: Promise<string>[] = [];
       for (let k = 0; k < perSeries; k++) {
-        for (const [i, one] of series.entries()) writes.push(xadd(eventFields(one, i * 1_000 + k, T0 + k * 1_000)));
+        for (const [i, one] of series.entries()) writes.push(xadd(ingestEntry(one, i * 1_000 + k, T0 + k * 1_000)));
       }
       await Promise.all(writes);
 
@@ -456,11 +469,11 @@ describe('worker against a live Redis', () => {
 
     it('reads once without blocking and answers the exact counts', async () => {
       const series = { source: 'pump-3', metric: 'pressure' };
-      await xadd(eventFields(series, 1, T0));
+      await xadd(ingestEntry(series, 1, T0));
       await xadd({ source: 'pump-3' });
-      await xadd(eventFields(series, 2, T0 + 1_000));
-      await xadd(eventFields(series, 3, T0 + 2_000));
-      await xadd({ ...eventFields(series, 4, T0 + 3_000), value: '' });
+      await xadd(ingestEntry(series, 2, T0 + 1_000));
+      await xadd(ingestEntry(series, 3, T0 + 2_000));
+      await xadd({ ...ingestEntry(series, 4, T0 + 3_000), value: '' });
 
       const first = await drain(JSON.stringify({ count: 4 }));
       expect(first.status).toBe(200);
@@ -470,7 +483,7 @@ describe('worker against a live Redis', () => {
       expect(await (await drain('{}')).json()).toEqual({ read: 0, processed: 0, dead_lettered: 0, acked: 0 });
       expect(Date.now() - started).toBeLessThan(500);
 
-      await xadd(eventFields(series, 5, T0 + 4_000));
+      await xadd(ingestEntry(series, 5, T0 + 4_000));
       expect(await (await drain(JSON.stringify({ consumer: 'ops.manual-1', count: 1 }))).json()).toEqual({
         read: 1,
         processed: 1,
@@ -502,7 +515,7 @@ describe('worker against a live Redis', () => {
       ['malformed JSON', 400, '{"count":', 'application/json'],
       ['a non-JSON content type', 415, 'count=5', 'text/plain'],
     ])('answers %s with a JSON %i and reads nothing', async (_, status, body, contentType) => {
-      await xadd(eventFields({ source: 's', metric: 'm' }, 1, T0));
+      await xadd(ingestEntry({ source: 's', metric: 'm' }, 1, T0));
       const response = await drain(body, contentType);
       expect(response.status).toBe(status);
       expect(typeof (await errorOf(response))).toBe('string');
@@ -550,7 +563,7 @@ describe('worker when Redis goes away', () => {
       await server.restart();
       await redis.connect();
       const series = { source: 'after', metric: 'restart' };
-      await redis.xAdd(config.keys.streamKey, '*', eventFields(series, 7, T0));
+      await redis.xAdd(config.keys.streamKey, '*', ingestEntry(series, 7, T0));
       await eventually(
         async () => (await service.context.store.range(series, { fromMs: 0, toMs: T0, limit: 1 })).length === 1,
       );

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { eventFields } from '@redis-ingest/redis-schema';
 import { testRedisUrl } from '@redis-ingest/test-utils';
 import { startIngestApi, type IngestApiUnderTest } from './test-support/ingest-api.ts';
 
@@ -29,8 +30,8 @@ describe('redis-ingest send', () => {
 
   const streamValues = async () =>
     (await under.redis.xRange(under.keys.partitions[0]!.stream, '-', '+')).map(({ message }) => [
-      message.source,
-      Number(message.value),
+      eventFields(message).source,
+      Number(eventFields(message).value),
     ]);
 
   it('sends a CSV file and reports the refused rows by line on stderr', async () => {

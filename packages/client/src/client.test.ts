@@ -1,5 +1,5 @@
 import { createClient } from '@redis/client';
-import { DeviceKeyStore, createAccessKeys } from '@redis-ingest/redis-schema';
+import { DeviceKeyStore, createAccessKeys, eventFields } from '@redis-ingest/redis-schema';
 import { startTcpProxy, testRedisUrl, type TcpProxy } from '@redis-ingest/test-utils';
 import {
   BufferFullError,
@@ -46,7 +46,9 @@ describe('IngestClient against the ingest-api', () => {
   /** Takes a stream's entries away in one step, as processing and trimming would; returns their eventIds. */
   async function drainStream(stream: string): Promise<string[]> {
     const [entries] = await plain.multi().xRange(stream, '-', '+').del(stream).exec();
-    return (entries as unknown as { message: { eventId: string } }[]).map(({ message }) => message.eventId);
+    return (entries as unknown as { message: Record<string, string> }[]).map(
+      ({ message }) => eventFields(message).eventId!,
+    );
   }
   let client: IngestClient | undefined;
   const open = (options: Partial<IngestClientOptions> = {}) =>
@@ -258,7 +260,7 @@ describe('IngestClient against the ingest-api', () => {
     expect(await client.sendAll(generate())).toBe(75);
     await client.close();
     const values = (await under.redis.xRange(under.keys.partitions[0]!.stream, '-', '+')).map(({ message }) =>
-      Number(message.value),
+      Number(eventFields(message).value),
     );
     expect(values).toEqual(events(75).map(({ value }) => value));
   });

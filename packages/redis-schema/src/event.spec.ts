@@ -1,7 +1,7 @@
 import { FormatRegistry } from '@sinclair/typebox';
 import fc from 'fast-check';
 import { MAX_EVENT_VALUE, registerEventFormats, validateEvent } from './event';
-import { decodeEntry, encodeEvent } from './stream-entry';
+import { EVENT_FIELD, decodeEntry, encodeEvent, entryFields, packEvent, packedSample } from './stream-entry';
 
 const receivedAt = Date.parse('2026-01-02T03:04:05.678Z');
 
@@ -171,12 +171,16 @@ describe('one event rule for ingest and worker', () => {
         };
         const accepted = validateEvent(input, receivedAt);
         if (!accepted.ok) return;
-        const stored = decodeEntry(encodeEvent(accepted.event));
+        const entry = [EVENT_FIELD, packEvent(accepted.event)];
+        const stored = decodeEntry(entryFields(entry));
         // -0 is written as "0": the same number to every aggregate.
-        expect(stored).toEqual({
-          ok: true,
+        const event = { ...accepted.event, value: accepted.event.value + 0 };
+        expect(stored).toEqual({ ok: true, timestampMs: accepted.timestampMs, event });
+        expect(packedSample(entry)).toEqual({
+          source: event.source,
+          metric: event.metric,
+          value: event.value,
           timestampMs: accepted.timestampMs,
-          event: { ...accepted.event, value: accepted.event.value + 0 },
         });
       }),
       { seed, numRuns: 2_000 },

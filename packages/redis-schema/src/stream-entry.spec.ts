@@ -1,4 +1,14 @@
-import { canonicalSample, decodeEntry, encodeEvent } from './stream-entry';
+import {
+  EVENT_FIELD,
+  canonicalSample,
+  decodeEntry,
+  encodeEvent,
+  entryFields,
+  eventFields,
+  packEvent,
+  packedSample,
+  unpackEvent,
+} from './stream-entry';
 
 describe('canonicalSample', () => {
   const base = { source: 'sensor-1', metric: 'temp', value: '21.5', occurredAt: '2026-03-01T10:00:00.000Z' };
@@ -63,5 +73,65 @@ describe('canonicalSample', () => {
         timestampMs: Date.parse(event.occurredAt),
       });
     }
+  });
+});
+
+describe('the packed event field', () => {
+  const event = { source: 'sensor-1', metric: 'temp.c', value: -21.5, occurredAt: '2026-03-01T10:00:00.000Z' };
+
+  it('packs an event into one value that unpacks into the fields encodeEvent spells', () => {
+    expect(packEvent(event)).toBe('sensor-1 temp.c -21.5 2026-03-01T10:00:00.000Z');
+    expect(unpackEvent(packEvent(event))).toEqual(encodeEvent(event));
+    const withId = { ...event, eventId: 'e-1' };
+    expect(packEvent(withId)).toBe('sensor-1 temp.c -21.5 2026-03-01T10:00:00.000Z e-1');
+    expect(unpackEvent(packEvent(withId))).toEqual(encodeEvent(withId));
+    expect(Object.keys(unpackEvent(packEvent(withId))!)).toEqual(Object.keys(encodeEvent(withId)));
+  });
+
+  it('unpacks only four or five parts', () => {
+    expect(unpackEvent('a b c')).toBeUndefined();
+    expect(unpackEvent('a b c d e f')).toBeUndefined();
+    expect(unpackEvent('')).toBeUndefined();
+    expect(unpackEvent('a  b c')).toEqual({ source: 'a', metric: '', value: 'b', occurredAt: 'c' });
+  });
+
+  it("reads an entry's fields: a packed event's as its event fields, any other entry's as they are", () => {
+    expect(entryFields([EVENT_FIELD, packEvent(event)])).toEqual(encodeEvent(event));
+    expect(entryFields([EVENT_FIELD, 'not packed'])).toEqual({ event: 'not packed' });
+    expect(entryFields([EVENT_FIELD, packEvent(event), 'note', 'x'])).toEqual({
+      event: packEvent(event),
+      note: 'x',
+    });
+    expect(entryFields(['source', 's', 'value', '1'])).toEqual({ source: 's', value: '1' });
+    expect(entryFields([])).toEqual({});
+    const odd = entryFields(['__proto__', 'x']);
+    expect(Object.keys(odd)).toEqual(['__proto__']);
+    expect(JSON.stringify(odd)).toBe('{"__proto__":"x"}');
+    expect(eventFields({ [EVENT_FIELD]: packEvent(event) })).toEqual(encodeEvent(event));
+    expect(eventFields({ source: 's' })).toEqual({ source: 's' });
+  });
+
+  it('takes from a packed entry exactly the sample canonicalSample takes from its unpacked fields', () => {
+    const values = ['21.5', '0', '-0', '1e3', '1e400', 'NaN', '0x10', '', ' 1'];
+    const times = ['2026-03-01T10:00:00.000Z', '2026-03-01T10:00:00Z', '2023-02-29T00:00:00.000Z', ''];
+    const names = ['sensor-1', 'a'.repeat(128), 'a'.repeat(129), 'x:y', '', 'two words'];
+    const packings: string[] = ['', ' ', 'a b c', 'a b c d e f', 'sensor-1 temp 1 2026-03-01T10:00:00.000Z '];
+    for (const value of values)
+      for (const occurredAt of times)
+        for (const name of names) {
+          packings.push(`${name} temp ${value} ${occurredAt}`);
+          packings.push(`sensor-1 ${name} ${value} ${occurredAt}`);
+          packings.push(`sensor-1 temp ${value} ${occurredAt} ${name}`);
+        }
+    let taken = 0;
+    for (const packed of packings) {
+      const unpacked = unpackEvent(packed);
+      const expected = unpacked === undefined ? undefined : canonicalSample(unpacked);
+      expect({ packed, sample: packedSample([EVENT_FIELD, packed]) }).toEqual({ packed, sample: expected });
+      if (expected !== undefined) taken += 1;
+    }
+    expect(taken).toBeGreaterThanOrEqual(20);
+    expect(packedSample(['source', packEvent(event)])).toBeUndefined();
+    expect(packedSample([EVENT_FIELD, packEvent(event), 'note', 'x'])).toBeUndefined();
   });
 });

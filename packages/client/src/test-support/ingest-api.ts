@@ -1,4 +1,4 @@
-import { createKeys, createRedisClient, type Keys, type RedisClient } from '@redis-ingest/redis-schema';
+import { createKeys, createRedisClient, type Keys, type RedisClient, eventFields } from '@redis-ingest/redis-schema';
 import { isolatedEnv } from '@redis-ingest/test-utils';
 import { loadIngestConfig, type IngestConfig } from '../../../../apps/ingest-api/src/config';
 import { start, type RunningIngestApi } from '../../../../apps/ingest-api/src/server';
@@ -45,7 +45,7 @@ export async function eventIdsInStream({ redis, keys }: Pick<IngestApiUnderTest,
   for (const { stream } of keys.partitions) {
     for (let from = '-'; ;) {
       const entries = await redis.xRange(stream, from, '+', { COUNT: PAGE });
-      ids.push(...entries.map(({ message }) => String(message.eventId)));
+      ids.push(...entries.map(({ message }) => String(eventFields(message).eventId)));
       if (entries.length < PAGE) break;
       from = `(${entries[entries.length - 1]!.id}`;
     }

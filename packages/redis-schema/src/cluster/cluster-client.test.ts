@@ -8,6 +8,7 @@ import { RedisScript } from '../redis-script';
 import { readPartitionQueueStats, readQueueStats } from '../queue-stats';
 import { createRedisClient, waitForReplicas } from '../redis';
 import type { RedisClient } from '../redis-client';
+import { eventFields } from '../stream-entry';
 import { isConnectionError } from '../redis-errors';
 
 const silent = { warn: () => undefined };
@@ -123,7 +124,9 @@ describe('the Redis Cluster client', () => {
     for (const partition of partitioned.partitions) {
       const expected = events.filter(({ source }) => partitioned.partitionFor(source) === partition);
       const entries = await client.xRange(partition.stream, '-', '+');
-      expect(entries.map(({ message }) => message.eventId)).toEqual(expected.map(({ eventId }) => eventId));
+      expect(entries.map(({ message }) => eventFields(message).eventId)).toEqual(
+        expected.map(({ eventId }) => eventId),
+      );
     }
     const again = await appendToPartitions(client, partitioned, events.slice(0, 3), options, REPLY_WITH_IDS);
     expect(again).toEqual(appended.slice(0, 3).map(({ id }) => ({ id, duplicate: true })));

@@ -8,7 +8,8 @@
   ARGV[2]     maximum backlog (lag + pending); 0 disables the check
   ARGV[3]     idempotency window in milliseconds
   ARGV[4]     '1' to reply with every entry id, '0' to name only the duplicates
-  ARGV[5..]   per event, 5 values: source, metric, value, occurredAt, eventId ('' for none)
+  ARGV[5..]   per event, 2 values: the event as packEvent spells it, the value of its one field
+              EVENT_FIELD (a constant the loader prepends), and its eventId ('' for none)
 
   Returns the 1-based positions of the duplicates, events whose id was seen inside the window (nearly
   always none), and with ids {ids, those positions}, a duplicate's id being that of the entry first
@@ -46,8 +47,8 @@ end
 local ids = {}
 local duplicatePositions = {}
 local nextKey = 2
-for i = 5, #ARGV, 5 do
-  local eventId = ARGV[i + 4]
+for i = 5, #ARGV, 2 do
+  local eventId = ARGV[i + 1]
   local idempotencyKey = false
   local existing = false
   if eventId ~= '' then
@@ -57,17 +58,13 @@ for i = 5, #ARGV, 5 do
   end
   local id = existing
   if not existing then
+    id = redis.call('XADD', stream, '*', EVENT_FIELD, ARGV[i])
     if idempotencyKey then
-      id = redis.call('XADD', stream, '*', 'source', ARGV[i], 'metric', ARGV[i + 1], 'value', ARGV[i + 2],
-        'occurredAt', ARGV[i + 3], 'eventId', eventId)
       redis.call('SET', idempotencyKey, id, 'PX', windowMs)
-    else
-      id = redis.call('XADD', stream, '*', 'source', ARGV[i], 'metric', ARGV[i + 1], 'value', ARGV[i + 2],
-        'occurredAt', ARGV[i + 3])
     end
   end
   if replyIds then ids[#ids + 1] = id end
-  if existing then duplicatePositions[#duplicatePositions + 1] = (i - 5) / 5 + 1 end
+  if existing then duplicatePositions[#duplicatePositions + 1] = (i - 5) / 2 + 1 end
 end
 if replyIds then return {ids, duplicatePositions} end
 return duplicatePositions

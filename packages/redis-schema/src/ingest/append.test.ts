@@ -2,6 +2,7 @@ import { createClient } from '@redis/client';
 import { isolatedConfig, testRedisUrl } from '@redis-ingest/test-utils';
 import { createKeys } from '../keys';
 import type { RedisClient } from '../redis-client';
+import { eventFields } from '../stream-entry';
 import { REPLY_WITHOUT_IDS, REPLY_WITH_IDS, appendArguments, appendToPartitions } from './append';
 
 const keys = createKeys({ streamKey: 'events', deadLetterKey: 'dl', metricsKey: 'metrics', seriesPrefix: 'series' });
@@ -20,15 +21,9 @@ describe('appendArguments', () => {
         '1000',
         '60000',
         '1',
-        'a',
-        'm',
-        '1.5',
-        '2026-01-01T00:00:00.000Z',
+        'a m 1.5 2026-01-01T00:00:00.000Z',
         '',
-        'b',
-        'm',
-        '-2',
-        '2026-01-01T00:00:01.000Z',
+        'b m -2 2026-01-01T00:00:01.000Z e-1',
         'e-1',
       ],
     });
@@ -69,7 +64,12 @@ describe('appendToPartitions against a live Redis', () => {
       { duplicate: true },
     ]);
     const entries = await client.xRange(partitioned.stream, '-', '+');
-    expect(entries.map(({ message }) => message.source)).toEqual(['device-0', 'device-1', 'device-2', 'device-3']);
+    expect(entries.map(({ message }) => eventFields(message).source)).toEqual([
+      'device-0',
+      'device-1',
+      'device-2',
+      'device-3',
+    ]);
     expect(entries.slice(0, 2).map(({ id }) => id)).toEqual(first.map(({ id }) => id));
   });
 
@@ -88,7 +88,7 @@ describe('appendToPartitions against a live Redis', () => {
     expect(firstOfPair!.duplicate).toBe(false);
     expect(secondOfPair).toEqual({ id: firstOfPair!.id, duplicate: true });
     const entries = await client.xRange(partitioned.stream, '-', '+');
-    expect(entries.map(({ message }) => [message.source, message.eventId])).toEqual([
+    expect(entries.map(({ message }) => [eventFields(message).source, eventFields(message).eventId])).toEqual([
       ['device-0', 'e-0'],
       ['device-1', undefined],
       ['device-2', 'e-2'],

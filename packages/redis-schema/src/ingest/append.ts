@@ -4,8 +4,9 @@ import type { Keys, StreamPartition } from '../keys';
 import type { RedisClient } from '../redis-client';
 import { RedisScript } from '../redis-script';
 import { redisErrorCode } from '../redis-errors';
+import { EVENT_FIELD, packEvent } from '../stream-entry';
 
-const appendScript = RedisScript.load(join(__dirname, 'append-events.lua'));
+const appendScript = RedisScript.load(join(__dirname, 'append-events.lua'), { constants: { EVENT_FIELD } });
 
 /** The consumer group is further behind than the configured backlog allows; nothing was written. */
 export class BackpressureError extends Error {
@@ -84,7 +85,7 @@ export function appendArguments(
   ];
   for (const event of events) {
     if (event.eventId !== undefined) scriptKeys.push(keys.idempotency(event.eventId));
-    args.push(event.source, event.metric, String(event.value), event.occurredAt, event.eventId ?? '');
+    args.push(packEvent(event), event.eventId ?? '');
   }
   return { keys: scriptKeys, args };
 }
