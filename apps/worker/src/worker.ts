@@ -152,9 +152,9 @@ export class Worker {
   }
 
   /**
-   * Reads the next batch while the current one is written: Redis and this process then work at the
-   * same time instead of taking turns. A batch is acked only after its own writes, and at most two
-   * batches per partition are in memory: the one being written and the one read ahead.
+   * Reads the next batch while the current ones are written: Redis and this process then work at the
+   * same time instead of taking turns. A batch is acked only after its own writes, and at most three
+   * batches per partition are in memory: two being written and the one read ahead.
    */
   private async readLoop(reader: PartitionReader): Promise<void> {
     const { config } = this.options;
