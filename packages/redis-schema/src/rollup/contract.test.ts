@@ -387,6 +387,17 @@ describe.each(['standalone', 'cluster'] as const)('RollupStore contract (%s)', (
     });
   });
 
+  it('reads the newest sample of a series longer than a small sorted set holds', async () => {
+    await onEveryBackend({ INGEST_ROLLUPS: '1h:avg' }, async (store) => {
+      const input: [number, number][] = Array.from({ length: 300 }, (_, i) => [i * 1000, i / 4]);
+      await store.addSamples(samplesOf(series, input));
+      expect(await store.latest([series])).toEqual([{ raw: { timestampMs: 299_000, value: 74.75 }, rollups: [null] }]);
+      expect(await store.range(series, { fromMs: 298_000, toMs: 10_000_000, limit: 10 })).toEqual(
+        points(input.slice(298)),
+      );
+    });
+  });
+
   it('reads ranges within inclusive bounds, oldest first, up to the limit', async () => {
     await onEveryBackend({ INGEST_ROLLUPS: '10s:avg' }, async (store) => {
       const input: [number, number][] = Array.from({ length: 50 }, (_, i) => [i * 1000, i * 1.5]);
