@@ -1,3 +1,4 @@
+import './fast-string-methods';
 export * from './env';
 export * from './http-limits';
 export * from './names';
