@@ -142,6 +142,15 @@ const UNITS: Readonly<Record<Precision, { readonly cut: number; readonly ms: num
 /** An int64 has at most 19 digits. */
 const TIMESTAMP_MAX_DIGITS = 19;
 
+/**
+ * Whether `text` holds `part` from `start` on. A name is a handful of characters: comparing them here
+ * costs a third of a call to startsWith, which first checks whether its argument is a regular expression.
+ */
+function holdsAt(text: string, start: number, part: string): boolean {
+  for (let i = 0; i < part.length; i += 1) if (text.charCodeAt(start + i) !== part.charCodeAt(i)) return false;
+  return true;
+}
+
 /** Drops each backslash that escapes an escapable character; any other backslash stays. */
 function unescape(text: string, start: number, end: number, escapable: (code: number) => boolean): string {
   let out = '';
@@ -183,7 +192,7 @@ class BodyReader {
   private name(start: number, end: number, known: string, escapesEquals: boolean, stopsAtEquals: boolean): string {
     const { text } = this;
     const after = start + known.length;
-    if (known !== '' && after <= end && text.startsWith(known, start)) {
+    if (known !== '' && after <= end && holdsAt(text, start, known)) {
       const code = after < end ? text.charCodeAt(after) : SPACE;
       if (code === COMMA || code === SPACE || (stopsAtEquals && code === EQUALS)) {
         this.stop = after;
