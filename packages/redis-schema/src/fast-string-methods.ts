@@ -1,7 +1,7 @@
 /**
  * node-redis declares `class VerbatimString extends String`. When String.prototype becomes the
  * prototype of that new class, V8 turns it into a dictionary of properties, ready for the new ones a
- * freshly set-up prototype usually gets, and nothing turns it back: every string method call
+ * freshly set-up prototype usually gets, and it stays so: every string method call
  * (charCodeAt, indexOf, slice, startsWith) then looks its method up in that dictionary instead of
  * being inlined. In a process that had loaded node-redis a charCodeAt loop ran four times slower and the
  * line-protocol parser two and a half times slower.
