@@ -83,10 +83,8 @@ export class PartitionedAppend {
     throw new PartialAppendError(kept, allFailures);
   }
 
-  /** The streams the events go to; with one partition there is no source to hash per event. */
+  /** The streams the events go to. */
   private streamsOf(events: readonly TelemetryEvent[]): string[] {
-    const { partitions } = this.keys;
-    if (partitions.length === 1) return events.length === 0 ? [] : [partitions[0]!.stream];
     return [...groupByPartition(this.keys, events).keys()].map((partition) => partition.stream);
   }
 
