@@ -9,7 +9,7 @@ import {
 } from '@redis-ingest/redis-schema';
 import { readFileSync } from 'node:fs';
 import { isolatedEnv, testRedisUrl } from '@redis-ingest/test-utils';
-import type { Page } from 'playwright-core';
+import type { Page, Route } from 'playwright-core';
 import { loadQueryConfig, type QueryConfig } from './config';
 import { DASHBOARD_CSP } from './dashboard';
 import { openHeadlessPage, type HeadlessPage } from './dashboard/browser';
@@ -265,6 +265,40 @@ describe('dashboard in a headless Chromium', () => {
     await page.reload();
     await page.waitForSelector('#status[data-state="live"]');
     expect(await page.isHidden('#token-form')).toBe(true);
+  });
+
+  it('keeps the token form closed when a request sent before the token comes back refused', async () => {
+    const tab = await page.context().newPage();
+    try {
+      let holdRequest!: (route: Route) => void;
+      const heldRequest = new Promise<Route>((resolve) => (holdRequest = resolve));
+      let holding = true;
+      await tab.route('**/api/ingest/rollups', (route) => {
+        if (!holding || route.request().headers().authorization !== undefined) return route.continue();
+        holding = false;
+        holdRequest(route);
+      });
+      // Refreshing once a minute, the tab sends no rollups request but the ones this test holds and waits for.
+      await tab.goto(`${base}/?refresh=60000`);
+      await tab.waitForSelector('#token-form:not([hidden])');
+      const sentWithoutToken = await heldRequest;
+      await tab.fill('#token', READ_TOKEN);
+      await tab.press('#token', 'Enter');
+      await tab.waitForSelector('#status[data-state="live"]');
+
+      const askedAgain = tab
+        .waitForRequest(
+          (request) => request.url().endsWith('/api/ingest/rollups') && 'authorization' in request.headers(),
+        )
+        .then(() => 'asked again with the token');
+      const formReopened = tab.waitForSelector('#token-form:not([hidden])').then(() => 'token form reopened');
+      await sentWithoutToken.continue();
+      expect(await Promise.race([askedAgain, formReopened])).toBe('asked again with the token');
+      await tab.waitForSelector('#status[data-state="live"]');
+      expect(await tab.isHidden('#token-form')).toBe(true);
+    } finally {
+      await tab.close();
+    }
   });
 
   it('loaded without script errors or refused resources once it had the token', () => {

@@ -39,7 +39,11 @@
     const headers = { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) };
     const response = await fetch(path, { headers });
     const body = await response.json().catch(() => ({}));
-    if (response.status === 401) $('token-form').hidden = false;
+    if (response.status === 401) {
+      // A request sent before the person typed a token is refused for that; it asks again with the token.
+      if (sessionStorage.getItem(TOKEN_KEY) !== token) return getJson(path);
+      $('token-form').hidden = false;
+    }
     if (!response.ok) throw new Error(body.error || `${response.status} ${response.statusText}`);
     return body;
   }
