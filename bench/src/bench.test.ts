@@ -70,8 +70,10 @@ describe('bench --quick', () => {
           'boundaryWindows',
           'otherWindows',
           'ratio',
-          'slowCalls',
-          'slowestCallMs',
+          'slowScriptCalls',
+          'slowestScriptCallMs',
+          'slowOtherCalls',
+          'slowestOtherCallMs',
         ].map((name) => `boundary.${name}`),
         ...['endToEnd', 'endToEndSustained'].flatMap((phase) =>
           ['targetEventsPerSecond', 'eventsPerSecond', 'p50Ms', 'p99Ms'].map((name) => `${phase}.${name}`),

@@ -59,8 +59,10 @@ function figures(
       boundaryWindows: 4,
       otherWindows: 16,
       ratio: boundaryRatio,
-      slowCalls: 0,
-      slowestCallMs: 3,
+      slowScriptCalls: 0,
+      slowestScriptCallMs: 3,
+      slowOtherCalls: 0,
+      slowestOtherCallMs: 0,
     },
     client: { rawEventsPerSecond: 200_000, clientEventsPerSecond: 180_000, retried: 0 },
     endToEnd: {

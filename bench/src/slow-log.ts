@@ -1,12 +1,44 @@
 import type { RedisClient } from '@redis-ingest/redis-schema';
 
 export interface SlowCalls {
-  /** Calls Redis took longer than the threshold for; null where the server refused CONFIG or SLOWLOG. */
-  readonly slowCalls: number | null;
-  readonly slowestCallMs: number | null;
+  /** Script calls Redis took longer than the threshold for; null where the server refused CONFIG or SLOWLOG. */
+  readonly slowScriptCalls: number | null;
+  readonly slowestScriptCallMs: number | null;
+  /**
+   * Every other command over the threshold. A plain XADD or ZADD never does that much work, so these
+   * say the server was off the CPU, which stretches any call that was running, script or not.
+   */
+  readonly slowOtherCalls: number | null;
+  readonly slowestOtherCallMs: number | null;
 }
 
-type SlowLogEntry = [id: number, at: number, micros: number, ...rest: unknown[]];
+/** An entry of SLOWLOG GET: id, unix time, microseconds, then the command's arguments. */
+export type SlowLogEntry = [id: number, at: number, micros: number, args: readonly unknown[], ...rest: unknown[]];
+
+const SCRIPT_COMMANDS = new Set(['EVAL', 'EVALSHA', 'EVAL_RO', 'EVALSHA_RO', 'FCALL', 'FCALL_RO']);
+
+/** Sorts the slow log into script calls and the rest, with the slowest of each. */
+export function classifySlowCalls(entries: readonly SlowLogEntry[]): SlowCalls {
+  const scriptMs: number[] = [];
+  const otherMs: number[] = [];
+  for (const [, , micros, args] of entries) {
+    const command = String(args[0] ?? '').toUpperCase();
+    (SCRIPT_COMMANDS.has(command) ? scriptMs : otherMs).push(Number(micros) / 1_000);
+  }
+  return {
+    slowScriptCalls: scriptMs.length,
+    slowestScriptCallMs: Math.max(0, ...scriptMs),
+    slowOtherCalls: otherMs.length,
+    slowestOtherCallMs: Math.max(0, ...otherMs),
+  };
+}
+
+const UNAVAILABLE: SlowCalls = {
+  slowScriptCalls: null,
+  slowestScriptCallMs: null,
+  slowOtherCalls: null,
+  slowestOtherCallMs: null,
+};
 
 /**
  * Redis' slow log set to a threshold for one phase, then put back as it was. A managed Redis may
@@ -44,12 +76,9 @@ export class SlowLog {
   }
 
   async read(): Promise<SlowCalls> {
-    if (!this.restore) return { slowCalls: null, slowestCallMs: null };
+    if (!this.restore) return UNAVAILABLE;
     const entries = (await this.client.sendCommand(['SLOWLOG', 'GET', '-1'])) as unknown as SlowLogEntry[];
-    return {
-      slowCalls: entries.length,
-      slowestCallMs: Math.max(0, ...entries.map(([, , micros]) => Number(micros) / 1_000)),
-    };
+    return classifySlowCalls(entries);
   }
 
   async close(): Promise<void> {
