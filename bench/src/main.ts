@@ -11,6 +11,7 @@ import {
   type Keys,
   type RedisClient,
   type RedisLogger,
+  type RollupStore,
 } from '@redis-ingest/redis-schema';
 import { isolatedEnv, startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
 import { rawStoreWriteRate, redisInfoField, xaddCeiling } from './ceiling';
@@ -54,7 +55,7 @@ import {
 } from './shards';
 import { SlowLog } from './slow-log';
 import { latencyAroundBoundaries, rateHeld, searchSustainedRate } from './sustained';
-import { batchBodies, freshOpenBatch, nowOpenBatch, singleEventBodies, type Fleet } from './workload';
+import { batchBodies, deviceReading, freshOpenBatch, nowOpenBatch, singleEventBodies, type Fleet } from './workload';
 
 const startedAt = performance.now();
 const log = (message: string) =>
@@ -76,6 +77,31 @@ const PROJECTED_SHARDS = [1, 2, 3, 4, 6, 8];
 const redisLogger: RedisLogger = { warn: (object, message) => log(`${message} ${JSON.stringify(object)}`) };
 
 const sum = (values: readonly number[]) => values.reduce((total, value) => total + value, 0);
+
+/** The most members Redis keeps a sorted set as a listpack for: its default where CONFIG is refused. */
+async function zsetListpackMaxEntries(client: RedisClient): Promise<number> {
+  try {
+    const [, value] = (await client.sendCommand(['CONFIG', 'GET', 'zset-max-listpack-entries'])) as unknown as [
+      string,
+      string,
+    ];
+    return Number(value);
+  } catch {
+    return 128;
+  }
+}
+
+/** `readings` readings of each of `devices` devices, one second apart, ending a second ago. */
+async function writeFleetHistory(store: RollupStore, devices: number, readings: number): Promise<void> {
+  const firstMs = Date.now() - (readings + 1) * 1_000;
+  for (let second = 0; second < readings; second++) {
+    const samples = Array.from({ length: devices }, (_, device) =>
+      deviceReading(second * devices + device, devices, firstMs),
+    );
+    const refused = (await store.addSamples(samples)).filter((result) => !result.ok);
+    if (refused.length > 0) throw new Error(`the store refused ${refused.length} samples of the fleet's past`);
+  }
+}
 
 async function cpuReading(deployment: Deployment, services: readonly ServiceProcess[]): Promise<CpuReading> {
   return {
@@ -579,7 +605,10 @@ class Bench {
   /**
    * A fleet of `boundarySeries` series sending readings stamped now, so that every series closes a
    * bucket in the same second, across four bucket boundaries: end-to-end p99 in the windows that
-   * hold a boundary against the others, and Redis' slow log of calls over 5 ms.
+   * hold a boundary against the others, and Redis' slow log of calls over 5 ms. The series have a
+   * past longer than Redis keeps a sorted set compact for, as a fleet that has been reporting has:
+   * on fresh series, the moment they all outgrow it would land inside the phase, and that one-off
+   * conversion of every raw set at once, not the boundaries, would decide the figures.
    */
   private async boundaryPhase(eventsPerSecond: number) {
     const { options, durations } = this;
@@ -587,13 +616,16 @@ class Bench {
     const env = { ...this.freshEnv(), INGEST_ROLLUP_BUCKET_MS: String(bucketMs) };
     const config = loadPipelineConfig(env);
     const { stream } = createKeys(config.keys);
+    const store = await createRollupStore(this.client, config);
+    const historyReadings = (await zsetListpackMaxEntries(this.client)) + 1;
+    log(`bucket boundaries: a past of ${historyReadings} readings for each of ${options.boundarySeries} series`);
+    await writeFleetHistory(store, options.boundarySeries, historyReadings);
     await createGroupsAtStart(this.client, [stream], config.consumerGroup);
     const workers = await startWorkers(this.registry, env, options.sustainedWorkers, options.workerReadCount);
     const api = await startIngestApi(this.registry, env, options.processes);
     const slowLog = await SlowLog.open(this.client, SLOW_CALL_MICROS);
     let sent = 0;
     try {
-      const store = await createRollupStore(this.client, config);
       // Starts just after a boundary, so the four that follow fall inside the run.
       await sleep(bucketMs - (Date.now() % bucketMs) + 50);
       log(
