@@ -60,6 +60,20 @@ export async function rawStoreWriteRate(
   baseMs: number,
 ): Promise<number> {
   const startedAt = performance.now();
+  await writeDeviceReadings(store, samples, series, baseMs);
+  return samples / ((performance.now() - startedAt) / 1_000);
+}
+
+/**
+ * The fleet's first `samples` readings (deviceReading) through `addSamples`, a batch of 1,000 at a
+ * time and in order, so each series' samples arrive oldest first; throws when the store refuses one.
+ */
+export async function writeDeviceReadings(
+  store: RollupStore,
+  samples: number,
+  series: number,
+  baseMs: number,
+): Promise<void> {
   for (let first = 0; first < samples; first += STORE_BATCH_SIZE) {
     const batch = Array.from({ length: Math.min(STORE_BATCH_SIZE, samples - first) }, (_, i) =>
       deviceReading(first + i, series, baseMs),
@@ -68,7 +82,6 @@ export async function rawStoreWriteRate(
     const refused = results.find((result) => !result.ok);
     if (refused && !refused.ok) throw new Error(`the store refused a sample: ${refused.reason}`);
   }
-  return samples / ((performance.now() - startedAt) / 1_000);
 }
 
 /** One `field:value` line of an INFO reply. */
@@ -80,4 +93,10 @@ export function infoField(info: string, field: string): string {
 
 export async function redisInfoField(client: RedisClient, section: string, field: string): Promise<string> {
   return infoField((await client.sendCommand(['INFO', section])) as unknown as string, field);
+}
+
+/** A configuration parameter's value; rejects where the server refuses CONFIG, as managed ones may. */
+export async function redisConfigValue(client: RedisClient, parameter: string): Promise<string> {
+  const [, value] = (await client.sendCommand(['CONFIG', 'GET', parameter])) as unknown as [string, string];
+  return value;
 }

@@ -11,10 +11,9 @@ import {
   type Keys,
   type RedisClient,
   type RedisLogger,
-  type RollupStore,
 } from '@redis-ingest/redis-schema';
 import { isolatedEnv, startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
-import { rawStoreWriteRate, redisInfoField, xaddCeiling } from './ceiling';
+import { rawStoreWriteRate, redisConfigValue, redisInfoField, writeDeviceReadings, xaddCeiling } from './ceiling';
 import {
   redisCpuSeconds,
   redisUsedMemory,
@@ -55,7 +54,7 @@ import {
 } from './shards';
 import { SlowLog } from './slow-log';
 import { latencyAroundBoundaries, rateHeld, searchSustainedRate } from './sustained';
-import { batchBodies, deviceReading, freshOpenBatch, nowOpenBatch, singleEventBodies, type Fleet } from './workload';
+import { batchBodies, freshOpenBatch, nowOpenBatch, singleEventBodies, type Fleet } from './workload';
 
 const startedAt = performance.now();
 const log = (message: string) =>
@@ -81,25 +80,9 @@ const sum = (values: readonly number[]) => values.reduce((total, value) => total
 /** The most members Redis keeps a sorted set as a listpack for: its default where CONFIG is refused. */
 async function zsetListpackMaxEntries(client: RedisClient): Promise<number> {
   try {
-    const [, value] = (await client.sendCommand(['CONFIG', 'GET', 'zset-max-listpack-entries'])) as unknown as [
-      string,
-      string,
-    ];
-    return Number(value);
+    return Number(await redisConfigValue(client, 'zset-max-listpack-entries'));
   } catch {
     return 128;
-  }
-}
-
-/** `readings` readings of each of `devices` devices, one second apart, ending a second ago. */
-async function writeFleetHistory(store: RollupStore, devices: number, readings: number): Promise<void> {
-  const firstMs = Date.now() - (readings + 1) * 1_000;
-  for (let second = 0; second < readings; second++) {
-    const samples = Array.from({ length: devices }, (_, device) =>
-      deviceReading(second * devices + device, devices, firstMs),
-    );
-    const refused = (await store.addSamples(samples)).filter((result) => !result.ok);
-    if (refused.length > 0) throw new Error(`the store refused ${refused.length} samples of the fleet's past`);
   }
 }
 
@@ -619,7 +602,9 @@ class Bench {
     const store = await createRollupStore(this.client, config);
     const historyReadings = (await zsetListpackMaxEntries(this.client)) + 1;
     log(`bucket boundaries: a past of ${historyReadings} readings for each of ${options.boundarySeries} series`);
-    await writeFleetHistory(store, options.boundarySeries, historyReadings);
+    // One second apart, ending a second ago.
+    const historyStartMs = Date.now() - (historyReadings + 1) * 1_000;
+    await writeDeviceReadings(store, historyReadings * options.boundarySeries, options.boundarySeries, historyStartMs);
     await createGroupsAtStart(this.client, [stream], config.consumerGroup);
     const workers = await startWorkers(this.registry, env, options.sustainedWorkers, options.workerReadCount);
     const api = await startIngestApi(this.registry, env, options.processes);

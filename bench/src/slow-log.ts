@@ -1,4 +1,5 @@
 import type { RedisClient } from '@redis-ingest/redis-schema';
+import { redisConfigValue } from './ceiling';
 
 export interface SlowCalls {
   /** Script calls Redis took longer than the threshold for; null where the server refused CONFIG or SLOWLOG. */
@@ -52,14 +53,8 @@ export class SlowLog {
 
   static async open(client: RedisClient, thresholdMicros: number): Promise<SlowLog> {
     try {
-      const [, threshold] = (await client.sendCommand(['CONFIG', 'GET', 'slowlog-log-slower-than'])) as unknown as [
-        string,
-        string,
-      ];
-      const [, length] = (await client.sendCommand(['CONFIG', 'GET', 'slowlog-max-len'])) as unknown as [
-        string,
-        string,
-      ];
+      const threshold = await redisConfigValue(client, 'slowlog-log-slower-than');
+      const length = await redisConfigValue(client, 'slowlog-max-len');
       await client.sendCommand([
         'CONFIG',
         'SET',
