@@ -21,7 +21,7 @@ import {
   startClusterDeployment,
   type Deployment,
 } from './deployment';
-import { createGroupsAtStart, fillStream, groupBacklog, timeDrain } from './drain';
+import { createGroupsAtStart, fillStream, groupBacklog, timeDrain, untilBacklogAtMost } from './drain';
 import { measureEndToEnd } from './end-to-end';
 import { runClientPhase } from './client-phase';
 import { lineProtocolBodies, postLines } from './line-protocol';
@@ -64,6 +64,8 @@ const MIB = 1_048_576;
 /** Distinct batch bodies cycled through; enough that no two requests in flight carry the same one. */
 const BATCH_BODIES = 32;
 const DRAIN_TIMEOUT_MS = 120_000;
+/** The drains' untimed first entries, as a share of --drain-events, during which the workers warm up. */
+const DRAIN_WARMUP_SHARE = 0.25;
 /** Small batches, many a second: enough tracers in every window of the boundary phase to take a p99. */
 const BOUNDARY_BATCH_SIZE = 200;
 /** The boundary phase judges p99 per window of a fifth of a bucket. */
@@ -397,8 +399,9 @@ class Bench {
   }
 
   /**
-   * Fills every partition of the stream, starts the workers and times them until nothing is left;
-   * each node's CPU is set against the timed events of the partitions it holds.
+   * Fills every partition of the stream, starts the workers and times them until nothing is left,
+   * from the moment they are down to --drain-events entries: the entries before those warm them up.
+   * Each node's CPU is set against the timed events of the partitions it holds.
    */
   private async drainPhase(deployment: Deployment, env: Record<string, string>, workerCount: number) {
     const { options } = this;
@@ -410,20 +413,21 @@ class Bench {
     const usedMemory = async () => sum(await Promise.all(deployment.nodes.map(redisUsedMemory)));
     await createGroupsAtStart(client, streams, config.consumerGroup);
     const label = `${deployment.topology} drain x${workerCount}`;
+    const warmupEvents = Math.round(options.drainEvents * DRAIN_WARMUP_SHARE);
+    const filled = warmupEvents + options.drainEvents;
     log(
-      `${label}: filling ${streams.length} partition${streams.length === 1 ? '' : 's'} with ${options.drainEvents} events over ${options.series} series`,
+      `${label}: filling ${streams.length} partition${streams.length === 1 ? '' : 's'} with ${filled} events over ${options.series} series`,
     );
     const memoryBefore = await usedMemory();
-    await fillStream(client, keys, options.drainEvents, options.series, this.baseMs);
+    await fillStream(client, keys, filled, options.series, this.baseMs);
     const memoryAfter = await usedMemory();
     const workers = await startWorkers(this.registry, env, workerCount, options.workerReadCount);
     try {
+      await untilBacklogAtMost(client, streams, config.consumerGroup, options.drainEvents, DRAIN_TIMEOUT_MS);
       const before = await cpuReading(deployment, workers);
       const drained = await timeDrain(client, streams, config.consumerGroup, DRAIN_TIMEOUT_MS);
       const after = await cpuReading(deployment, workers);
-      log(
-        `${label}: timed ${drained.events} of ${options.drainEvents} events (any others went before every worker was up)`,
-      );
+      log(`${label}: timed ${drained.events} of ${filled} events (the first ones warmed the workers up)`);
       const deadLettered = sum(
         await Promise.all(
           keys.partitions.map(async ({ deadLetter }) => Number(await client.sendCommand(['XLEN', deadLetter]))),
@@ -435,7 +439,7 @@ class Bench {
         eventsPerSecond: drained.eventsPerSecond,
         workerMicrosPerEvent: ((after.serviceCpuSeconds - before.serviceCpuSeconds) / drained.events) * 1e6,
         redisMicrosPerEvent: ((sum(after.redisCpuSeconds) - sum(before.redisCpuSeconds)) / drained.events) * 1e6,
-        bytesPerMillionEvents: ((memoryAfter - memoryBefore) / options.drainEvents) * 1_000_000,
+        bytesPerMillionEvents: ((memoryAfter - memoryBefore) / filled) * 1_000_000,
         cost: workloadCounts(
           deployment.nodes.map((node) => node.port),
           nodes,

@@ -125,10 +125,11 @@ describe('cautions', () => {
     expect(cautions(clean, 200_000, 1_000, 2)).toEqual([]);
   });
 
-  it('says when latencies are lower bounds, the workers fell behind, or the simulator took the cores', () => {
+  it('says when latencies are lower bounds, the workers fell behind, a drain was timed short, or the simulator took the cores', () => {
     const found = cautions(
       {
         ...clean,
+        drainedEvents: { oneWorker: 200_000, twoWorkers: 60_000 },
         ingest: {
           '2': {
             singleEvents: { ...requests, clientCpuCores: 0.9, failedRequests: 3 },
@@ -142,7 +143,8 @@ describe('cautions', () => {
       1_000,
       2,
     );
-    expect(found).toHaveLength(4);
+    expect(found).toHaveLength(5);
+    expect(found.join('\n')).toMatch(/drain twoWorkers: timed only 60000 of 200000 events/);
     expect(found.join('\n')).toMatch(/3 of 1000 requests failed/);
     expect(found.join('\n')).toMatch(/0\.90 of 2 cores/);
     expect(found.join('\n')).toMatch(/20 of 500 tracers were never seen/);

@@ -386,7 +386,7 @@ export function formatTopologyComparison(
 }
 
 /** Reasons not to take a figure at face value. */
-export function cautions(counts: Counts, filledEvents: number, batchSize: number, cores: number): string[] {
+export function cautions(counts: Counts, drainEvents: number, batchSize: number, cores: number): string[] {
   const found: string[] = [];
   for (const [processes, phases] of Object.entries(counts.ingest)) {
     for (const [phase, { requests, failedRequests, clientCpuCores }] of Object.entries(phases)) {
@@ -402,8 +402,10 @@ export function cautions(counts: Counts, filledEvents: number, batchSize: number
     }
   }
   for (const [workers, events] of Object.entries(counts.drainedEvents)) {
-    if (events < filledEvents / 2)
-      found.push(`drain ${workers}: only ${events} of ${filledEvents} events were left when every worker was up`);
+    if (events < drainEvents / 2)
+      found.push(
+        `drain ${workers}: timed only ${events} of ${drainEvents} events, the rest went before the warm-up was seen to end`,
+      );
   }
   for (const [phase, { tracers, lostTracers, failedRequests, backlogWhenSendingStopped }] of [
     ['end to end (share of peak ingest)', counts.endToEnd],
