@@ -58,7 +58,7 @@ const sum = (values: readonly number[]) => values.reduce((total, value) => total
 /**
  * Resolves once the group has at most `events` entries left over every partition. A drain timed from
  * there leaves out the workers' first entries, which run while V8 is still compiling their hot path:
- * a daemon pays that once, and on a short drain it would weigh as much as the steady state.
+ * a daemon pays that once, and on a drain of a few seconds it would weigh heavily.
  */
 export async function untilBacklogAtMost(
   client: RedisClient,
