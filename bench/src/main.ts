@@ -79,12 +79,12 @@ const redisLogger: RedisLogger = { warn: (object, message) => log(`${message} ${
 
 const sum = (values: readonly number[]) => values.reduce((total, value) => total + value, 0);
 
-/** The most members Redis keeps a sorted set as a listpack for: its default where CONFIG is refused. */
-async function zsetListpackMaxEntries(client: RedisClient): Promise<number> {
+/** The most entries Redis puts in one node of a stream: its default where CONFIG is refused. */
+async function streamNodeMaxEntries(client: RedisClient): Promise<number> {
   try {
-    return Number(await redisConfigValue(client, 'zset-max-listpack-entries'));
+    return Number(await redisConfigValue(client, 'stream-node-max-entries'));
   } catch {
-    return 128;
+    return 100;
   }
 }
 
@@ -593,9 +593,9 @@ class Bench {
    * A fleet of `boundarySeries` series sending readings stamped now, so that every series closes a
    * bucket in the same second, across four bucket boundaries: end-to-end p99 in the windows that
    * hold a boundary against the others, and Redis' slow log of calls over 5 ms. The series have a
-   * past longer than Redis keeps a sorted set compact for, as a fleet that has been reporting has:
-   * on fresh series, the moment they all outgrow it would land inside the phase, and that one-off
-   * conversion of every raw set at once, not the boundaries, would decide the figures.
+   * past longer than the first node of a raw stream, as a fleet that has been reporting has: on
+   * fresh series, the one-off growth of every series at once, not the boundaries, could decide the
+   * figures (in the sorted sets the native store used to keep raw samples in, it did).
    */
   private async boundaryPhase(eventsPerSecond: number) {
     const { options, durations } = this;
@@ -604,7 +604,7 @@ class Bench {
     const config = loadPipelineConfig(env);
     const { stream } = createKeys(config.keys);
     const store = await createRollupStore(this.client, config);
-    const historyReadings = (await zsetListpackMaxEntries(this.client)) + 1;
+    const historyReadings = (await streamNodeMaxEntries(this.client)) + 1;
     log(`bucket boundaries: a past of ${historyReadings} readings for each of ${options.boundarySeries} series`);
     // One second apart, ending a second ago.
     const historyStartMs = Date.now() - (historyReadings + 1) * 1_000;

@@ -30,6 +30,7 @@ describe('keys', () => {
 
   it('spells series keys under the prefix with the series hash tag', () => {
     expect(keys.raw(series)).toBe('telemetry:series:{temperature:sensor-1}:raw');
+    expect(keys.lateRaw(series)).toBe('telemetry:series:{temperature:sensor-1}:raw:late');
     expect(keys.rollup(series, { aggregation: 'avg', bucketMs: 60_000, retentionMs: 0 })).toBe(
       'telemetry:series:{temperature:sensor-1}:avg:60000',
     );
@@ -38,6 +39,7 @@ describe('keys', () => {
   it('gives a raw series and its rollups one hash slot', () => {
     const tags = new Set([
       hashTag(keys.raw(series)),
+      hashTag(keys.lateRaw(series)),
       hashTag(keys.rollup(series, { aggregation: 'max', bucketMs: 3_600_000, retentionMs: 0 })),
     ]);
     expect([...tags]).toEqual(['temperature:sensor-1']);

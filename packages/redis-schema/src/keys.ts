@@ -100,6 +100,8 @@ export function createKeys(config: KeyConfig) {
     /** The same series as `source:metric`, so listing by source is a range too. */
     seriesIndexBySource: `${config.metricsKey}:by-source`,
     raw: (series: SeriesId) => `${seriesTag(series)}:raw`,
+    /** The native store's samples that did not append to its raw stream (add-samples.lua). */
+    lateRaw: (series: SeriesId) => `${seriesTag(series)}:raw:late`,
     rollup: (series: SeriesId, tier: RollupTier) => `${seriesTag(series)}:${tier.aggregation}:${tier.bucketMs}`,
   };
 }

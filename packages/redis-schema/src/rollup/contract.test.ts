@@ -398,6 +398,43 @@ describe.each(['standalone', 'cluster'] as const)('RollupStore contract (%s)', (
     });
   });
 
+  it('reads appended, late and repeated samples as one series, up to the limit', async () => {
+    await onEveryBackend({ INGEST_ROLLUPS: '10s:sum' }, async (store) => {
+      await store.addSamples(
+        samplesOf(series, [
+          [1000, 1],
+          [3000, 3],
+          [5000, 5],
+          [7000, 7],
+        ]),
+      );
+      await store.addSamples(
+        samplesOf(series, [
+          [2000, 2],
+          [3000, 30],
+          [6000, 6],
+          [7000, 70],
+        ]),
+      );
+      const merged = points([
+        [1000, 1],
+        [2000, 2],
+        [3000, 30],
+        [5000, 5],
+        [6000, 6],
+        [7000, 70],
+      ]);
+      expect(await store.range(series, everything)).toEqual(merged);
+      for (const limit of [1, 2, 3, 4, 5])
+        expect(await store.range(series, { ...everything, limit })).toEqual(merged.slice(0, limit));
+      expect(await store.range(series, { fromMs: 2500, toMs: 6500, limit: 10 })).toEqual(merged.slice(2, 5));
+      expect((await store.latest([series]))[0]!.raw).toEqual({ timestampMs: 7000, value: 70 });
+      expect(await store.range(series, { ...everything, aggregation: { type: 'sum', bucketMs: 10_000 } })).toEqual(
+        points([[0, 114]]),
+      );
+    });
+  });
+
   it('reads ranges within inclusive bounds, oldest first, up to the limit', async () => {
     await onEveryBackend({ INGEST_ROLLUPS: '10s:avg' }, async (store) => {
       const input: [number, number][] = Array.from({ length: 50 }, (_, i) => [i * 1000, i * 1.5]);

@@ -27,13 +27,14 @@ export function readLatest(
   keys: Keys,
   tiers: readonly RollupTier[],
   series: readonly SeriesId[],
-  newestPoint: (key: string) => Promise<Point | null>,
+  newestRaw: (series: SeriesId) => Promise<Point | null>,
+  newestRollup: (key: string) => Promise<Point | null>,
 ): Promise<SeriesLatest[]> {
   return Promise.all(
     series.map(async (id) => {
       const [raw, ...rollups] = await Promise.all([
-        newestPoint(keys.raw(id)),
-        ...tiers.map((tier) => newestPoint(keys.rollup(id, tier))),
+        newestRaw(id),
+        ...tiers.map((tier) => newestRollup(keys.rollup(id, tier))),
       ]);
       return { raw: raw ?? null, rollups };
     }),

@@ -50,13 +50,45 @@ describe('NativeRollupStore', () => {
       await store.bootstrap();
       await store.addSamples([0, 1000, 2000, 17_000].map((timestampMs) => ({ ...series, timestampMs, value: 1 })));
       // The newest moved from 2000 to 17000 past a sixteenth of the retention, so 0 went.
-      expect(await client.sendCommand(['ZRANGE', keys.raw(series), '0', '-1'])).toEqual([
-        '1000:1',
-        '2000:1',
-        '17000:1',
-      ]);
+      const kept = async () =>
+        ((await client.sendCommand(['XRANGE', keys.raw(series), '-', '+'])) as unknown as [string, string[]][]).map(
+          ([id, fields]) => `${id} ${fields.join(' ')}`,
+        );
+      expect(await kept()).toEqual(['1000-1 v 1', '2000-1 v 1', '17000-1 v 1']);
       await store.addSamples([{ ...series, timestampMs: 40_000, value: 2 }]);
-      expect(await client.sendCommand(['ZRANGE', keys.raw(series), '0', '-1'])).toEqual(['40000:2']);
+      expect(await kept()).toEqual(['40000-1 v 2']);
+    });
+
+    it('reads and writes a series that earlier releases kept in a sorted set, after a read or a write moved it', async () => {
+      const { keys, store } = storeFor(client, testRedisUrl(), 0, { rollups: '10s:sum' });
+      await store.bootstrap();
+      const readFirst = { metric: 'legacy', source: 'read-first' };
+      const writeFirst = { metric: 'legacy', source: 'write-first' };
+      for (const id of [readFirst, writeFirst])
+        await client.sendCommand(['ZADD', keys.raw(id), '1000', '1000:1', '2000', '2000:2.5']);
+      const everything = { fromMs: 0, toMs: 100_000, limit: 100 };
+      const typeOf = (id: typeof series) => client.sendCommand(['TYPE', keys.raw(id)]);
+
+      expect(await store.range(readFirst, everything)).toEqual([
+        { timestampMs: 1000, value: 1 },
+        { timestampMs: 2000, value: 2.5 },
+      ]);
+      // The set is now the series' late set, which reads merge; the next write starts the stream.
+      expect(await typeOf(readFirst)).toBe('none');
+      expect((await store.latest([readFirst]))[0]!.raw).toEqual({ timestampMs: 2000, value: 2.5 });
+
+      await store.addSamples([
+        { ...writeFirst, timestampMs: 12_000, value: 3 },
+        { ...writeFirst, timestampMs: 1000, value: 10 },
+      ]);
+      expect(await typeOf(writeFirst)).toBe('stream');
+      expect(await store.range(writeFirst, everything)).toEqual([
+        { timestampMs: 1000, value: 10 },
+        { timestampMs: 2000, value: 2.5 },
+        { timestampMs: 12_000, value: 3 },
+      ]);
+      const [latest] = await store.latest([writeFirst]);
+      expect(latest).toEqual({ raw: { timestampMs: 12_000, value: 3 }, rollups: [{ timestampMs: 0, value: 12.5 }] });
     });
 
     it('writes the buckets of series closing in step spread over half a bucket, reading alike meanwhile', async () => {

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Keys, SeriesId } from '../../keys';
 import type { RedisClient } from '../../redis-client';
+import { classifyRedisError } from '../../redis-errors';
 import { RedisScript } from '../../redis-script';
 import { indexSeriesCommands } from '../../series-index';
 import { aggregatePoints } from '../aggregate';
@@ -39,6 +40,8 @@ function addSamplesScript({ rawRetentionMs, tiers }: RollupStoreOptions): RedisS
   return RedisScript.load(join(__dirname, 'lua', 'add-samples.lua'), { constants: { CONFIG: config } });
 }
 
+const upgradeRawScript = RedisScript.load(join(__dirname, 'lua', 'upgrade-raw-2.lua'));
+
 const WRITTEN: WriteResult = { ok: true };
 /** The words TS.ADD answers with, so callers see the same reason from either backend. */
 const TOO_OLD: WriteResult = { ok: false, reason: 'TSDB: Timestamp is older than retention' };
@@ -46,10 +49,38 @@ const TOO_OLD: WriteResult = { ok: false, reason: 'TSDB: Timestamp is older than
 /** On-the-fly aggregation reads raw samples in pages of this many. */
 const RAW_PAGE_SIZE = 10_000;
 
-/** Both sorted sets store `<timestamp>:<value>`, so a member alone is a point. */
+/** The late set and the rollups store `<timestamp>:<value>`, so a member alone is a point. */
 function parseMember(member: string): Point {
   const colon = member.indexOf(':');
   return { timestampMs: Number(member.slice(0, colon)), value: Number(member.slice(colon + 1)) };
+}
+
+/** An entry of XRANGE's reply: its ID, `<timestamp>-1`, and its fields, `v <value>` (raw-stream.lua). */
+type RawEntry = [id: string, fields: string[]];
+
+function entryPoint([id, fields]: RawEntry): Point {
+  return { timestampMs: Number(id.slice(0, id.indexOf('-'))), value: Number(fields[1]) };
+}
+
+/** The raw stream's points with the late set's merged in, a late point replacing the stream's of its timestamp. */
+function withLatePoints(appended: readonly Point[], late: readonly Point[]): Point[] {
+  if (late.length === 0) return appended as Point[];
+  const points: Point[] = [];
+  let a = 0;
+  let l = 0;
+  while (a < appended.length || l < late.length) {
+    const next = appended[a];
+    const nextLate = late[l];
+    if (nextLate === undefined || (next !== undefined && next.timestampMs < nextLate.timestampMs)) {
+      points.push(next!);
+      a += 1;
+    } else {
+      points.push(nextLate);
+      l += 1;
+      if (next?.timestampMs === nextLate.timestampMs) a += 1;
+    }
+  }
+  return points;
 }
 
 /**
@@ -63,7 +94,7 @@ export const MAX_SAMPLES_PER_CALL = 100;
 /** A series this store has written to: its keys, built once, and whether it is in the index yet. */
 interface KnownSeries {
   readonly id: SeriesId;
-  /** The raw key, then one rollup key per tier, as the script takes them. */
+  /** The raw stream, the late set, then one rollup key per tier, as the script takes them. */
   readonly keys: readonly string[];
   /**
    * The client's slot of its keys: every key of one script call must share it, so on Redis Cluster
@@ -91,8 +122,8 @@ interface ScriptCall {
 
 /**
  * Rollups on plain Redis 7+, behaving like a raw RedisTimeSeries series (DUPLICATE_POLICY LAST,
- * RETENTION) with one compaction rule per tier. A series keeps its raw samples and each rollup in
- * sorted sets of the same hash tag; one script call writes the samples of many series atomically
+ * RETENTION) with one compaction rule per tier. A series keeps its raw samples in a stream and a
+ * sorted set of late ones (raw-stream.lua), and each rollup in a sorted set, all of one hash tag; one script call writes the samples of many series atomically
  * (a batch's on a standalone server, a slot's on a cluster), and the calls of a batch are pipelined.
  */
 export class NativeRollupStore implements RollupStore {
@@ -146,7 +177,7 @@ export class NativeRollupStore implements RollupStore {
     if (series === undefined) {
       const id = { metric, source };
       const rawKey = this.keys.raw(id);
-      const keys = [rawKey, ...this.tiers.map((tier) => this.keys.rollup(id, tier))];
+      const keys = [rawKey, this.keys.lateRaw(id), ...this.tiers.map((tier) => this.keys.rollup(id, tier))];
       series = { id, keys, group: this.client.slotOf(rawKey), spread: seriesSpread(rawKey), indexed: false };
       bySource.set(source, series);
     }
@@ -208,7 +239,13 @@ export class NativeRollupStore implements RollupStore {
   }
 
   async latest(series: readonly SeriesId[]): Promise<SeriesLatest[]> {
-    const latest = await readLatest(this.keys, this.tiers, series, (key) => this.newestPoint(key));
+    const latest = await readLatest(
+      this.keys,
+      this.tiers,
+      series,
+      (id) => this.newestRaw(id),
+      (key) => this.newestRollup(key),
+    );
     return Promise.all(latest.map((one, i) => this.withUnwrittenBuckets(series[i]!, one)));
   }
 
@@ -245,7 +282,7 @@ export class NativeRollupStore implements RollupStore {
       (candidate) => candidate.aggregation === aggregation?.type && candidate.bucketMs === aggregation.bucketMs,
     );
     if (tier) return this.tierRange(series, tier, query);
-    const newest = await this.newestPoint(this.keys.raw(series));
+    const newest = await this.newestRaw(series);
     if (newest === null) return [];
     // Samples past the retention may linger until the next trim; RedisTimeSeries hides them too.
     const fromMs =
@@ -289,7 +326,7 @@ export class NativeRollupStore implements RollupStore {
    */
   private async tierRange(series: SeriesId, tier: RollupTier, query: RangeQuery): Promise<Point[]> {
     const [members, newest] = await Promise.all([
-      this.client.sendCommand([
+      this.send<string[]>([
         'ZRANGE',
         this.keys.rollup(series, tier),
         String(query.fromMs),
@@ -298,8 +335,8 @@ export class NativeRollupStore implements RollupStore {
         'LIMIT',
         '0',
         String(query.limit),
-      ]) as unknown as Promise<string[]>,
-      this.newestPoint(this.keys.raw(series)),
+      ]),
+      this.newestRaw(series),
     ]);
     const points = members.map(parseMember);
     if (newest === null || points.length >= query.limit) return points;
@@ -314,21 +351,68 @@ export class NativeRollupStore implements RollupStore {
     return [...points, ...aggregatePoints(samples, tier.aggregation, tier.bucketMs)].slice(0, query.limit);
   }
 
-  /** Raw points in [fromMs, toMs], oldest first; all of them without a limit. */
+  /**
+   * Raw points in [fromMs, toMs], oldest first; all of them without a limit. The first `limit`
+   * timestamps of both keys together are among the first `limit` of each.
+   */
   private async rawRange(series: SeriesId, fromMs: number, toMs: number, limit?: number): Promise<Point[]> {
-    const args = ['ZRANGE', this.keys.raw(series), String(fromMs), String(toMs), 'BYSCORE'];
-    if (limit !== undefined) args.push('LIMIT', '0', String(limit));
-    return ((await this.client.sendCommand(args)) as unknown as string[]).map(parseMember);
+    // Stream IDs are unsigned 64-bit integers, where scores took any number; XRANGE answers COUNT 0 with nil.
+    if (toMs < 0 || limit === 0) return [];
+    const from = String(Math.max(0, fromMs));
+    const to = String(Math.min(toMs, Number.MAX_SAFE_INTEGER));
+    const appendedArgs = ['XRANGE', this.keys.raw(series), from, to];
+    const lateArgs = ['ZRANGE', this.keys.lateRaw(series), from, to, 'BYSCORE'];
+    if (limit !== undefined) {
+      appendedArgs.push('COUNT', String(limit));
+      lateArgs.push('LIMIT', '0', String(limit));
+    }
+    const [appended, late] = await this.readingRaw(series, () =>
+      Promise.all([this.send<RawEntry[]>(appendedArgs), this.send<string[]>(lateArgs)]),
+    );
+    const points = withLatePoints(appended.map(entryPoint), late.map(parseMember));
+    return limit === undefined ? points : points.slice(0, limit);
+  }
+
+  /** The late set's newest replaced the stream's if it has its timestamp, and is newer only if the stream is empty. */
+  private async newestRaw(series: SeriesId): Promise<Point | null> {
+    const [[newest], [newestLate]] = await this.readingRaw(series, () =>
+      Promise.all([
+        this.send<RawEntry[]>(['XREVRANGE', this.keys.raw(series), '+', '-', 'COUNT', '1']),
+        this.send<string[]>(['ZRANGE', this.keys.lateRaw(series), '0', '0', 'REV']),
+      ]),
+    );
+    const late = newestLate === undefined ? null : parseMember(newestLate);
+    if (newest === undefined) return late;
+    const appended = entryPoint(newest);
+    return late !== null && late.timestampMs >= appended.timestampMs ? late : appended;
+  }
+
+  /**
+   * Runs a read of the series' raw samples, giving a series kept in the sorted set of earlier
+   * releases the stream layout first should the read meet one (add-samples.lua does the same on its
+   * first write).
+   */
+  private async readingRaw<T>(series: SeriesId, read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (error) {
+      if (classifyRedisError(error) !== 'wrongtype') throw error;
+      await upgradeRawScript.run(this.client, [this.keys.raw(series), this.keys.lateRaw(series)], []);
+      return read();
+    }
   }
 
   /**
    * Read from the tail (REV): `ZRANGE key -1 -1` finds the last rank by walking the skiplist (the
    * encoding of every set past 128 members) down from its head, 2.0 against 0.6 µs of Redis a call
-   * over 10,000 sets of 250 members. add-samples.lua keeps `-1 -1`: its ZADD of the new newest sample
-   * walks the same path right after, so there the order only moved the cost from one call to the other.
+   * over 10,000 sets of 250 members.
    */
-  private async newestPoint(key: string): Promise<Point | null> {
-    const [member] = (await this.client.sendCommand(['ZRANGE', key, '0', '0', 'REV'])) as unknown as string[];
+  private async newestRollup(key: string): Promise<Point | null> {
+    const [member] = await this.send<string[]>(['ZRANGE', key, '0', '0', 'REV']);
     return member === undefined ? null : parseMember(member);
+  }
+
+  private send<Reply>(args: string[]): Promise<Reply> {
+    return this.client.sendCommand(args) as unknown as Promise<Reply>;
   }
 }

@@ -172,7 +172,13 @@ export class TimeSeriesRollupStore implements RollupStore {
   }
 
   latest(series: readonly SeriesId[]): Promise<SeriesLatest[]> {
-    return readLatest(this.keys, this.tiers, series, (key) => this.lastSample(key));
+    return readLatest(
+      this.keys,
+      this.tiers,
+      series,
+      (id) => this.lastSample(this.keys.raw(id)),
+      (key) => this.lastSample(key),
+    );
   }
 
   async range(series: SeriesId, query: RangeQuery): Promise<Point[]> {

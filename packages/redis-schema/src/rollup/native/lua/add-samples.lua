@@ -9,8 +9,8 @@
   sample at or before the newest timestamp that lands in a written bucket recalculates it.
 
   The raw samples of the open bucket are its running state: closing a bucket reads them once, so
-  each sample is read once more in all, and a series whose samples only append costs one ZRANGE
-  and one ZADD per call, however many samples it has.
+  each sample is read once more in all, and a series whose samples only append costs one XREVRANGE
+  and one XADD per sample at the tail of its raw stream (raw-stream.lua), however long the series.
 
   The loader prepends the configuration, which keeps it out of every call's arguments:
     local CONFIG = {
@@ -23,29 +23,26 @@
     }
 
   Input: one group per series, the series in the same order in KEYS and in ARGV.
-    KEYS, 1 + T per series (T = #CONFIG.tiers):
-      raw series: sorted set, score = timestamp, member = "<timestamp>:<value>"
+    KEYS, 2 + T per series (T = #CONFIG.tiers):
+      raw series: stream, and its late set (raw-stream.lua)
       one rollup per tier in CONFIG.tiers order: sorted set, score = bucket start,
       member = "<start>:<value>"
     ARGV, 2 + n per series:
       n, the number of the series' samples
       spread, 0 to 1023, which picks the series' delay: maxDelays[w] * spread / 1024, rounded down
-      n samples, each as its raw member, "<timestamp>:<value>", both printed by JavaScript's
-      String(number)
+      n samples, each as "<timestamp>:<value>", both printed by JavaScript's String(number)
 
   Output:
     the ordinals of the samples refused as older than the raw retention, ascending; an ordinal
     counts the call's samples from 1 in ARGV order, leaving out the counts
 ]]
+--@include raw-stream
 local rawRetention = CONFIG.rawRetentionMs
 local rawTrimStep = math.max(1, math.floor(rawRetention / 16))
 local widths = CONFIG.widths
 local maxDelays = CONFIG.maxDelays
 local tiers = CONFIG.tiers
-local keysPerSeries = 1 + #tiers
-
--- Lua's unpack stops at 8000 values; a ZADD takes this many, and more samples flush in several.
-local PENDING_LIMIT = 4000
+local keysPerSeries = 2 + #tiers
 
 -- Lua's tostring keeps 14 digits; 17 round-trip every double exactly.
 local function formatNumber(x)
@@ -60,33 +57,46 @@ end
 -- measured about a tenth of this script's time when it ran once per series.
 local LAST_ONE = '-1'
 
--- The number before the first colon of a member: its timestamp or bucket start.
-local function memberTime(member)
-  return tonumber(string.sub(member, 1, string.find(member, ':', 1, true) - 1))
-end
-
--- The series being written: its raw key, where its keys start in KEYS, its newest timestamp, and
--- per width how long after a bucket's end its samples must pass before the bucket is written.
-local rawKey, firstKey, newest
+-- The series being written: its raw stream and late set, where its keys start in KEYS, its newest
+-- timestamp, and per width how long after a bucket's end its samples must pass before the bucket
+-- is written.
+local rawKey, lateKey, firstKey, newest
 local delays = {}
 
--- Appends wait here so that a series costs one ZADD; anything reading raw flushes them first.
-local pendingRaw, pendingCount = {}, 0
-
-local function flushRaw()
-  if pendingCount > 0 then
-    redis.call('ZADD', rawKey, unpack(pendingRaw, 1, pendingCount))
-    pendingCount = 0
+-- The value texts of the raw samples in [first, last], oldest first, a late set's replacing the
+-- stream's of the same timestamp.
+local function rawValues(first, last)
+  if last < 0 then
+    -- Stream IDs are unsigned; the bucket before the first of the epoch is asked for, and empty.
+    return {}
   end
-end
-
-local function queueRaw(at, member)
-  pendingRaw[pendingCount + 1] = at
-  pendingRaw[pendingCount + 2] = member
-  pendingCount = pendingCount + 2
-  if pendingCount >= PENDING_LIMIT then
-    flushRaw()
+  local from, to = formatTimestamp(math.max(first, 0)), formatTimestamp(last)
+  local entries = redis.call('XRANGE', rawKey, from, to)
+  local late = redis.call('ZRANGE', lateKey, from, to, 'BYSCORE')
+  local values = {}
+  if #late == 0 then
+    for i, entry in ipairs(entries) do
+      values[i] = entry[2][2]
+    end
+    return values
   end
+  local e, l = 1, 1
+  while e <= #entries or l <= #late do
+    local entryMs = entries[e] and entryTime(entries[e][1])
+    local lateMs = late[l] and memberTime(late[l])
+    if lateMs == nil or (entryMs ~= nil and entryMs < lateMs) then
+      values[#values + 1] = entries[e][2][2]
+      e = e + 1
+    else
+      local member = late[l]
+      values[#values + 1] = string.sub(member, string.find(member, ':', 1, true) + 1)
+      l = l + 1
+      if entryMs == lateMs then
+        e = e + 1
+      end
+    end
+  end
+  return values
 end
 
 -- The figures of a bucket as RedisTimeSeries aggregates it: the sum starts at 0, avg is sum / count,
@@ -107,15 +117,13 @@ end
 local writtenTiers
 
 local function writeBucket(widthIndex, start, closedByAppend)
-  flushRaw()
   local from = formatTimestamp(start)
-  local members = redis.call('ZRANGE', rawKey, from, formatTimestamp(start + widths[widthIndex] - 1), 'BYSCORE')
-  if #members == 0 then
+  local texts = rawValues(start, start + widths[widthIndex] - 1)
+  if #texts == 0 then
     return
   end
-  local figures, min, max = { count = #members, sum = 0 }, nil, nil
-  for i, member in ipairs(members) do
-    local text = string.sub(member, string.find(member, ':', 1, true) + 1)
+  local figures, min, max = { count = #texts, sum = 0 }, nil, nil
+  for i, text in ipairs(texts) do
     local value = tonumber(text)
     figures.sum = figures.sum + value
     if i == 1 then
@@ -132,7 +140,7 @@ local function writeBucket(widthIndex, start, closedByAppend)
   writtenTiers = writtenTiers or {}
   for t, tier in ipairs(tiers) do
     if tier.width == widthIndex then
-      local key = KEYS[firstKey + t]
+      local key = KEYS[firstKey + 1 + t]
       redis.call('ZREMRANGEBYSCORE', key, from, from)
       redis.call('ZADD', key, from, from .. ':' .. answer(figures, tier.aggregation))
       if closedByAppend then
@@ -146,7 +154,7 @@ end
 
 -- Writes the buckets whose end plus delay the new sample passes and the newest did not. Only the
 -- newest's bucket and the one before can be unwritten: the delay is shorter than a bucket.
-local function append(member, at, ms)
+local function append(at, ms, value)
   if newest then
     for w, width in ipairs(widths) do
       local openStart = newest - newest % width
@@ -159,7 +167,7 @@ local function append(member, at, ms)
       end
     end
   end
-  queueRaw(at, member)
+  appendRaw(rawKey, at, value)
   newest = ms
 end
 
@@ -168,16 +176,20 @@ local closedBuckets
 
 -- Like TS.ADD at or before the newest timestamp: replace the sample.
 local function upsert(member, at, ms)
-  flushRaw()
-  local existing = redis.call('ZRANGE', rawKey, at, at, 'BYSCORE')[1]
-  if existing == member then
+  local replaced = redis.call('ZRANGE', lateKey, at, at, 'BYSCORE')[1]
+  local current = replaced
+  if not current then
+    local entry = redis.call('XRANGE', rawKey, at, at)[1]
+    current = entry and at .. ':' .. entry[2][2]
+  end
+  if current == member then
     -- A redelivered sample changes nothing, so it need not cost a recalculation.
     return
   end
-  if existing then
-    redis.call('ZREM', rawKey, existing)
+  if replaced then
+    redis.call('ZREM', lateKey, replaced)
   end
-  queueRaw(at, member)
+  redis.call('ZADD', lateKey, at, member)
   for w, width in ipairs(widths) do
     local start = ms - ms % width
     if newest >= start + width + delays[w] then
@@ -192,12 +204,11 @@ local refused = {}
 -- Writes ARGV[firstArg .. firstArg + count - 1] to the series at KEYS[firstKey]; the first of
 -- them is the call's sample number firstOrdinal + 1.
 local function addSeries(firstArg, count, firstOrdinal, spread)
-  rawKey = KEYS[firstKey]
+  rawKey, lateKey = KEYS[firstKey], KEYS[firstKey + 1]
   for w = 1, #widths do
     delays[w] = math.floor(maxDelays[w] * spread / 1024)
   end
-  local newestMember = redis.call('ZRANGE', rawKey, LAST_ONE, LAST_ONE)[1]
-  newest = newestMember and memberTime(newestMember)
+  newest = newestTime(rawKey, lateKey)
   local previousNewest = newest
   writtenTiers, closedBuckets = nil, nil
 
@@ -209,13 +220,12 @@ local function addSeries(firstArg, count, firstOrdinal, spread)
     if newest and rawRetention > 0 and ms < newest - rawRetention then
       refused[#refused + 1] = firstOrdinal + i - firstArg + 1
     elseif not newest or ms > newest then
-      append(member, at, ms)
+      append(at, ms, string.sub(member, colon + 1))
     else
       upsert(member, at, ms)
     end
   end
 
-  flushRaw()
   if closedBuckets then
     for _, closed in pairs(closedBuckets) do
       writeBucket(closed[1], closed[2], false)
@@ -225,9 +235,12 @@ local function addSeries(firstArg, count, firstOrdinal, spread)
   -- Trimming on every call would cost a command per sample, so raw samples are dropped each time
   -- the newest timestamp crosses a sixteenth of the retention, and reads hide what is left over,
   -- as RedisTimeSeries hides the samples of chunks it has not dropped yet.
-  if rawRetention > 0 and newest ~= previousNewest then
+  -- Before the retention has passed since the epoch there is nothing to trim, and no stream ID to say so.
+  if rawRetention > 0 and newest ~= previousNewest and newest > rawRetention then
     if not previousNewest or newest - newest % rawTrimStep > previousNewest - previousNewest % rawTrimStep then
-      redis.call('ZREMRANGEBYSCORE', rawKey, '-inf', '(' .. formatTimestamp(newest - rawRetention))
+      local oldestKept = formatTimestamp(newest - rawRetention)
+      redis.call('XTRIM', rawKey, 'MINID', oldestKept)
+      redis.call('ZREMRANGEBYSCORE', lateKey, '-inf', '(' .. oldestKept)
     end
   end
 
@@ -235,7 +248,7 @@ local function addSeries(firstArg, count, firstOrdinal, spread)
     for t, written in pairs(writtenTiers) do
       local retention = tiers[t].retentionMs
       if retention > 0 then
-        local key = KEYS[firstKey + t]
+        local key = KEYS[firstKey + 1 + t]
         local newestBucket = written
         if written == true then
           newestBucket = memberTime(redis.call('ZRANGE', key, LAST_ONE, LAST_ONE)[1])
