@@ -123,8 +123,9 @@ interface ScriptCall {
 /**
  * Rollups on plain Redis 7+, behaving like a raw RedisTimeSeries series (DUPLICATE_POLICY LAST,
  * RETENTION) with one compaction rule per tier. A series keeps its raw samples in a stream and a
- * sorted set of late ones (raw-stream.lua), and each rollup in a sorted set, all of one hash tag; one script call writes the samples of many series atomically
- * (a batch's on a standalone server, a slot's on a cluster), and the calls of a batch are pipelined.
+ * sorted set of late ones (raw-stream.lua), and each rollup in a sorted set, all of one hash tag;
+ * one script call writes the samples of many series atomically (a batch's on a standalone server,
+ * a slot's on a cluster), and the calls of a batch are pipelined.
  */
 export class NativeRollupStore implements RollupStore {
   readonly backend = 'native';

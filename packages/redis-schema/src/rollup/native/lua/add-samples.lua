@@ -10,7 +10,8 @@
 
   The raw samples of the open bucket are its running state: closing a bucket reads them once, so
   each sample is read once more in all, and a series whose samples only append costs one XREVRANGE
-  and one XADD per sample at the tail of its raw stream (raw-stream.lua), however long the series.
+  per call and one XADD per sample, at the tail of its raw stream (raw-stream.lua), however long
+  the series.
 
   The loader prepends the configuration, which keeps it out of every call's arguments:
     local CONFIG = {
