@@ -75,6 +75,7 @@ local function rawValues(first, last)
   local entries = redis.call('XRANGE', rawKey, from, to)
   local late = redis.call('ZRANGE', lateKey, from, to, 'BYSCORE')
   local values = {}
+  -- Most buckets have no late samples, and then no entry's timestamp needs parsing.
   if #late == 0 then
     for i, entry in ipairs(entries) do
       values[i] = entry[2][2]
