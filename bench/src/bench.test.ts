@@ -33,7 +33,17 @@ describe('bench --quick', () => {
     const figures = leaves(results.figures);
     const shardFigures = [...figures.keys()].filter((path) => path.includes('.shardCpuMicrosPerEvent.'));
     expect(shardFigures.length).toBeGreaterThanOrEqual(3);
-    expect([...figures.keys()].filter((path) => !shardFigures.includes(path)).sort()).toEqual(
+    const { redisByCommand } = results.figures.sustained;
+    expect(redisByCommand.length).toBeGreaterThanOrEqual(1);
+    for (const { command, microsPerEvent, callsPerEvent } of redisByCommand) {
+      expect(command).toMatch(/^[a-z|-]+$/);
+      expect(microsPerEvent).toBeGreaterThan(0);
+      expect(callsPerEvent).toBeGreaterThan(0);
+    }
+    const commandFigures = [...figures.keys()].filter((path) => path.startsWith('sustained.redisByCommand.'));
+    expect(
+      [...figures.keys()].filter((path) => !shardFigures.includes(path) && !commandFigures.includes(path)).sort(),
+    ).toEqual(
       [
         'ceiling.xaddPerSecond',
         'ceiling.nativeRawSamplesPerSecond',
@@ -113,7 +123,7 @@ describe('bench --quick', () => {
       path === 'sustained.cpuSecondsPerMillionEvents.ingestApiProcesses.0' ||
       /^sustained(ToXaddCeiling|\.eventsPerSecond|\.ratioToXaddCeiling)$/.test(path);
     for (const [path, value] of [...figures, ...ratios]) {
-      if (mayBeZero(path)) continue;
+      if (mayBeZero(path) || commandFigures.includes(path)) continue;
       expect({ path, positive: typeof value === 'number' && Number.isFinite(value) && value > 0 }).toEqual({
         path,
         positive: true,

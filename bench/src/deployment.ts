@@ -1,6 +1,7 @@
 import { createRedisClient, type RedisClient, type RedisLogger } from '@redis-ingest/redis-schema';
 import { startRedisCluster } from '@redis-ingest/test-utils';
 import { infoField } from './ceiling';
+import { parseCommandStats, type CommandStat } from './command-stats';
 import type { ProcessRegistry } from './processes';
 import type { Topology } from './shards';
 
@@ -37,6 +38,11 @@ export interface Deployment {
 export async function redisCpuSeconds(node: DeploymentNode): Promise<number> {
   const info = String(await node.command('INFO', 'cpu'));
   return Number(infoField(info, 'used_cpu_sys')) + Number(infoField(info, 'used_cpu_user'));
+}
+
+/** Calls and time per command the node has spent since it started (or its stats were reset). */
+export async function redisCommandStats(node: DeploymentNode): Promise<Map<string, CommandStat>> {
+  return parseCommandStats(String(await node.command('INFO', 'commandstats')));
 }
 
 export async function redisUsedMemory(node: DeploymentNode): Promise<number> {

@@ -14,7 +14,9 @@ import {
 } from '@redis-ingest/redis-schema';
 import { isolatedEnv, startRedisServer, type RedisServer } from '@redis-ingest/test-utils';
 import { rawStoreWriteRate, redisConfigValue, redisInfoField, writeDeviceReadings, xaddCeiling } from './ceiling';
+import { commandCostsPerEvent } from './command-stats';
 import {
+  redisCommandStats,
   redisCpuSeconds,
   redisUsedMemory,
   singleDeployment,
@@ -72,6 +74,8 @@ const BOUNDARY_BATCH_SIZE = 200;
 const BOUNDARY_WINDOWS_PER_BUCKET = 5;
 /** Script calls longer than this stall every other client; the boundary phase counts them. */
 const SLOW_CALL_MICROS = 5_000;
+/** The sustained phase names the commands that took most of Redis' time, this many. */
+const COSTLIEST_COMMANDS = 5;
 /** Shard counts the projection covers. */
 const PROJECTED_SHARDS = [1, 2, 3, 4, 6, 8];
 
@@ -547,8 +551,10 @@ class Bench {
       const rate = search.eventsPerSecond;
       const measuredRate = Math.max(rate * 0.8, options.batchSize);
       log(`sustained: ${Math.round(rate)} events/s held; end to end and CPU at ${Math.round(measuredRate)} events/s`);
+      const redisNode = this.single.nodes[0]!;
       const before = {
-        redis: await redisCpuSeconds(this.single.nodes[0]!),
+        redis: await redisCpuSeconds(redisNode),
+        redisCommands: await redisCommandStats(redisNode),
         ingest: api.service.cpuSecondsByProcess(),
         workers: workers.map((w) => w.cpuSeconds()),
       };
@@ -569,10 +575,16 @@ class Bench {
             p99Ms: atEighty.latency.p99Ms,
           },
           cpuSecondsPerMillionEvents: {
-            redis: perMillion((await redisCpuSeconds(this.single.nodes[0]!)) - before.redis),
+            redis: perMillion((await redisCpuSeconds(redisNode)) - before.redis),
             ingestApiProcesses: ingestAfter.map((seconds, i) => perMillion(seconds - (before.ingest[i] ?? 0))),
             workers: workers.map((worker, i) => perMillion(worker.cpuSeconds() - before.workers[i]!)),
           },
+          redisByCommand: commandCostsPerEvent(
+            before.redisCommands,
+            await redisCommandStats(redisNode),
+            events,
+            COSTLIEST_COMMANDS,
+          ),
           trials: search.trials.map(({ eventsPerSecond, outcome }) => ({ eventsPerSecond, ...outcome })),
         },
         counts: {

@@ -48,6 +48,10 @@ function figures(
       workers: 2,
       atEightyPercent: { eventsPerSecond: 68_000, p50Ms: 10, p99Ms: 60 },
       cpuSecondsPerMillionEvents: { redis: 6, ingestApiProcesses: [0.1, 2, 2], workers: [1, 1] },
+      redisByCommand: [
+        { command: 'evalsha', microsPerEvent: 4.5, callsPerEvent: 0.011 },
+        { command: 'xreadgroup', microsPerEvent: 1.25, callsPerEvent: 0.001 },
+      ],
       trials: [{ eventsPerSecond: 85_000, held: true, maxBacklog: 2_000 }],
     },
     boundary: {
@@ -108,6 +112,16 @@ describe('targets', () => {
     const report = formatReport(measured, ratios, evaluateTargets(measured, ratios, 2), 2);
     expect(report.match(/ pass$/gm)).toHaveLength(11);
     expect(report.match(/ FAIL$/gm)).toHaveLength(1);
+  });
+
+  it("names the commands that took most of Redis' time at 80% of the sustained rate", () => {
+    const measured = figures();
+    const ratios = ratiosToCeilings(measured, 2);
+    const report = formatReport(measured, ratios, evaluateTargets(measured, ratios, 2), 2);
+    expect(report).toMatch(/at 80% of it: Redis time per event in evalsha \(calls per event\) +4\.50 \(0\.011\) +µs/);
+    expect(report).toMatch(
+      /at 80% of it: Redis time per event in xreadgroup \(calls per event\) +1\.25 \(0\.001\) +µs/,
+    );
   });
 });
 

@@ -6,6 +6,7 @@ import {
   type TopologyComparison,
   type WorkloadCounts,
 } from './shards';
+import type { CommandCost } from './command-stats';
 import type { LatencySummary } from './stats';
 
 export interface RateFigures {
@@ -33,6 +34,8 @@ export interface SustainedFigures {
     readonly ingestApiProcesses: readonly number[];
     readonly workers: readonly number[];
   };
+  /** At 80% of the sustained rate, the commands Redis spent most time on, costliest first. */
+  readonly redisByCommand: readonly CommandCost[];
   readonly trials: readonly { readonly eventsPerSecond: number; readonly held: boolean; readonly maxBacklog: number }[];
 }
 
@@ -270,6 +273,12 @@ export function formatReport(
     's',
   );
   add('  at 80% of it: CPU s per million events, workers', cpu.workers.map(fixed(2)).join(' / '), 's');
+  for (const { command, microsPerEvent, callsPerEvent } of sustained.redisByCommand)
+    add(
+      `  at 80% of it: Redis time per event in ${command} (calls per event)`,
+      `${fixed(2)(microsPerEvent)} (${fixed(3)(callsPerEvent)})`,
+      'µs',
+    );
   add(
     `bucket boundaries (${whole(boundary.series)} series, ${boundary.bucketMs / 1_000} s buckets)`,
     whole(boundary.eventsPerSecond),
