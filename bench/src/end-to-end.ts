@@ -13,8 +13,8 @@ export interface EndToEndOptions {
   readonly store: RollupStore;
   /** Events per second to send, tracers included. */
   readonly eventsPerSecond: number;
-  /** The open batch body (see batchBodies) of batchSize - 1 events that request `sequence` closes with its tracer. */
-  readonly openBody: (sequence: number) => string;
+  /** The next open batch body (see freshOpenBodies) of batchSize - 1 events, which the request closes with its tracer. */
+  readonly openBody: () => string;
   readonly batchSize: number;
   readonly connections: number;
   readonly durationMs: number;
@@ -93,7 +93,7 @@ export async function measureEndToEnd(options: EndToEndOptions): Promise<EndToEn
       value: tracer.value,
       occurredAt: new Date(tracer.timestampMs).toISOString(),
     });
-    const body = `${options.openBody(sequence)},${tracerJson}]`;
+    const body = `${options.openBody()},${tracerJson}]`;
     const request = postEvents(pool, body).then(
       (outcome) => {
         if (dueAt >= measureFrom) accepted += outcome.accepted;

@@ -56,7 +56,7 @@ import {
 } from './shards';
 import { SlowLog } from './slow-log';
 import { latencyAroundBoundaries, rateHeld, searchSustainedRate } from './sustained';
-import { batchBodies, freshOpenBatch, nowOpenBatch, singleEventBodies, type Fleet } from './workload';
+import { batchBodies, freshOpenBodies, nowOpenBatch, singleEventBodies, type Fleet } from './workload';
 
 const startedAt = performance.now();
 const log = (message: string) =>
@@ -494,12 +494,8 @@ class Bench {
     const workers = await startWorkers(this.registry, env, options.sustainedWorkers, options.workerReadCount);
     const api = await startIngestApi(this.registry, env, options.processes);
     const backlog = () => groupBacklog(this.client, stream, config.consumerGroup);
-    let sent = 0;
-    const openBody = () => {
-      const body = freshOpenBatch(this.fleet, sent, options.batchSize - 1);
-      sent += options.batchSize - 1;
-      return body;
-    };
+    // One timeline for every trial: a trial's readings follow the last one's.
+    const openBody = freshOpenBodies(this.fleet, options.batchSize - 1);
     try {
       const store = await createRollupStore(this.client, config);
       const run = (eventsPerSecond: number, durationMs: number) =>
@@ -681,7 +677,6 @@ class Bench {
     const api = await startIngestApi(this.registry, env, options.processes);
     try {
       const store = await createRollupStore(this.client, config);
-      const openBodies = batchBodies(this.fleet, options.batchSize - 1, BATCH_BODIES, { open: true });
       log(
         `end to end: ${Math.round(eventsPerSecond)} events/s with ${options.endToEndWorkers} workers, ${(durations.endToEndMs / 1_000).toFixed(1)} s`,
       );
@@ -689,7 +684,7 @@ class Bench {
         origin: api.origin,
         store,
         eventsPerSecond,
-        openBody: (sequence) => openBodies[sequence % openBodies.length]!,
+        openBody: freshOpenBodies(this.fleet, options.batchSize - 1),
         batchSize: options.batchSize,
         connections: options.batchConnections,
         durationMs: durations.endToEndMs,

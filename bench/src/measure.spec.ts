@@ -2,7 +2,7 @@ import { validateEvent } from '@redis-ingest/redis-schema';
 import { parseRequestsPerSecond } from './ceiling';
 import { parentPidFromStat, peakRssOf } from './processes';
 import { percentile } from './stats';
-import { batchBodies, deviceReading, isInvalidIndex, singleEventBodies } from './workload';
+import { batchBodies, deviceReading, freshOpenBodies, isInvalidIndex, singleEventBodies } from './workload';
 
 describe('parseRequestsPerSecond', () => {
   it('reads the final figure after the progress lines', () => {
@@ -52,9 +52,20 @@ describe('the simulated fleet', () => {
     expect(singles.filter((event) => !validateEvent(event).ok)).toHaveLength(10);
   });
 
-  it('leaves open bodies ready for one more event', () => {
-    const [open] = batchBodies(fleet, 3, 1, { open: true });
-    expect(JSON.parse(`${open!},{"tracer":true}]`)).toHaveLength(4);
+  it('makes open bodies that carry the fleet on, no reading repeating one its series has', () => {
+    const next = freshOpenBodies(fleet, 30);
+    const events = [next(), next(), next(), next()].flatMap(
+      (open) => JSON.parse(`${open},{"tracer":true}]`) as Record<string, unknown>[],
+    );
+    const readings = events.filter((event) => event.tracer === undefined);
+    expect(readings).toHaveLength(120);
+    expect(readings.every((event) => validateEvent(event).ok)).toBe(true);
+    const seen = readings.map(({ source, occurredAt }) => `${String(source)} ${String(occurredAt)}`);
+    expect(new Set(seen).size).toBe(120);
+    expect(readings[50]).toMatchObject({
+      source: 'device-0',
+      occurredAt: new Date(fleet.baseMs + 1_000).toISOString(),
+    });
   });
 });
 

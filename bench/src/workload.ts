@@ -48,11 +48,11 @@ export function singleEventBodies(fleet: Fleet, count: number): string[] {
   return Array.from({ length: count }, (_, index) => eventJson(index, fleet));
 }
 
-/** JSON arrays of `batchSize` events each; `open` leaves off the closing bracket so a tracer can follow. */
-export function batchBodies(fleet: Fleet, batchSize: number, count: number, { open = false } = {}): string[] {
+/** JSON arrays of `batchSize` events each. */
+export function batchBodies(fleet: Fleet, batchSize: number, count: number): string[] {
   return Array.from({ length: count }, (_, body) => {
     const events = Array.from({ length: batchSize }, (_, i) => eventJson(body * batchSize + i, fleet));
-    return `[${events.join(',')}${open ? '' : ']'}`;
+    return `[${events.join(',')}]`;
   });
 }
 
@@ -78,6 +78,20 @@ export function freshOpenBatch(fleet: Pick<Fleet, 'devices' | 'baseMs'>, first: 
     events.push(readingJson(reading, iso));
   }
   return `[${events.join(',')}`;
+}
+
+/**
+ * A maker of open batch bodies of `count` readings each, every call carrying on where the last one
+ * stopped, so no reading repeats one its series already has: the phases that run workers measure a
+ * live fleet's appends, not the store's path for repeated samples.
+ */
+export function freshOpenBodies(fleet: Pick<Fleet, 'devices' | 'baseMs'>, count: number): () => string {
+  let sent = 0;
+  return () => {
+    const body = freshOpenBatch(fleet, sent, count);
+    sent += count;
+    return body;
+  };
 }
 
 /** An open JSON array of `count` readings taken now, from devices `first % devices` onwards in turn. */
