@@ -134,6 +134,62 @@ describe('NativeRollupStore', () => {
       expect(await minuteBuckets()).toEqual(expected);
     });
 
+    it('writes alike when another store wrote the series since this one did', async () => {
+      const { keys, store: first } = storeFor(client, testRedisUrl(), 0, { rollups: '1m:avg' });
+      const second = new NativeRollupStore(client, { keys, rawRetentionMs: 0, tiers: first.tiers });
+      const { store: alone } = storeFor(client, testRedisUrl(), 0, { rollups: '1m:avg' });
+      for (const store of [first, second, alone]) await store.bootstrap();
+      // Series of many delays. Each store's newest is behind the other's: appends, a sample between
+      // the two, buckets closed twice, and one store's sample two buckets past what it wrote.
+      const fleet = Array.from({ length: 40 }, (_, i) => ({ metric: 'temp', source: `turns-${i}` }));
+      const turns: [NativeRollupStore, number, number][] = [
+        [first, 10_000, 1],
+        [second, 50_000, 2],
+        [second, 100_000, 3],
+        [first, 95_000, 4],
+        [first, 130_000, 5],
+        [second, 200_000, 6],
+        [first, 250_000, 7],
+        [second, 330_000, 8],
+      ];
+      for (const [store, timestampMs, value] of turns) {
+        await store.addSamples(fleet.map((id) => ({ ...id, timestampMs, value })));
+        await alone.addSamples(fleet.map((id) => ({ ...id, timestampMs, value })));
+      }
+      const everything = { fromMs: 0, toMs: 1_000_000, limit: 100 };
+      const byMinute = { ...everything, aggregation: { type: 'avg' as const, bucketMs: 60_000 } };
+      for (const id of fleet) {
+        for (const query of [everything, byMinute])
+          expect(await first.range(id, query)).toEqual(await alone.range(id, query));
+        expect(await first.latest([id])).toEqual(await alone.latest([id]));
+      }
+      expect(await first.range(fleet[0]!, byMinute)).toEqual([
+        { timestampMs: 0, value: 1.5 },
+        { timestampMs: 60_000, value: 3.5 },
+        { timestampMs: 120_000, value: 5 },
+        { timestampMs: 180_000, value: 6 },
+        { timestampMs: 240_000, value: 7 },
+        { timestampMs: 300_000, value: 8 },
+      ]);
+    });
+
+    it('treats a sample newer than what it wrote but older than a legacy late set as late', async () => {
+      const { keys, store } = storeFor(client, testRedisUrl(), 0, { rollups: '10s:sum' });
+      await store.bootstrap();
+      await client.sendCommand(['ZADD', keys.raw(series), '1000', '1000:1', '2000', '2000:2.5']);
+      // Both are older than the set's newest, so the stream stays absent and the set holds every sample.
+      await store.addSamples([{ ...series, timestampMs: 500, value: 4 }]);
+      await store.addSamples([{ ...series, timestampMs: 1_500, value: 8 }]);
+      expect(await client.sendCommand(['TYPE', keys.raw(series)])).toBe('none');
+      expect(await store.range(series, { fromMs: 0, toMs: 10_000, limit: 10 })).toEqual([
+        { timestampMs: 500, value: 4 },
+        { timestampMs: 1000, value: 1 },
+        { timestampMs: 1_500, value: 8 },
+        { timestampMs: 2000, value: 2.5 },
+      ]);
+      expect((await store.latest([series]))[0]!.raw).toEqual({ timestampMs: 2000, value: 2.5 });
+    });
+
     it('writes more samples of one series in one batch than one command can take', async () => {
       const { store } = storeFor(client, testRedisUrl(), 0, { rollups: '1h:count' });
       // All in one open bucket, so no bucket closes until the last sample.
@@ -166,7 +222,7 @@ describe('NativeRollupStore', () => {
       await store.bootstrap();
       await client.sendCommand(['CONFIG', 'RESETSTAT']);
       await store.addSamples(samples);
-      return evalshaCalls(String(await client.sendCommand(['INFO', 'commandstats'])));
+      return commandCalls(String(await client.sendCommand(['INFO', 'commandstats'])), 'evalsha');
     }
 
     it('makes one script call per batch, of whole series and at most MAX_SAMPLES_PER_CALL samples', async () => {
@@ -178,6 +234,34 @@ describe('NativeRollupStore', () => {
         value: i,
       }));
       expect(await scriptCallsFor(oneSeries)).toBe(1);
+    });
+
+    it("appends a series' next samples without reading its newest, once it has written to the series", async () => {
+      const { keys, store } = storeFor(client, server.url, 0);
+      await store.bootstrap();
+      const fleet = spread(900);
+      const later = fleet.map((sample) => ({ ...sample, timestampMs: sample.timestampMs + 1_000 }));
+      const newestReadsFor = async (samples: Sample[]) => {
+        await client.sendCommand(['CONFIG', 'RESETSTAT']);
+        expect(await store.addSamples(samples)).toEqual(Array(samples.length).fill({ ok: true }));
+        return commandCalls(String(await client.sendCommand(['INFO', 'commandstats'])), 'xrevrange');
+      };
+      expect(await newestReadsFor(fleet)).toBe(900);
+      expect(await newestReadsFor(later)).toBe(0);
+      // Older than what the store wrote: the series' newest decides whether it is late.
+      expect(await newestReadsFor(fleet.slice(0, 10))).toBe(10);
+      expect((await store.latest(later.slice(-3))).map((latest) => latest.raw)).toEqual(
+        later.slice(-3).map(({ timestampMs, value }) => ({ timestampMs, value })),
+      );
+
+      // After a failed call, what the store wrote no longer counts: a failover may have lost it.
+      const broken = keys.raw(fleet[0]!);
+      await client.sendCommand(['RENAME', broken, `${broken}:aside`]);
+      await client.sendCommand(['SET', broken, 'not a series']);
+      const laterBy = (ms: number) => later.map((sample) => ({ ...sample, timestampMs: sample.timestampMs + ms }));
+      await expect(store.addSamples(laterBy(1_000))).rejects.toThrow();
+      await client.sendCommand(['RENAME', `${broken}:aside`, broken]);
+      expect(await newestReadsFor(laterBy(2_000))).toBe(900);
     });
 
     it('loads the script again when the server forgot it and writes the whole batch', async () => {
@@ -214,7 +298,7 @@ describe('NativeRollupStore', () => {
     async function clusterScriptCalls(): Promise<number> {
       const primaries = await cluster.primaries();
       const stats = await Promise.all(primaries.map(({ port }) => redisCommand(port, ['INFO', 'commandstats'])));
-      return stats.reduce<number>((sum, text) => sum + evalshaCalls(String(text)), 0);
+      return stats.reduce<number>((sum, text) => sum + commandCalls(String(text), 'evalsha'), 0);
     }
 
     it('makes one script call per Cluster slot', async () => {
@@ -265,6 +349,6 @@ describe('NativeRollupStore', () => {
   });
 });
 
-function evalshaCalls(commandstats: string): number {
-  return Number(/^cmdstat_evalsha:calls=(\d+)/m.exec(commandstats)?.[1] ?? 0);
+function commandCalls(commandstats: string, command: string): number {
+  return Number(new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(commandstats)?.[1] ?? 0);
 }

@@ -104,6 +104,11 @@ interface KnownSeries {
   /** Picks how long after their end its buckets are written (close-delay.ts). */
   readonly spread: number;
   indexed: boolean;
+  /**
+   * The newest timestamp of the samples this store has written to the series, which the series'
+   * newest is at least: add-samples.lua appends a newer sample without reading the newest first.
+   */
+  newestBoundMs: number | undefined;
 }
 
 interface SeriesWrite {
@@ -111,9 +116,11 @@ interface SeriesWrite {
   readonly members: string[];
   /** Where each of the series' samples sits in the caller's array. */
   readonly positions: number[];
+  newestMs: number;
 }
 
 interface ScriptCall {
+  readonly writes: readonly SeriesWrite[];
   readonly keys: string[];
   readonly args: string[];
   /** Where the call's samples, in argument order, sit in the caller's array. */
@@ -154,16 +161,25 @@ export class NativeRollupStore implements RollupStore {
     const writes = this.seriesWrites(samples);
     const unindexed = [...writes.keys()].filter((series) => !series.indexed);
     const results = new Array<WriteResult>(samples.length).fill(WRITTEN);
-    // Issued together, so node-redis pipelines every call and the index writes in one go.
-    await Promise.all([
-      ...this.scriptCalls(writes.values()).map(async (call) => {
-        for (const ordinal of (await this.script.run(this.client, call.keys, call.args)) as number[])
-          results[call.positions[ordinal - 1]!] = TOO_OLD;
-      }),
-      ...unindexed
-        .flatMap((series) => indexSeriesCommands(this.keys, series.id))
-        .map((args) => this.client.sendCommand(args)),
-    ]);
+    try {
+      // Issued together, so node-redis pipelines every call and the index writes in one go.
+      await Promise.all([
+        ...this.scriptCalls(writes.values()).map(async (call) => {
+          for (const ordinal of (await this.script.run(this.client, call.keys, call.args)) as number[])
+            results[call.positions[ordinal - 1]!] = TOO_OLD;
+          for (const { series, newestMs } of call.writes)
+            series.newestBoundMs = Math.max(series.newestBoundMs ?? newestMs, newestMs);
+        }),
+        ...unindexed
+          .flatMap((series) => indexSeriesCommands(this.keys, series.id))
+          .map((args) => this.client.sendCommand(args)),
+      ]);
+    } catch (error) {
+      // A failover that lost writes leaves series older than what this store wrote, and its bounds
+      // too high; whatever the failure was, the series' own newest decides again from here on.
+      this.known.clear();
+      throw error;
+    }
     for (const series of unindexed) series.indexed = true;
     return results;
   }
@@ -179,7 +195,14 @@ export class NativeRollupStore implements RollupStore {
       const id = { metric, source };
       const rawKey = this.keys.raw(id);
       const keys = [rawKey, this.keys.lateRaw(id), ...this.tiers.map((tier) => this.keys.rollup(id, tier))];
-      series = { id, keys, group: this.client.slotOf(rawKey), spread: seriesSpread(rawKey), indexed: false };
+      series = {
+        id,
+        keys,
+        group: this.client.slotOf(rawKey),
+        spread: seriesSpread(rawKey),
+        indexed: false,
+        newestBoundMs: undefined,
+      };
       bySource.set(source, series);
     }
     return series;
@@ -192,11 +215,12 @@ export class NativeRollupStore implements RollupStore {
       const series = this.knownSeries(sample);
       let write = writes.get(series);
       if (write === undefined) {
-        write = { series, members: [], positions: [] };
+        write = { series, members: [], positions: [], newestMs: sample.timestampMs };
         writes.set(series, write);
       }
       write.members.push(`${sample.timestampMs}:${sample.value}`);
       write.positions.push(position);
+      if (sample.timestampMs > write.newestMs) write.newestMs = sample.timestampMs;
     });
     return writes;
   }
@@ -232,11 +256,12 @@ export class NativeRollupStore implements RollupStore {
     const positions: number[] = [];
     for (const write of writes) for (const key of write.series.keys) keys.push(key);
     for (const write of writes) {
-      args.push(String(write.members.length), String(write.series.spread));
+      const { spread, newestBoundMs } = write.series;
+      args.push(String(write.members.length), String(spread), newestBoundMs === undefined ? '' : String(newestBoundMs));
       for (const member of write.members) args.push(member);
       for (const position of write.positions) positions.push(position);
     }
-    return { keys, args, positions };
+    return { writes, keys, args, positions };
   }
 
   async latest(series: readonly SeriesId[]): Promise<SeriesLatest[]> {
