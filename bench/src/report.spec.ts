@@ -172,6 +172,6 @@ describe('cautions', () => {
       1_000,
       2,
     );
-    expect(found).toEqual(['end to end (share of sustained rate): 2 requests failed']);
+    expect(found).toEqual(['end to end (share of drain rate): 2 requests failed']);
   });
 });

@@ -303,7 +303,7 @@ export function formatReport(
   );
   for (const [label, measured] of [
     ['of peak ingest', endToEnd],
-    ['of sustained rate', endToEndSustained],
+    ['of drain rate', endToEndSustained],
   ] as const) {
     add(
       `end-to-end at a share ${label}, target / achieved`,
@@ -418,7 +418,7 @@ export function cautions(counts: Counts, drainEvents: number, batchSize: number,
   }
   for (const [phase, { tracers, lostTracers, failedRequests, backlogWhenSendingStopped }] of [
     ['end to end (share of peak ingest)', counts.endToEnd],
-    ['end to end (share of sustained rate)', counts.endToEndSustained],
+    ['end to end (share of drain rate)', counts.endToEndSustained],
     ['sustained rate (at 80%)', counts.sustainedAtEightyPercent],
   ] as const) {
     if (lostTracers > 0)
