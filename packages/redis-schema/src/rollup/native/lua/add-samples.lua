@@ -165,13 +165,13 @@ local function writeBucket(widthIndex, start, closedByAppend)
   end
 end
 
--- Writes the buckets whose end plus delay the new sample passes and the newest did not. Only the
--- newest's bucket and the one before can be unwritten: the delay is shorter than a bucket.
-local function closeBucketsBefore(ms)
+-- Writes the buckets whose end plus delay the new sample passes and `from`, the newest, did not. Only
+-- the newest's bucket and the one before can be unwritten: the delay is shorter than a bucket.
+local function closeBucketsBefore(from, ms)
   for w, width in ipairs(widths) do
-    local openStart = newest - newest % width
+    local openStart = from - from % width
     local delay = delays[w]
-    if newest < openStart + delay and ms >= openStart + delay then
+    if from < openStart + delay and ms >= openStart + delay then
       writeBucket(w, openStart - width, true)
     end
     if ms >= openStart + width + delay then
@@ -182,7 +182,7 @@ end
 
 local function append(at, ms, value)
   if newest then
-    closeBucketsBefore(ms)
+    closeBucketsBefore(newest, ms)
   end
   appendRaw(rawKey, at, value)
   newest = ms
@@ -204,8 +204,7 @@ local function appendAboveBound(bound, at, ms, value)
   if type(redis.pcall('XADD', rawKey, 'NOMKSTREAM', at .. '-1', 'v', value)) ~= 'string' then
     return false
   end
-  newest = bound
-  closeBucketsBefore(ms)
+  closeBucketsBefore(bound, ms)
   newest = ms
   return true
 end
