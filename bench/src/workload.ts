@@ -65,7 +65,7 @@ function readingJson(reading: Sample, isoTime: string): string {
  * An open JSON array (no closing bracket) of the fleet's readings `first` to `first + count - 1`,
  * every one a sample its series has not had yet, as a live fleet sends them.
  */
-export function freshOpenBatch(fleet: Pick<Fleet, 'devices' | 'baseMs'>, first: number, count: number): string {
+function freshOpenBatch(fleet: Pick<Fleet, 'devices' | 'baseMs'>, first: number, count: number): string {
   const events: string[] = [];
   let isoMs = Number.NaN;
   let iso = '';
